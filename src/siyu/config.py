@@ -1,0 +1,46 @@
+"""Zero-config runtime settings read from ``SIYU_*`` environment variables.
+
+Everything a fresh install needs (database, job store, secrets, media) lives in one data directory,
+``./var`` by default, created on first use. Secrets are generated there and readable only by the owner,
+so nothing secret is ever committed or shipped.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def data_dir() -> Path:
+    path = Path(os.environ.get("SIYU_DATA_DIR") or "var").resolve()
+    # Owner-only: the directory holds the database, keys and uploads.
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def write_private_file(path: Path, content: str) -> None:
+    """Create ``path`` with mode 0600 atomically, so a secret is never readable by others, not even briefly."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    os.replace(tmp, path)
+
+
+def secret_key(directory: Path) -> str:
+    """The Django secret key: ``SIYU_SECRET_KEY`` if set, else generated once into the data dir."""
+    if os.environ.get("SIYU_SECRET_KEY"):
+        return os.environ["SIYU_SECRET_KEY"]
+    path = directory / "secret_key"
+    if not path.exists():
+        try:
+            write_private_file(path, secrets.token_urlsafe(50))
+        except FileExistsError:  # pragma: no cover - two processes starting at once
+            pass
+    return path.read_text().strip()

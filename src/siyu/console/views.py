@@ -1,0 +1,110 @@
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from siyu.console import dashboard
+from siyu.console.access import platform_admin, requires
+from siyu.console.forms import LoginForm, OrganizationForm, attach_service_errors
+from siyu.console.paging import paginate
+from siyu.orgs import services
+from siyu.orgs.models import Organization
+from siyu.orgs.roles import Role
+
+
+def _safe_next(request, candidate: str | None) -> str:
+    if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
+        return candidate
+    return "/"
+
+
+def login_view(request):
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(next_url)
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.sign_in(request, form.cleaned_data["username"], form.cleaned_data["password"])
+        except services.AccountLocked as locked:
+            until = timezone.localtime(locked.until).strftime("%H:%M")
+            form.add_error(None, _("登录失败次数过多，账户已锁定，请在 %(time)s 之后再试。") % {"time": until})
+        else:
+            if user is None:
+                form.add_error(None, _("用户名或密码错误。"))
+            else:
+                login(request, user)  # rotates the session key
+                return redirect(next_url)
+    status = 400 if form.errors else 200
+    return render(request, "console/login.html", {"form": form, "next": next_url}, status=status)
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    return redirect("login")
+
+
+@requires("dashboard.view")
+def dashboard_view(request):
+    viewer = request.membership
+    return render(
+        request,
+        "console/dashboard.html",
+        {"figures": dashboard.figures(viewer), "activity_chart": dashboard.activity_chart(viewer)},
+    )
+
+
+@require_POST
+@requires("dashboard.view")
+def switch_org(request):
+    try:
+        services.switch_organization(request, int(request.POST.get("org", "")))
+    except (ValueError, PermissionDenied):
+        messages.error(request, _("无法切换到该组织。"))
+    return redirect("console:dashboard")
+
+
+@platform_admin
+def platform_orgs(request):
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                org = services.create_organization(slug=data["slug"], name=data["name"], by=request.user)
+                services.add_member(
+                    org=org, username=data["owner_username"], role=Role.OWNER,
+                    password=data["owner_password"] or None, by=request.user,
+                )
+        except ValidationError as error:
+            attach_service_errors(form, error)
+        else:
+            messages.success(request, _("已创建组织 %(name)s。") % {"name": org.name})
+            return redirect("console:platform_orgs")
+    page = paginate(request, Organization.objects.order_by("name"))
+    return render(request, "console/platform_orgs.html", {"form": form, "page": page}, status=400 if form.errors else 200)
+
+
+def csrf_failure(request, reason=""):
+    return render(
+        request, "console/error.html",
+        {"title": _("请求已过期"), "message": _("页面停留太久或来源不可信，请刷新页面后重试。")}, status=403,
+    )
+
+
+def error_403(request, exception=None):
+    return render(request, "console/error.html", {"title": _("没有权限"), "message": _("你的角色无权访问此页面。")}, status=403)
+
+
+def error_404(request, exception=None):
+    return render(request, "console/error.html", {"title": _("页面不存在"), "message": _("找不到你要访问的内容。")}, status=404)
+
+
+def error_500(request):
+    return render(request, "console/error.html", {"title": _("出错了"), "message": _("服务器遇到问题，已记录，请稍后重试。")}, status=500)

@@ -1,0 +1,115 @@
+"""Tenant scoping: the one way to read tenant rows.
+
+Every domain table has an ``org`` column. Reads go through ``Model.objects.for_org(org)`` (services, jobs,
+callbacks: the whole organization) or ``Model.objects.visible_to(viewer)`` (a person in the console or API:
+what their role lets them see). While a request is being served, evaluating a tenant queryset that went
+through neither raises :class:`UnscopedTenantQuery`, so a view that forgets the scope fails loudly in tests
+instead of leaking another brand's rows (NetBox's RestrictedQuerySet, made mandatory).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.db.models import Q
+
+if TYPE_CHECKING:
+    from siyu.orgs.models import Membership
+
+# Set by TenantMiddleware while a console/API request runs.
+request_guard: contextvars.ContextVar[bool] = contextvars.ContextVar("siyu_tenant_guard", default=False)
+
+
+class UnscopedTenantQuery(RuntimeError):
+    """A view or API handler read a tenant table without ``for_org``/``visible_to``."""
+
+
+class TenantQuerySet(models.QuerySet):
+    _tenant_scoped = False
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._tenant_scoped = self._tenant_scoped
+        return clone
+
+    def _scoped(self) -> "TenantQuerySet":
+        self._tenant_scoped = True
+        return self
+
+    def for_org(self, org) -> "TenantQuerySet":
+        """All rows of one organization: for services, jobs and callbacks acting for the whole brand."""
+        return self.filter(org=org)._scoped()
+
+    def visible_to(self, viewer: "Membership") -> "TenantQuerySet":
+        """Rows ``viewer`` may see: the whole org for owners and HQ, their stores for managers, their own for guides.
+
+        A model opts rows in for store-level roles by defining ``scope_stores(store_ids) -> Q`` and for guides
+        ``scope_owner(viewer) -> Q``; a model without them is visible to whole-org roles only (deny by default).
+        """
+        qs = self.filter(org_id=viewer.org_id)
+        if viewer.sees_whole_org:
+            return qs._scoped()
+        model = self.model
+        if viewer.is_store_manager and hasattr(model, "scope_stores"):
+            return qs.filter(model.scope_stores(viewer.store_ids()))._scoped()
+        if viewer.is_guide and hasattr(model, "scope_owner"):
+            return qs.filter(model.scope_owner(viewer))._scoped()
+        return qs.filter(Q(pk__in=[]))._scoped()
+
+    def _check_scope(self) -> None:
+        if request_guard.get() and not self._tenant_scoped:
+            raise UnscopedTenantQuery(
+                f"{self.model.__name__} was queried in a request without for_org() or visible_to()"
+            )
+
+    def _fetch_all(self):
+        if self._result_cache is None:
+            self._check_scope()
+        super()._fetch_all()
+
+    def count(self):
+        self._check_scope()
+        return super().count()
+
+    def exists(self):
+        self._check_scope()
+        return super().exists()
+
+    def aggregate(self, *args, **kwargs):
+        self._check_scope()
+        return super().aggregate(*args, **kwargs)
+
+    def iterator(self, *args, **kwargs):
+        self._check_scope()
+        return super().iterator(*args, **kwargs)
+
+    def update(self, **kwargs):
+        self._check_scope()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._check_scope()
+        return super().delete()
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
+    def get_queryset(self):
+        qs = super().get_queryset()
+        # Related managers (``customer.relations.all()``) start from an object the caller already holds,
+        # which was itself read through a scoped path.
+        if getattr(self, "instance", None) is not None:
+            qs._tenant_scoped = True
+        return qs
+
+
+class TenantModel(models.Model):
+    """Base for every domain table: an ``org`` column and the scoped manager."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantManager()
+
+    class Meta:
+        abstract = True

@@ -1,0 +1,80 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from siyu.orgs.models import Store
+from siyu.orgs.roles import Role
+from siyu.privacy.keyring import normalize_phone
+
+
+class StoreFilterForm(forms.Form):
+    q = forms.CharField(label=_("搜索"), required=False, widget=forms.TextInput(attrs={"type": "search", "placeholder": _("名称或编码")}))
+    kind = forms.ChoiceField(label=_("类型"), required=False, choices=[("", _("全部"))] + list(Store.Kind.choices))
+    city = forms.CharField(label=_("城市"), required=False)
+
+
+class StoreForm(forms.Form):
+    code = forms.RegexField(label=_("编码"), max_length=32, regex=r"^[A-Za-z0-9_-]+$",
+                            error_messages={"invalid": _("编码只能包含字母、数字、下划线和连字符。")})
+    name = forms.CharField(label=_("名称"), max_length=100)
+    kind = forms.ChoiceField(label=_("类型"), choices=Store.Kind.choices, initial=Store.Kind.STORE)
+    parent = forms.ModelChoiceField(label=_("上级"), queryset=Store.objects.none(), required=False)
+    city = forms.CharField(label=_("城市"), max_length=50, required=False)
+    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = Store.objects.visible_to(viewer).exclude(kind=Store.Kind.STORE)
+
+
+class MemberFilterForm(forms.Form):
+    q = forms.CharField(label=_("搜索"), required=False, widget=forms.TextInput(attrs={"type": "search", "placeholder": _("用户名或姓名")}))
+    role = forms.ChoiceField(label=_("角色"), required=False, choices=[("", _("全部"))] + list(Role.choices))
+    store = forms.ModelChoiceField(label=_("门店"), queryset=Store.objects.none(), required=False, empty_label=_("全部"))
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = Store.objects.visible_to(viewer)
+
+
+class _RoleFields(forms.Form):
+    role = forms.ChoiceField(label=_("角色"), choices=Role.choices)
+    store = forms.ModelChoiceField(label=_("门店/区域"), queryset=Store.objects.none(), required=False,
+                                   help_text=_("店长和导购必填；店长选择区域时可管理区域下全部门店。"))
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = Store.objects.visible_to(viewer)
+        if not viewer.can("members.manage_owner"):
+            self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.OWNER]
+
+
+class MemberForm(_RoleFields):
+    username = forms.RegexField(label=_("用户名"), max_length=150, regex=r"^[\w.@+-]+$",
+                                error_messages={"invalid": _("用户名只能包含字母、数字和 @ . + - _。")})
+    display_name = forms.CharField(label=_("姓名"), max_length=64, required=False)
+    phone = forms.CharField(label=_("手机号"), max_length=32, required=False)
+    password = forms.CharField(label=_("初始密码"), required=False, widget=forms.PasswordInput,
+                               help_text=_("至少 10 位；留空则该成员暂不能登录控制台。"))
+
+    field_order = ["username", "display_name", "phone", "role", "store", "password"]
+
+    def clean_phone(self):
+        phone = self.cleaned_data["phone"].strip()
+        if phone:
+            try:
+                normalize_phone(phone)
+            except ValueError:
+                raise forms.ValidationError(_("手机号格式不正确。")) from None
+        return phone
+
+
+class RoleForm(_RoleFields):
+    pass
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(label=_("动作"), required=False, widget=forms.TextInput(attrs={"placeholder": "login."}))
+    actor = forms.CharField(label=_("操作人"), required=False)
+    object_type = forms.CharField(label=_("对象类型"), required=False)
+    start = forms.DateField(label=_("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -1,0 +1,192 @@
+"""Organizations (brands), their store tree, people and their roles, and the audit log."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from siyu.core.tenancy import TenantManager, TenantModel, TenantQuerySet
+from siyu.orgs.roles import STORE_ROLES, WHOLE_ORG_ROLES, Role, role_can
+from siyu.privacy.fields import BlindIndexField, EncryptedTextField
+from siyu.privacy.keyring import normalize_phone
+from siyu.privacy.masking import mask_phone
+
+
+class User(AbstractUser):
+    """A person who can sign in to the console. Which brands they work for is in :class:`Membership`."""
+
+    display_name = models.CharField(_("显示名"), max_length=64, blank=True)
+    phone = EncryptedTextField(_("手机号"), index_field="phone_index")
+    phone_index = BlindIndexField(source="phone", purpose="phone", normalizer=normalize_phone)
+    failed_logins = models.PositiveIntegerField(default=0)
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.get_full_name() or self.username
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone or "")
+
+
+class Organization(models.Model):
+    """A brand: one WeCom corp. The tenant every other row belongs to."""
+
+    slug = models.SlugField(_("标识"), max_length=50, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("组织")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Store(TenantModel):
+    """A node of the brand's store tree: HQ → regions → stores. Guides work in stores; a manager of a region or
+    of HQ manages every store below it."""
+
+    class Kind(models.TextChoices):
+        HQ = "hq", _("总部")
+        REGION = "region", _("区域")
+        STORE = "store", _("门店")
+
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices, default=Kind.STORE)
+    code = models.CharField(_("编码"), max_length=32)
+    name = models.CharField(_("名称"), max_length=100)
+    city = models.CharField(_("城市"), max_length=50, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("营业中"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("门店")
+        constraints = [models.UniqueConstraint(fields=["org", "code"], name="store_code_unique_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(pk__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer: Membership) -> Q:
+        return Q(pk=viewer.store_id)
+
+
+class MembershipQuerySet(TenantQuerySet):
+    def for_user(self, user: User) -> MembershipQuerySet:
+        """A person's own active memberships across organizations (sign-in, organization switcher)."""
+        return self.filter(user=user, is_active=True, org__is_active=True).select_related("org", "store")._scoped()
+
+
+class Membership(TenantModel):
+    """A user's place in one organization: their role and, for store roles, their store or region."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("角色"), max_length=20, choices=Role.choices)
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="members")
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantManager.from_queryset(MembershipQuerySet)()
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("成员")
+        constraints = [models.UniqueConstraint(fields=["org", "user"], name="membership_unique_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.user.name} @ {self.org_id} ({self.role})"
+
+    def clean(self):
+        if self.role in STORE_ROLES and self.store_id is None:
+            raise ValidationError({"store": _("店长和导购必须指定门店或区域。")})
+        if self.store_id is not None and self.store.org_id != self.org_id:
+            raise ValidationError({"store": _("门店不属于该组织。")})
+
+    # -- the viewer interface used by TenantQuerySet.visible_to ----------------------------------------
+    @property
+    def sees_whole_org(self) -> bool:
+        return self.role in WHOLE_ORG_ROLES
+
+    @property
+    def is_store_manager(self) -> bool:
+        return self.role == Role.STORE_MANAGER
+
+    @property
+    def is_guide(self) -> bool:
+        return self.role == Role.GUIDE
+
+    def store_ids(self) -> list[int]:
+        return self._store_ids
+
+    @cached_property
+    def _store_ids(self) -> list[int]:
+        """The member's store and, for a region, every store below it."""
+        if self.store_id is None:
+            return []
+        ids, frontier = [self.store_id], [self.store_id]
+        while frontier:
+            frontier = list(
+                Store.objects.for_org(self.org_id).filter(parent_id__in=frontier).values_list("id", flat=True)
+            )
+            ids.extend(frontier)
+        return ids
+
+    def can(self, capability: str) -> bool:
+        return self.is_active and role_can(self.role, capability)
+
+    def require(self, capability: str) -> None:
+        if not self.can(capability):
+            raise PermissionDenied(capability)
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer: Membership) -> Q:
+        return Q(pk=viewer.pk)
+
+
+class AuditEntry(models.Model):
+    """One action: who did what to which object, when, from where. Append-only."""
+
+    org = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["org", "-created_at"], name="audit_org_time")]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionDenied("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("audit entries cannot be deleted")

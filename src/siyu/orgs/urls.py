@@ -1,0 +1,15 @@
+from django.urls import path
+
+from siyu.orgs import views
+
+app_name = "orgs"
+urlpatterns = [
+    path("stores/", views.stores, name="stores"),
+    path("stores/new/", views.store_new, name="store_new"),
+    path("members/", views.members, name="members"),
+    path("members/new/", views.member_new, name="member_new"),
+    path("members/<int:pk>/", views.member_detail, name="member"),
+    path("members/<int:pk>/active/", views.member_set_active, name="member_set_active"),
+    path("members/<int:pk>/unlock/", views.member_unlock, name="member_unlock"),
+    path("audit/", views.audit_log, name="audit"),
+]

@@ -1,0 +1,28 @@
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from siyu.api import api
+from siyu.console import views as console_views
+
+console_patterns = (
+    [
+        path("", console_views.dashboard_view, name="dashboard"),
+        path("switch-org/", console_views.switch_org, name="switch_org"),
+        path("platform/orgs/", console_views.platform_orgs, name="platform_orgs"),
+    ],
+    "console",
+)
+
+urlpatterns = [
+    path("", include(console_patterns)),
+    path("", include("siyu.orgs.urls")),
+    path("", include("siyu.core.urls")),
+    path("login/", console_views.login_view, name="login"),
+    path("logout/", console_views.logout_view, name="logout"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("api/", api.urls),
+]
+
+handler403 = "siyu.console.views.error_403"
+handler404 = "siyu.console.views.error_404"
+handler500 = "siyu.console.views.error_500"

@@ -1,0 +1,37 @@
+import os
+import shutil
+
+import pytest
+
+from tests.factories import World
+
+CHROMIUM = os.environ.get("SIYU_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def world(db):
+    return World()
+
+
+# -- browser tests: Debian's Chromium through Playwright (it cannot download its own browser here) ----------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium package; .ci/run does)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    }
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+
+
+def pytest_collection_modifyitems(config, items):
+    # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls there unless told.
+    if any(item.get_closest_marker("browser") for item in items):
+        os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
