@@ -29,4 +29,8 @@ elif not _test_url:
 # Argon2 is what production uses (a test checks it); tests sign many people in, so hash fast here.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
 HUEY = {**HUEY, "immediate": True}  # noqa: F405
+if _child_db:
+    # A child process is a real `siyu worker`: huey's consumer refuses immediate mode, so the child gets a
+    # real SqliteHuey queue of its own (tasks it runs still use the test database above).
+    HUEY = {**HUEY, "immediate": False, "filename": str(DATA_DIR / f"huey-child-{os.getpid()}.sqlite3")}  # noqa: F405
 DISPATCH_IDLE_SLEEP = 0.05

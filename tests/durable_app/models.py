@@ -9,22 +9,33 @@ from siyu.core.tenancy import TenantModel
 
 
 class Chore(DurableRow):
-    """Records one Effect per idempotency key; can sleep (to be killed mid-work) or fail on demand."""
+    """Records one Effect per idempotency key; can sleep (to be killed mid-work) or fail on demand.
+
+    ``sleep_seconds`` sleeps before the effect, ``sleep_after_effect`` between the effect and completion (the
+    window where a crash leaves a written effect on a row that is not done). ``sleep_attempts`` limits both
+    sleeps to the first attempts, so the worker that takes the row over finishes it at once; 0 sleeps always.
+    """
 
     sleep_seconds = models.FloatField(default=0)
+    sleep_after_effect = models.FloatField(default=0)
+    sleep_attempts = models.PositiveIntegerField(default=0)
     fail_times = models.PositiveIntegerField(default=0)
     permanent = models.BooleanField(default=False)
 
     retry_base_seconds = 0
 
+    def _sleep(self, seconds: float) -> None:
+        if seconds and (not self.sleep_attempts or self.attempts <= self.sleep_attempts):
+            time.sleep(seconds)
+
     def perform(self) -> None:
-        if self.sleep_seconds:
-            time.sleep(self.sleep_seconds)
+        self._sleep(self.sleep_seconds)
         if self.permanent:
             raise PermanentFailure("refused")
         if self.attempts <= self.fail_times:
             raise RuntimeError(f"transient failure on attempt {self.attempts}")
         Effect.objects.get_or_create(org_id=self.org_id, key=self.idempotency_key, defaults={"by": self.lease_owner})
+        self._sleep(self.sleep_after_effect)
 
 
 class Effect(TenantModel):

@@ -105,9 +105,9 @@ def test_mask_text_custom_char_and_errors():
         mask_text("secret", -1, 0)
 
 
-@given(st.text(min_size=1), st.integers(0, 10), st.integers(0, 10))
+@given(st.text(alphabet=st.characters(blacklist_characters="*"), min_size=1), st.integers(0, 10), st.integers(0, 10))
 def test_mask_text_never_reveals_everything(value, keep_start, keep_end):
     masked = mask_text(value, keep_start, keep_end)
     assert len(masked) == len(value)
     assert "*" in masked
-    assert masked != value or set(value) == {"*"}
+    assert masked != value

@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from siyu.core.models import Job
 from siyu.orgs.models import AuditEntry, Membership, Store
@@ -46,12 +47,12 @@ def activity_chart(viewer, days: int = 14) -> dict | None:
     dates = [start + timedelta(days=i) for i in range(days)]
     return {
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": [_("登录"), _("操作")]},
+        "legend": {"data": [pgettext("chart series", "登录"), _("操作")]},
         "grid": {"left": 40, "right": 16, "top": 36, "bottom": 28},
         "xAxis": {"type": "category", "data": [d.strftime("%m-%d") for d in dates]},
         "yAxis": {"type": "value", "minInterval": 1},
         "series": [
-            {"name": _("登录"), "type": "bar", "data": [logins.get(d, 0) for d in dates]},
+            {"name": pgettext("chart series", "登录"), "type": "bar", "data": [logins.get(d, 0) for d in dates]},
             {"name": _("操作"), "type": "line", "smooth": True, "data": [actions.get(d, 0) for d in dates]},
         ],
     }

@@ -111,7 +111,10 @@ def complete(row: DurableRow, owner: str) -> bool:
 
 
 def fail(row: DurableRow, owner: str, error: BaseException) -> str:
-    """Record a failure: retry later with backoff, or give up after ``max_attempts`` / a permanent failure."""
+    """Record a failure: retry later with backoff, or give up after ``max_attempts`` / a permanent failure.
+
+    Returns the row's new status; ``running`` (and no change) if ``owner`` no longer holds the lease.
+    """
     model = type(row)
     now = timezone.now()
     if isinstance(error, RetryLater):
@@ -123,7 +126,7 @@ def fail(row: DurableRow, owner: str, error: BaseException) -> str:
     else:
         backoff = min(model.retry_base_seconds * 2 ** (row.attempts - 1), model.retry_max_seconds)
         status, due, attempts = DurableRow.Status.PENDING, now + timedelta(seconds=backoff), row.attempts
-    model._base_manager.filter(pk=row.pk, status=DurableRow.Status.RUNNING, lease_owner=owner).update(
+    updated = model._base_manager.filter(pk=row.pk, status=DurableRow.Status.RUNNING, lease_owner=owner).update(
         status=status,
         due_at=due,
         attempts=attempts,
@@ -131,6 +134,9 @@ def fail(row: DurableRow, owner: str, error: BaseException) -> str:
         last_error=f"{type(error).__name__}: {error}"[:2000],
         finished_at=now if status == DurableRow.Status.FAILED else None,
     )
+    if not updated:
+        log.warning("durable row %s#%s: lease lost before recording its failure", model.__name__, row.pk)
+        return DurableRow.Status.RUNNING
     return status
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from siyu.orgs import services
@@ -81,7 +81,7 @@ def create_store(request, payload: StoreIn):
         org=viewer.org, code=payload.code, name=payload.name, kind=payload.kind, parent=parent,
         city=payload.city, address=payload.address, by=viewer.user,
     )
-    return 201, store
+    return Status(201, store)
 
 
 @router.get("/members", response=list[MemberOut])

@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from siyu.orgs.models import Store
 from siyu.orgs.roles import Role
@@ -29,7 +30,7 @@ class StoreForm(forms.Form):
 class MemberFilterForm(forms.Form):
     q = forms.CharField(label=_("搜索"), required=False, widget=forms.TextInput(attrs={"type": "search", "placeholder": _("用户名或姓名")}))
     role = forms.ChoiceField(label=_("角色"), required=False, choices=[("", _("全部"))] + list(Role.choices))
-    store = forms.ModelChoiceField(label=_("门店"), queryset=Store.objects.none(), required=False, empty_label=_("全部"))
+    store = forms.ModelChoiceField(label=pgettext_lazy("singular", "门店"), queryset=Store.objects.none(), required=False, empty_label=_("全部"))
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)

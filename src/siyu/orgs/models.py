@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from siyu.core.tenancy import TenantManager, TenantModel, TenantQuerySet
 from siyu.orgs.roles import STORE_ROLES, WHOLE_ORG_ROLES, Role, role_can
@@ -59,7 +60,7 @@ class Store(TenantModel):
     class Kind(models.TextChoices):
         HQ = "hq", _("总部")
         REGION = "region", _("区域")
-        STORE = "store", _("门店")
+        STORE = "store", pgettext_lazy("singular", "门店")
 
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices, default=Kind.STORE)

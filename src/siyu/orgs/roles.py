@@ -31,7 +31,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "audit.view": _HQ,
     "jobs.view": _ALL,
     "org.settings": _HQ,
-    "pii.view": _MANAGERS,
+    "pii.view": _HQ,
 }
 
 

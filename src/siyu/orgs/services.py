@@ -150,35 +150,35 @@ def sign_in(request, username: str, password: str) -> User | None:
     Returns the user, or None for wrong credentials; raises :class:`AccountLocked` while locked.
     """
     now = timezone.now()
-    with transaction.atomic():
-        user = User.objects.select_for_update().filter(username=username).first()
-        if user is not None and user.locked_until and user.locked_until > now:
-            _audit_for_each_org(user, "login.refused_locked", {})
-            raise AccountLocked(user.locked_until)
+    user = User.objects.filter(username=username).first()
+    if user is not None and user.locked_until and user.locked_until > now:
+        _audit_for_each_org(user, "login.refused_locked", {})
+        raise AccountLocked(user.locked_until)
     authenticated = authenticate(request, username=username, password=password)
+    if user is None:
+        return None
+    locked = False
     with transaction.atomic():
-        if user is None:
-            return None
         user = User.objects.select_for_update().get(pk=user.pk)
         if authenticated is None:
             window_start = now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
             if user.first_failed_at is None or user.first_failed_at < window_start:
                 user.first_failed_at, user.failed_logins = now, 0
             user.failed_logins += 1
-            locked = user.failed_logins >= settings.LOGIN_MAX_FAILURES
-            if locked:
+            _audit_for_each_org(user, "login.failed", {"failures": user.failed_logins})
+            if user.failed_logins >= settings.LOGIN_MAX_FAILURES:
+                locked = True
                 user.locked_until = now + timedelta(seconds=settings.LOGIN_LOCK_SECONDS)
                 user.failed_logins, user.first_failed_at = 0, None
-            user.save(update_fields=["failed_logins", "first_failed_at", "locked_until"])
-            _audit_for_each_org(user, "login.failed", {"failures": user.failed_logins})
-            if locked:
                 _audit_for_each_org(user, "login.locked", {"until": user.locked_until.isoformat()})
-                raise AccountLocked(user.locked_until)
-            return None
-        user.failed_logins, user.first_failed_at, user.locked_until = 0, None, None
+        else:
+            user.failed_logins, user.first_failed_at, user.locked_until = 0, None, None
+            _audit_for_each_org(user, "login.succeeded", {})
         user.save(update_fields=["failed_logins", "first_failed_at", "locked_until"])
-        _audit_for_each_org(user, "login.succeeded", {})
-        return authenticated
+    # Raised after the commit: the lock and its audit entries must survive the exception.
+    if locked:
+        raise AccountLocked(user.locked_until)
+    return authenticated
 
 
 def unlock_account(user: User, *, by: Membership) -> None:

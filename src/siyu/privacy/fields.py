@@ -12,7 +12,8 @@ from django.core.exceptions import FieldError
 from django.db import models
 from django.db.models import Q
 
-from siyu.privacy.keys import keyring
+from siyu.privacy.keyring import DecryptionError
+from siyu.privacy.keys import keyring, reload_keyring
 
 
 class EncryptedTextField(models.TextField):
@@ -43,7 +44,11 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
-        return keyring().decrypt(value, context=self.aad)
+        try:
+            return keyring().decrypt(value, context=self.aad)
+        except DecryptionError:
+            # Another process may have rotated the keys since this one loaded them: look once more.
+            return reload_keyring().decrypt(value, context=self.aad)
 
     def get_lookup(self, lookup_name):
         # Ciphertexts are randomized: equality on them is meaningless, so only emptiness may be asked.
@@ -88,6 +93,18 @@ class BlindIndexField(models.CharField):
         value = self.index_of(getattr(model_instance, self.source))
         setattr(model_instance, self.attname, value)
         return value
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], EncryptedTextField]]:
+    """Every encrypted column of every installed model (for re-encryption after a key rotation)."""
+    from django.apps import apps
+
+    return [
+        (model, field)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedTextField)
+    ]
 
 
 def blind_lookup(model: type[models.Model], field_name: str, value: str) -> Q:

@@ -1,0 +1,89 @@
+"""The `siyu` command: createadmin, demo, and `siyu run` starting and stopping everything."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from django.core.management import CommandError, call_command
+
+from siyu.orgs.models import Membership, Organization, Store, User
+from siyu.orgs.roles import Role
+
+
+def test_createadmin_scripted_platform_admin(db):
+    call_command("createadmin", username="root", password="a long enough secret")
+    user = User.objects.get(username="root")
+    assert user.is_superuser and user.check_password("a long enough secret")
+
+
+def test_createadmin_scripted_org_owner_creates_the_org(db):
+    call_command("createadmin", username="boss", password="a long enough secret", org="tea", role="owner")
+    org = Organization.objects.get(slug="tea")
+    assert Membership.objects.for_org(org).get(user__username="boss").role == Role.OWNER
+
+
+def test_createadmin_refuses_weak_passwords_and_changes_nothing(db):
+    with pytest.raises(CommandError):
+        call_command("createadmin", username="weak", password="123", org="tea2")
+    assert not User.objects.filter(username="weak").exists()
+    assert not Organization.objects.filter(slug="tea2").exists()
+
+
+def test_demo_creates_hq_two_regions_six_stores_and_every_role_once(db, capsys):
+    call_command("demo")
+    call_command("demo")  # idempotent
+    org = Organization.objects.get(slug="demo")
+    stores = Store.objects.for_org(org)
+    assert stores.filter(kind=Store.Kind.HQ).count() == 1
+    assert stores.filter(kind=Store.Kind.REGION).count() == 2
+    assert stores.filter(kind=Store.Kind.STORE).count() == 6
+    roles = set(Membership.objects.for_org(org).values_list("role", flat=True))
+    assert roles == set(Role.values)
+    out = capsys.readouterr().out
+    assert "demo_owner" in out and "Password for all demo accounts" in out
+    password = out.split("Password for all demo accounts:")[1].split()[0]
+    assert User.objects.get(username="demo_guide_sh01").check_password(password)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_siyu_run_serves_the_console_and_stops_cleanly_on_ctrl_c(tmp_path):
+    """The README's first command, end to end: fresh data dir → migrate → demo → web + worker → Ctrl-C."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIYU_", "DJANGO_"))}
+    env["SIYU_DATA_DIR"] = str(tmp_path / "var")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siyu", "run", "--demo", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline, response = time.monotonic() + 90, None
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/", follow_redirects=True, timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                time.sleep(0.3)
+        assert response is not None and response.status_code == 200
+        assert "/login/" in str(response.url) and "登录" in response.text
+        for name in ["siyu.sqlite3", "huey.sqlite3", "secret_key", "keys.json"]:
+            assert (tmp_path / "var" / name).exists(), name
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+        assert proc.wait(timeout=30) == 0
+        output = proc.stdout.read().decode()
+        assert "Siyu stopped." in output and "demo_owner" in output
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/login/", timeout=2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
