@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "siyu.core",
     "siyu.orgs",
     "siyu.privacy",
+    "siyu.wecom",
+    "siyu.customers",
+    "siyu.groups",
     "siyu.console",
 ]
 

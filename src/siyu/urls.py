@@ -3,6 +3,7 @@ from django.views.i18n import set_language
 
 from siyu.api import api
 from siyu.console import views as console_views
+from siyu.wecom import receiver
 
 console_patterns = (
     [
@@ -21,6 +22,7 @@ urlpatterns = [
     path("logout/", console_views.logout_view, name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/", api.urls),
+    path("wecom/callback/<slug:slug>/", receiver.callback, name="wecom_callback"),
 ]
 
 handler403 = "siyu.console.views.error_403"

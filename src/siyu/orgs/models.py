@@ -164,6 +164,49 @@ class Membership(TenantModel):
         return Q(pk=viewer.pk)
 
 
+class Staff(TenantModel):
+    """A WeCom member (成员) of the brand: serves customers; may also sign in to the console via ``membership``."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("在职")
+        DISABLED = "disabled", _("已禁用")
+        INACTIVE = "inactive", _("未激活")
+        DEPARTED = "departed", _("已离职")
+
+    userid = models.CharField(_("成员账号"), max_length=64)
+    name = models.CharField(_("姓名"), max_length=64, blank=True)
+    alias = models.CharField(max_length=64, blank=True)
+    position = models.CharField(_("职务"), max_length=64, blank=True)
+    department_ids = models.JSONField(default=list, blank=True)
+    mobile = EncryptedTextField(_("手机号"), index_field="mobile_index")
+    mobile_index = BlindIndexField(source="mobile", purpose="phone", normalizer=normalize_phone)
+    avatar = models.URLField(max_length=500, blank=True)
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.SET_NULL, related_name="staff")
+    membership = models.OneToOneField(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="staff")
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    is_customer_contact = models.BooleanField(_("客户联系"), default=False, help_text=_("已开通客户联系功能"))
+    departed_at = models.DateTimeField(_("离职时间"), null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["userid"]
+        verbose_name = _("员工")
+        constraints = [models.UniqueConstraint(fields=["org", "userid"], name="staff_userid_unique_per_org")]
+        indexes = [models.Index(fields=["org", "status"], name="staff_org_status")]
+
+    def __str__(self) -> str:
+        return self.name or self.userid
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer: Membership) -> Q:
+        return Q(membership_id=viewer.pk)
+
+
 class AuditEntry(models.Model):
     """One action: who did what to which object, when, from where. Append-only."""
 

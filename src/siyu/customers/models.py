@@ -1,0 +1,246 @@
+"""Customers (WeCom external contacts), their relations with staff, tags, transfers and the timeline."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from siyu.core.tenancy import TenantModel
+
+
+def _relations_of_stores(store_ids):
+    return Relation.objects.filter(staff__store_id__in=store_ids).values("customer_id")
+
+
+def _relations_of_member(viewer):
+    return Relation.objects.filter(staff__membership_id=viewer.pk).values("customer_id")
+
+
+class Customer(TenantModel):
+    """One WeCom external contact of the brand (one ``external_userid``), whoever of the staff added them."""
+
+    class Type(models.IntegerChoices):
+        WECHAT = 1, _("微信用户")
+        WECOM = 2, _("企业微信用户")
+
+    class Gender(models.IntegerChoices):
+        UNKNOWN = 0, _("未知")
+        MALE = 1, _("男")
+        FEMALE = 2, _("女")
+
+    external_userid = models.CharField(max_length=64)
+    name = models.CharField(_("昵称"), max_length=100, blank=True)
+    avatar = models.URLField(max_length=500, blank=True)
+    type = models.PositiveSmallIntegerField(_("类型"), choices=Type.choices, default=Type.WECHAT)
+    gender = models.PositiveSmallIntegerField(_("性别"), choices=Gender.choices, default=Gender.UNKNOWN)
+    unionid = models.CharField(max_length=64, blank=True)
+    position = models.CharField(_("职务"), max_length=100, blank=True)
+    corp_name = models.CharField(_("企业简称"), max_length=100, blank=True)
+    corp_full_name = models.CharField(_("企业全称"), max_length=200, blank=True)
+    external_profile = models.JSONField(default=dict, blank=True)
+    is_friend = models.BooleanField(_("仍是好友"), default=True, help_text=_("至少一位员工的好友关系仍有效"))
+    first_added_at = models.DateTimeField(_("首次添加"), null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("客户")
+        constraints = [models.UniqueConstraint(fields=["org", "external_userid"], name="customer_unique_per_org")]
+        indexes = [
+            models.Index(fields=["org", "-first_added_at"], name="customer_org_added"),
+            models.Index(fields=["org", "unionid"], name="customer_org_unionid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_userid
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(pk__in=_relations_of_stores(store_ids))
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(pk__in=_relations_of_member(viewer))
+
+
+class Relation(TenantModel):
+    """A staff member's friendship with a customer (WeCom ``follow_user``): remark, tags, how and when added."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("好友")
+        PENDING = "pending", _("待通过")  # add_half_external_contact: customer added, staff not yet accepted
+        DELETED_BY_STAFF = "deleted_by_staff", _("员工删除客户")
+        DELETED_BY_CUSTOMER = "deleted_by_customer", _("客户删除员工")
+        TRANSFERRED = "transferred", _("已转接")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="relations")
+    staff = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="relations")
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    remark = models.CharField(_("备注"), max_length=100, blank=True)
+    description = models.CharField(_("描述"), max_length=300, blank=True)
+    remark_corp_name = models.CharField(_("备注企业"), max_length=100, blank=True)
+    # JSON list of numbers, encrypted: these are customers' phone numbers.
+    remark_mobiles = models.TextField(blank=True, default="")
+    add_way = models.IntegerField(_("添加方式"), default=0)
+    state = models.CharField(_("渠道参数"), max_length=64, blank=True)
+    oper_userid = models.CharField(max_length=64, blank=True)
+    added_at = models.DateTimeField(_("添加时间"), null=True, blank=True)
+    deleted_at = models.DateTimeField(_("删除时间"), null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("好友关系")
+        constraints = [models.UniqueConstraint(fields=["org", "customer", "staff"], name="relation_unique")]
+        indexes = [
+            models.Index(fields=["org", "staff", "status"], name="relation_staff_status"),
+            models.Index(fields=["org", "state"], name="relation_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff} ↔ {self.customer}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(staff__store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(staff__membership_id=viewer.pk)
+
+
+class TagGroup(TenantModel):
+    """A corp tag group (企业客户标签组), mirrored from WeCom; ``wecom_id`` empty until created there."""
+
+    wecom_id = models.CharField(max_length=64, blank=True)
+    name = models.CharField(_("标签组"), max_length=30)
+    order = models.IntegerField(default=0)
+    deleted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "wecom_id"], condition=~Q(wecom_id=""), name="taggroup_wecom_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(TenantModel):
+    """A customer tag: a WeCom corp tag (synced both ways) or a staff member's personal tag (Siyu only)."""
+
+    class Kind(models.TextChoices):
+        CORP = "corp", _("企业标签")
+        PERSONAL = "personal", _("个人标签")
+
+    group = models.ForeignKey(TagGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="tags")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CORP)
+    owner = models.ForeignKey("orgs.Staff", null=True, blank=True, on_delete=models.CASCADE, related_name="personal_tags")
+    wecom_id = models.CharField(max_length=64, blank=True)
+    name = models.CharField(_("标签"), max_length=30)
+    order = models.IntegerField(default=0)
+    deleted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "wecom_id"], condition=~Q(wecom_id=""), name="tag_wecom_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RelationTag(TenantModel):
+    """A tag on a customer as one staff member sees them (WeCom marks tags per follow_user), with its source."""
+
+    class Source(models.TextChoices):
+        WECOM = "wecom", _("企业微信")
+        MANUAL = "manual", _("手动")
+        CHANNEL = "channel", _("渠道")
+        RULE = "rule", _("规则")
+        IMPORT = "import", _("导入")
+        ACTIVITY = "activity", _("活动")
+        SEGMENT = "segment", _("人群")
+
+    relation = models.ForeignKey(Relation, on_delete=models.CASCADE, related_name="relation_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="relation_tags")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WECOM)
+    source_ref = models.CharField(max_length=100, blank=True, help_text="the rule, channel or job that added it")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "relation", "tag"], name="relationtag_unique")]
+        indexes = [models.Index(fields=["org", "tag"], name="relationtag_org_tag")]
+
+
+class Transfer(TenantModel):
+    """One customer handed from one staff member to another (离职继承 / 在职转接), with WeCom's verdict."""
+
+    class Kind(models.TextChoices):
+        RESIGNED = "resigned", _("离职继承")
+        ONJOB = "onjob", _("在职转接")
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("待提交")
+        WAITING = "waiting", _("等待接替")
+        DONE = "done", _("接替完毕")
+        REFUSED = "refused", _("客户拒绝")
+        LIMIT = "limit", _("接替成员客户达到上限")
+        FAILED = "failed", _("失败")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="transfers")
+    handover = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="handed_over")
+    takeover = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="taken_over")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    errcode = models.IntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rule = models.CharField(max_length=30, blank=True, help_text="manual, same_store_least_loaded, …")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    takeover_time = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["org", "handover", "status"], name="transfer_handover_status")]
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(handover__store_id__in=store_ids) | Q(takeover__store_id__in=store_ids)
+
+
+class TimelineEvent(TenantModel):
+    """One thing that happened to a customer. Written only through ``siyu.customers.timeline``."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=40)
+    occurred_at = models.DateTimeField()
+    staff = models.ForeignKey("orgs.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["org", "customer", "-occurred_at"], name="timeline_customer_time")]
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(customer_id__in=_relations_of_stores(store_ids))
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(customer_id__in=_relations_of_member(viewer))
