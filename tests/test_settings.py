@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 
 
-@pytest.mark.skipif(os.environ.get("SIYU_TEST_DATABASE_URL"), reason="SQLite pragmas")
+@pytest.mark.skipif(bool(os.environ.get("SIYU_TEST_DATABASE_URL")), reason="SQLite pragmas")
 def test_sqlite_pragmas(db):
     with connection.cursor() as cursor:
         values = {}

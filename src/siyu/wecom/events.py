@@ -1,0 +1,104 @@
+"""Processing stored callback events. Each (Event, ChangeType) has one handler; unknown ones are kept as
+recorded and marked done, so a new WeCom event type never blocks the queue."""
+
+from __future__ import annotations
+
+import logging
+
+from siyu.customers import services as customers
+from siyu.customers import timeline
+from siyu.customers.models import Relation
+from siyu.groups import services as groups
+from siyu.orgs import staff as staff_services
+from siyu.orgs.models import Staff
+from siyu.wecom.client import WeComClient
+from siyu.wecom.models import CallbackEvent, Department
+
+log = logging.getLogger(__name__)
+
+
+def _contact(event: CallbackEvent, client):
+    p = event.payload
+    userid, external_userid = p.get("UserID", ""), p.get("ExternalUserID", "")
+    at = customers.from_epoch(p.get("CreateTime"))
+    change = event.change_type
+    if change in {"add_external_contact", "add_half_external_contact"}:
+        customers.customer_added(event.org, userid=userid, external_userid=external_userid, state=p.get("State", ""),
+                                 welcome_code=p.get("WelcomeCode", ""), client=client, at=at)
+    elif change == "edit_external_contact":
+        customers.refresh_customer(event.org, external_userid, client)
+    elif change == "del_external_contact":
+        status = Relation.Status.TRANSFERRED if p.get("Source") == "DELETE_BY_TRANSFER" else Relation.Status.DELETED_BY_STAFF
+        customers.relation_ended(event.org, userid=userid, external_userid=external_userid, status=status, at=at)
+    elif change == "del_follow_user":
+        customers.relation_ended(event.org, userid=userid, external_userid=external_userid,
+                                 status=Relation.Status.DELETED_BY_CUSTOMER, at=at)
+    elif change == "transfer_fail":
+        customers.transfer_failed(event.org, takeover_userid=userid, external_userid=external_userid, reason=p.get("FailReason", ""))
+    elif change == "msg_audit_approved":
+        customer = customers.refresh_customer(event.org, external_userid, client)
+        if customer is not None:
+            timeline.record(customer, "msg_audit_approved", at=at, staff=staff_services.staff_for(event.org, userid))
+    else:
+        log.info("ignored change_external_contact/%s", change)
+
+
+def _chat(event: CallbackEvent, client):
+    chat_id = event.payload.get("ChatId", "")
+    if event.change_type == "dismiss":
+        groups.dismiss_group(event.org, chat_id)
+    else:  # create, update (members, owner, name, notice): re-read the group
+        groups.refresh_group(event.org, chat_id, client)
+
+
+def _tag(event: CallbackEvent, client):
+    p = event.payload
+    if event.change_type == "delete":
+        customers.delete_tag_or_group(event.org, p.get("Id", ""), p.get("TagType", "tag"))
+        return
+    # create / update / shuffle: re-read the group or tag from WeCom
+    key = "tag_id" if p.get("TagType") == "tag" else "group_id"
+    data = client.post("externalcontact/get_corp_tag_list", {key: [p.get("Id", "")]})
+    customers.upsert_tag_groups(event.org, data.get("tag_group", []))
+
+
+def _member(event: CallbackEvent, client):
+    p = event.payload
+    change = event.change_type
+    if change in {"create_user", "update_user"}:
+        info = dict(p)
+        if p.get("NewUserID"):
+            info["UserID"] = p["NewUserID"]
+        staff_services.upsert_staff(event.org, info, previous_userid=p.get("UserID"))
+    elif change == "delete_user":
+        staff = Staff.objects.for_org(event.org).filter(userid=p.get("UserID", "")).first()
+        if staff is not None:
+            staff_services.mark_departed(staff, at=customers.from_epoch(p.get("CreateTime")))
+    elif change in {"create_party", "update_party"}:
+        defaults = {"deleted": False}
+        if p.get("Name"):
+            defaults["name"] = p["Name"][:100]
+        if p.get("ParentId"):
+            defaults["parent_id"] = int(p["ParentId"])
+        if p.get("Order"):
+            defaults["order"] = int(p["Order"])
+        Department.objects.for_org(event.org).update_or_create(org=event.org, dept_id=int(p["Id"]), defaults=defaults)
+    elif change == "delete_party":
+        Department.objects.for_org(event.org).filter(dept_id=int(p.get("Id", 0))).update(deleted=True)
+
+
+HANDLERS = {
+    "change_external_contact": _contact,
+    "change_external_chat": _chat,
+    "change_external_tag": _tag,
+    "change_contact": _member,
+}
+
+
+def process_event(event: CallbackEvent) -> None:
+    """Apply one stored event. Idempotent: handlers re-read WeCom state, so a re-run converges to the same rows."""
+    handler = HANDLERS.get(event.event)
+    if handler is None:
+        log.info("no handler for %s/%s; kept as recorded", event.event, event.change_type)
+        return
+    handler(event, WeComClient.for_org(event.org))
