@@ -194,7 +194,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("SIYU_LOG_LEVEL", "INFO")},
-    "loggers": {"huey": {"level": "WARNING"}, "django.db.backends": {"level": "WARNING"}},
+    # httpx logs every URL at INFO, and WeCom URLs carry credentials: keep it quiet.
+    "loggers": {"huey": {"level": "WARNING"}, "django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 # Durable-row dispatcher: how long a claimed row is leased before another worker may take it over.
@@ -203,3 +204,6 @@ DISPATCH_BATCH = int(os.environ.get("SIYU_DISPATCH_BATCH", "100"))
 DISPATCH_IDLE_SLEEP = float(os.environ.get("SIYU_DISPATCH_IDLE_SLEEP", "0.5"))
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# Where new WeCom connections point by default (the demo points it at the local simulator).
+WECOM_API_BASE = os.environ.get("SIYU_WECOM_API_BASE", "")

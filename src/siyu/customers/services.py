@@ -136,11 +136,22 @@ def _update_friendship(customer: Customer) -> None:
     Customer.objects.for_org(customer.org_id).filter(pk=customer.pk).update(is_friend=is_friend, first_added_at=first)
 
 
+def _contact_pages(client, external_userid: str) -> list[dict]:
+    """``externalcontact/get`` pages its ``follow_user`` list (over 500 staff) with a GET cursor."""
+    pages, cursor = [], ""
+    while True:
+        page = client.get("externalcontact/get", external_userid=external_userid, cursor=cursor)
+        pages.append(page)
+        cursor = page.get("next_cursor") or ""
+        if not cursor or len(pages) > 100:
+            return pages
+
+
 @transaction.atomic
 def refresh_customer(org, external_userid: str, client) -> Customer | None:
     """Re-read a customer and all their relations from WeCom and reconcile. None when WeCom no longer knows them."""
     try:
-        pages = list(client.iter_pages("externalcontact/get", {"external_userid": external_userid}, method="GET"))
+        pages = _contact_pages(client, external_userid)
     except NotExternalContact:
         return Customer.objects.for_org(org).filter(external_userid=external_userid).first()
     customer = upsert_customer(org, pages[0]["external_contact"])
