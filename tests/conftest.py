@@ -3,13 +3,13 @@ import shutil
 
 import pytest
 
-from tests.factories import World
-
 CHROMIUM = os.environ.get("SIYU_CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture
 def world(db):
+    from tests.factories import World  # imported here so Django-free tests can run with -p no:django
+
     return World()
 
 

@@ -357,6 +357,7 @@ def test_endpoints_are_logged_without_query_or_prefix():
 
 def test_the_secret_and_token_never_reach_the_call_log_the_audit_or_the_logs(org, sim, wecom, caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # quiet by default; even when turned up it must mask
     with client_for(org, wecom) as client:
         client.get(FOLLOW)
         token = client.access_token()

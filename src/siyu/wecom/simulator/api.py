@@ -1,0 +1,1278 @@
+"""The ``/cgi-bin/`` endpoints Siyu calls, with WeCom's JSON shapes, limits and errcodes.
+
+Every handler validates its whole request before touching state, so a
+rejected call changes nothing (what WeCom does, and what Siyu's retry logic
+relies on). Handlers run under the simulator's lock and return the payload
+that follows ``"errcode": 0, "errmsg": "ok"``; failures raise
+:class:`~.errors.ApiError`. Changes made here never call back (§2.0).
+
+Field names are copied from reference §3 and Appendix A. Where the reference
+gives no errcode for a rule, the handler uses 40058 (不合法的参数) with an
+errmsg that names the field and the limit; docs/simulator.md lists them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import ids
+from .errors import ERRMSG, ApiError
+from .state import (
+    GROUP_RESIGNED_DONE,
+    TRANSFER_DONE,
+    TRANSFER_REFUSED,
+    TRANSFER_WAITING,
+    VISIBLE,
+    AppMessage,
+    ContactWay,
+    GroupMember,
+    JoinWay,
+    MomentTask,
+    MsgTemplate,
+    SendResult,
+    Tag,
+    TagGroup,
+    Transfer,
+    WelcomeMessage,
+)
+
+NINETY_DAYS = 90 * 86400
+FOLLOW_USER_PAGE = 500  # externalcontact/get pages follow_user above 500 (DOC 92114)
+TRANSFER_RESULT_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    handler: Callable[[Any, dict[str, str], dict[str, Any]], dict[str, Any]]
+    needs_token: bool = True
+
+
+ROUTES: dict[str, Route] = {}
+
+
+def route(path: str, method: str = "POST", *, needs_token: bool = True):
+    def register(handler):
+        ROUTES[path] = Route(method, handler, needs_token)
+        return handler
+
+    return register
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """A POST body: JSON object or nothing; anything else is WeCom's 47001."""
+    if not raw or not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(47001, "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(47001, "request body must be a JSON object")
+    return data
+
+
+# --- field readers: each raises 40058 with the field name and the rule ---------------------------
+
+
+def _missing(key: str, **extra) -> ApiError:
+    if key == "external_userid":
+        return ApiError(41035, **extra)
+    return ApiError(40058, f"{key} missing", **extra)
+
+
+def _str(d: dict, key: str, *, required: bool = False, max_chars: int | None = None,
+         max_bytes: int | None = None, **extra) -> str | None:
+    value = d.get(key)
+    if value is None or value == "":
+        if required:
+            raise _missing(key, **extra)
+        return None if value is None else ""
+    if not isinstance(value, str):
+        raise ApiError(40058, f"{key} must be a string", **extra)
+    if max_chars is not None and len(value) > max_chars:
+        raise ApiError(40058, f"{key} exceed max length {max_chars} characters", **extra)
+    if max_bytes is not None and len(value.encode("utf-8")) > max_bytes:
+        raise ApiError(40058, f"{key} exceed max length {max_bytes} bytes", **extra)
+    return value
+
+
+def _int(d: dict, key: str, *, required: bool = False, default: int | None = None,
+         lo: int | None = None, hi: int | None = None) -> int | None:
+    value = d.get(key)
+    if value is None or value == "":
+        if required:
+            raise _missing(key)
+        return default
+    if isinstance(value, bool):
+        value = int(value)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ApiError(40058, f"{key} must be an integer") from None
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise ApiError(40058, f"{key} must be between {lo} and {hi}")
+    return number
+
+
+def _bool(d: dict, key: str, default: bool) -> bool:
+    value = d.get(key)
+    if value is None:
+        return default
+    if isinstance(value, (bool, int)):
+        return bool(value)
+    raise ApiError(40058, f"{key} must be a boolean")
+
+
+def _list(d: dict, key: str, *, item: type = str, max_items: int | None = None, required: bool = False,
+          **extra) -> list:
+    value = d.get(key)
+    if value is None or value == []:
+        if required:
+            raise _missing(key, **extra)
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+        raise ApiError(40058, f"{key} must be a list of {item.__name__}", **extra)
+    if max_items is not None and len(value) > max_items:
+        raise ApiError(40058, f"{key} exceed max size {max_items}", **extra)
+    return list(value)
+
+
+def _object(d: dict, key: str) -> dict:
+    value = d.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError(40058, f"{key} must be an object")
+    return value
+
+
+# --- cursors ---------------------------------------------------------------------------------------
+
+
+def _encode_cursor(kind: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(kind: str, cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor.strip() + "=" * (-len(cursor.strip()) % 4)).decode()
+        prefix, offset = text.split(":")
+        if prefix == kind and int(offset) >= 0:
+            return int(offset)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise ApiError(40058, "invalid cursor")
+
+
+def _page(kind: str, items: list, cursor: str | None, limit: int) -> tuple[list, str]:
+    """One page and the next cursor; ``""`` marks the last page, as WeCom does."""
+    start = _decode_cursor(kind, cursor)
+    end = start + limit
+    return items[start:end], (_encode_cursor(kind, end) if end < len(items) else "")
+
+
+# --- shared checks ---------------------------------------------------------------------------------
+
+
+def _active_user(sim, userid: str | None, key: str = "userid", **extra) -> str:
+    if not userid:
+        raise _missing(key, **extra)
+    if sim.state.active_staff(userid) is None:
+        raise ApiError(40003, f"{key} {userid}", **extra)
+    return userid
+
+
+def _check_agentid(sim, body: dict) -> None:
+    agentid = _int(body, "agentid")
+    if agentid is not None and agentid != sim.agent_id:
+        raise ApiError(40056, f"agentid {agentid}")
+
+
+def _visible_relation(sim, userid: str, ext: str, **extra):
+    rel = sim.state.relation(userid, ext)
+    if rel is None or rel.status not in VISIBLE:
+        raise ApiError(84061, **extra)
+    return rel
+
+
+def _live_tag(sim, tag_id: str) -> Tag:
+    tag = sim.state.tags.get(tag_id)
+    if tag is None or tag.deleted:
+        raise ApiError(40068, f"tag {tag_id}")
+    return tag
+
+
+ATTACHMENT_TYPES = ("image", "link", "miniprogram", "video", "file")
+
+
+def _validate_content(body: dict, *, max_attachments: int = 9, text_bytes: int = 4000) -> tuple[dict | None, list]:
+    """text + attachments of send_welcome_msg / add_msg_template (§3.5, §3.6)."""
+    text = _object(body, "text")
+    content = _str(text, "content", max_bytes=text_bytes) if text else None
+    attachments = body.get("attachments") or []
+    if not isinstance(attachments, list):
+        raise ApiError(40058, "attachments must be a list")
+    if len(attachments) > max_attachments:
+        raise ApiError(40058, f"attachments exceed max count {max_attachments}")
+    if not content and not attachments:
+        raise ApiError(40058, "text and attachments cannot both be empty")
+    for index, att in enumerate(attachments):
+        msgtype = att.get("msgtype") if isinstance(att, dict) else None
+        if msgtype not in ATTACHMENT_TYPES:
+            raise ApiError(40058, f"attachments[{index}].msgtype must be one of {', '.join(ATTACHMENT_TYPES)}")
+        payload = att.get(msgtype)
+        if not isinstance(payload, dict):
+            raise ApiError(40058, f"attachments[{index}].{msgtype} missing")
+        where = f"attachments[{index}].{msgtype}"
+        if msgtype == "image":
+            if not payload.get("media_id") and not payload.get("pic_url"):
+                raise ApiError(40058, f"{where} needs media_id or pic_url")
+        elif msgtype == "link":
+            _str(payload, "title", required=True, max_bytes=128)
+            _str(payload, "url", required=True, max_bytes=2048)
+            _str(payload, "desc", max_bytes=512)
+        elif msgtype == "miniprogram":
+            _str(payload, "title", required=True, max_bytes=64)
+            _str(payload, "pic_media_id", required=True)
+            _str(payload, "appid", required=True)
+            page = _str(payload, "page", required=True)
+            if not page.split("?", 1)[0].endswith(".html"):
+                raise ApiError(40058, f"{where}.page must end with .html")
+        elif not payload.get("media_id"):
+            raise ApiError(40058, f"{where}.media_id missing")
+    return ({"content": content} if content else None), attachments
+
+
+# --- access token and tickets (§3.1, §6.1) -------------------------------------------------------
+
+
+@route("gettoken", "GET", needs_token=False)
+def gettoken(sim, q, body):
+    corpid, secret = q.get("corpid"), q.get("corpsecret")
+    if not corpid:
+        raise ApiError(41002)
+    if not secret:
+        raise ApiError(41004)
+    if corpid != sim.corp_id:
+        raise ApiError(40013)
+    if secret != sim.corp_secret:
+        raise ApiError(40001)
+    token, ttl = sim.issue_token()
+    return {"access_token": token, "expires_in": ttl}
+
+
+@route("get_jsapi_ticket", "GET")
+def get_jsapi_ticket(sim, q, body):
+    return {"ticket": ids.ticket(), "expires_in": 7200}
+
+
+@route("ticket/get", "GET")
+def ticket_get(sim, q, body):
+    if q.get("type") != "agent_config":
+        raise ApiError(40058, "type must be agent_config")
+    return {"ticket": ids.ticket(), "expires_in": 7200}
+
+
+# --- 通讯录 read (shapes of WeCom's 通讯录管理 pages; not in the reference) -------------------------------------
+
+
+def _department_json(dept) -> dict[str, Any]:
+    return {"id": dept.id, "name": dept.name, "department_leader": [], "parentid": dept.parentid, "order": dept.order}
+
+
+def _root_departments(sim, q, key: str) -> list[int]:
+    root = _int(q, key)
+    if root is not None and root not in sim.state.departments:
+        raise ApiError(60123, f"{key} {root}")
+    return [root if root is not None else 1]
+
+
+@route("department/list", "GET")
+def department_list(sim, q, body):
+    tree = sim.state.department_tree(_root_departments(sim, q, "id"))
+    return {"department": [_department_json(sim.state.departments[d]) for d in tree]}
+
+
+@route("department/simplelist", "GET")
+def department_simplelist(sim, q, body):
+    tree = sim.state.department_tree(_root_departments(sim, q, "id"))
+    return {"department_id": [{"id": d, "parentid": sim.state.departments[d].parentid,
+                               "order": sim.state.departments[d].order} for d in tree]}
+
+
+def _user_json(staff, detail: bool) -> dict[str, Any]:
+    data = {"userid": staff.userid, "name": staff.name, "department": list(staff.department)}
+    if detail:
+        data.update({
+            "order": [0] * len(staff.department),
+            "position": staff.position,
+            "mobile": staff.mobile,
+            "gender": staff.gender,
+            "email": staff.email,
+            "is_leader_in_dept": [0] * len(staff.department),
+            "direct_leader": [],
+            "avatar": staff.avatar,
+            "thumb_avatar": staff.avatar,
+            "telephone": "",
+            "alias": staff.alias,
+            "status": staff.status,
+            "main_department": staff.department[0] if staff.department else 1,
+        })
+    return data
+
+
+def _department_users(sim, q, detail: bool) -> dict[str, Any]:
+    roots = _root_departments(sim, q, "department_id")
+    members = sim.state.members_of(roots, recursive=_int(q, "fetch_child", default=0) == 1)
+    return {"userlist": [_user_json(sim.state.staff[u], detail) for u in members]}
+
+
+@route("user/simplelist", "GET")
+def user_simplelist(sim, q, body):
+    return _department_users(sim, q, detail=False)
+
+
+@route("user/list", "GET")
+def user_list(sim, q, body):
+    return _department_users(sim, q, detail=True)
+
+
+@route("user/get", "GET")
+def user_get(sim, q, body):
+    userid = q.get("userid")
+    staff = sim.state.active_staff(userid) if userid else None
+    if staff is None:
+        raise ApiError(60111, f"userid {userid}")
+    return _user_json(staff, detail=True)
+
+
+@route("user/list_id", "POST")
+def user_list_id(sim, q, body):
+    limit = _int(body, "limit", default=10000, lo=1, hi=10000)
+    rows = [{"userid": s.userid, "department": d} for s in sim.state.staff.values() if s.active for d in s.department]
+    page, next_cursor = _page("user", rows, _str(body, "cursor"), limit)
+    return {"next_cursor": next_cursor, "dept_user": page}
+
+
+# --- customers (§3.2) ------------------------------------------------------------------------------
+
+
+def _customer_json(customer) -> dict[str, Any]:
+    data = {
+        "external_userid": customer.external_userid,
+        "name": customer.name,
+        "avatar": customer.avatar,
+        "type": customer.type,
+        "gender": customer.gender,
+    }
+    if customer.unionid:
+        data["unionid"] = customer.unionid
+    if customer.type == 2:
+        data.update(position=customer.position, corp_name=customer.corp_name, corp_full_name=customer.corp_full_name)
+    return data
+
+
+def _follow_json(sim, rel, *, expand_tags: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "userid": rel.userid,
+        "remark": rel.remark,
+        "description": rel.description,
+        "createtime": rel.createtime,
+    }
+    if expand_tags:
+        data["tags"] = [
+            {"group_name": sim.state.tag_groups[sim.state.tags[t].group_id].group_name,
+             "tag_name": sim.state.tags[t].name, "tag_id": t, "type": 1}
+            for t in rel.tag_ids
+        ]
+    else:
+        data["tag_id"] = list(rel.tag_ids)
+    if rel.remark_corp_name:
+        data["remark_corp_name"] = rel.remark_corp_name
+    data.update(remark_mobiles=list(rel.remark_mobiles), oper_userid=rel.oper_userid, add_way=rel.add_way)
+    if rel.state:
+        data["state"] = rel.state
+    return data
+
+
+@route("externalcontact/get_follow_user_list", "GET")
+def get_follow_user_list(sim, q, body):
+    return {"follow_user": [s.userid for s in sim.state.staff.values() if s.active and s.external_contact]}
+
+
+@route("externalcontact/list", "GET")
+def externalcontact_list(sim, q, body):
+    userid = _active_user(sim, q.get("userid"), external_userid=[])
+    rels = sim.state.relations_of_staff(userid)
+    if not rels:
+        raise ApiError(84061, external_userid=[])
+    return {"external_userid": [r.external_userid for r in rels]}
+
+
+@route("externalcontact/get", "GET")
+def externalcontact_get(sim, q, body):
+    ext = q.get("external_userid")
+    if not ext:
+        raise ApiError(41035, follow_user=[])
+    customer = sim.state.customers.get(ext)
+    if customer is None:
+        raise ApiError(40096, follow_user=[])
+    rels = sim.state.relations_of_customer(ext)
+    if not rels:
+        raise ApiError(84061, follow_user=[])
+    page, next_cursor = _page("follow", rels, q.get("cursor"), FOLLOW_USER_PAGE)
+    result = {
+        "external_contact": _customer_json(customer),
+        "follow_user": [_follow_json(sim, r, expand_tags=True) for r in page],
+    }
+    if next_cursor:
+        result["next_cursor"] = next_cursor
+    return result
+
+
+@route("externalcontact/batch/get_by_user")
+def batch_get_by_user(sim, q, body):
+    userids = _list(body, "userid_list", required=True, max_items=100)
+    limit = _int(body, "limit", default=50, lo=1, hi=100)
+    unknown = [u for u in userids if u not in sim.state.staff]
+    if unknown:
+        raise ApiError(40003, f"userid {unknown[0]}")
+    rows = [r for u in dict.fromkeys(userids) for r in sim.state.relations_of_staff(u)]
+    page, next_cursor = _page("batch", rows, _str(body, "cursor"), limit)
+    return {
+        "external_contact_list": [
+            {"external_contact": _customer_json(sim.state.customers[r.external_userid]),
+             "follow_info": _follow_json(sim, r, expand_tags=False)}
+            for r in page
+        ],
+        "next_cursor": next_cursor,
+    }
+
+
+@route("externalcontact/remark")
+def remark(sim, q, body):
+    userid = _active_user(sim, body.get("userid"))
+    ext = _str(body, "external_userid", required=True)
+    remark_text = _str(body, "remark", max_chars=20)
+    description = _str(body, "description", max_chars=150)
+    company = _str(body, "remark_company", max_chars=20)
+    mobiles = body.get("remark_mobiles")
+    if mobiles is not None:
+        mobiles = _list(body, "remark_mobiles", max_items=5)
+        if any(len(m) > 32 for m in mobiles):
+            raise ApiError(40058, "remark_mobiles item exceed max length 32")
+    rel = _visible_relation(sim, userid, ext)
+    if company and sim.state.customers[ext].type != 1:
+        raise ApiError(40058, "remark_company only applies to WeChat customers (type 1)")
+    if remark_text is not None:
+        rel.remark = remark_text
+    if description is not None:
+        rel.description = description
+    if company is not None:
+        rel.remark_corp_name = company
+    if mobiles is not None:
+        rel.remark_mobiles = [m for m in mobiles if m]  # [""] clears
+    return {}
+
+
+# --- corp tags (§3.3) -------------------------------------------------------------------------------
+
+
+def _tag_json(tag: Tag, with_deleted: bool) -> dict[str, Any]:
+    data = {"id": tag.id, "name": tag.name, "create_time": tag.create_time, "order": tag.order}
+    if with_deleted:
+        data["deleted"] = tag.deleted
+    return data
+
+
+def _group_json(group: TagGroup, tags: list[Tag], with_deleted: bool = True) -> dict[str, Any]:
+    data = {"group_id": group.group_id, "group_name": group.group_name, "create_time": group.create_time,
+            "order": group.order}
+    if with_deleted:
+        data["deleted"] = group.deleted
+    data["tag"] = [_tag_json(t, with_deleted) for t in sorted(tags, key=lambda t: (-t.order, t.create_time))]
+    return data
+
+
+@route("externalcontact/get_corp_tag_list")
+def get_corp_tag_list(sim, q, body):
+    """No filter: every live group and tag. ``group_id`` (wins over ``tag_id``) or ``tag_id``: those, deleted ones flagged."""
+    state = sim.state
+    group_ids = _list(body, "group_id")
+    tag_ids = _list(body, "tag_id")
+    if group_ids:
+        groups = [state.tag_groups[g] for g in dict.fromkeys(group_ids) if g in state.tag_groups]
+        selected = {g.group_id: [state.tags[t] for t in g.tag_ids if g.deleted or not state.tags[t].deleted] for g in groups}
+    elif tag_ids:
+        selected = {}
+        for tid in dict.fromkeys(tag_ids):
+            if tid in state.tags:
+                selected.setdefault(state.tags[tid].group_id, []).append(state.tags[tid])
+    else:
+        selected = {g.group_id: [state.tags[t] for t in g.tag_ids if not state.tags[t].deleted]
+                    for g in state.tag_groups.values() if not g.deleted}
+    groups = sorted((state.tag_groups[g] for g in selected), key=lambda g: (-g.order, g.create_time))
+    return {"tag_group": [_group_json(g, selected[g.group_id]) for g in groups]}
+
+
+@route("externalcontact/add_corp_tag")
+def add_corp_tag(sim, q, body):
+    state = sim.state
+    _check_agentid(sim, body)
+    group_id = _str(body, "group_id")
+    group_name = _str(body, "group_name", max_chars=30)
+    order = _int(body, "order", default=0)
+    specs = body.get("tag")
+    if not specs:
+        raise _missing("tag")
+    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+        raise ApiError(40058, "tag must be a list of objects")
+    new_names = []
+    for spec in specs:
+        new_names.append(_str(spec, "name", required=True, max_chars=30))
+        _int(spec, "order", default=0)
+    if group_id:
+        group = state.tag_groups.get(group_id)
+        if group is None or group.deleted:
+            raise ApiError(40068, f"group_id {group_id}")
+    elif group_name:
+        # An existing group with that name receives the tags (WeCom does not make a twin group).
+        group = next((g for g in state.tag_groups.values() if g.group_name == group_name and not g.deleted), None)
+    else:
+        raise ApiError(40058, "group_id or group_name missing")
+    existing = {state.tags[t].name for t in group.tag_ids if not state.tags[t].deleted} if group else set()
+    duplicate = next((n for i, n in enumerate(new_names) if n in existing or n in new_names[:i]), None)
+    if duplicate is not None:
+        raise ApiError(40071, f"tag name {duplicate}")
+    live = sum(1 for t in state.tags.values() if not t.deleted)
+    if live + len(new_names) > sim.limits.max_corp_tags:
+        raise ApiError(40058, f"corp tags exceed max count {sim.limits.max_corp_tags}")
+    now = int(sim.now())
+    if group is None:
+        group = TagGroup(ids.tag_id(), group_name, now, order)
+        state.tag_groups[group.group_id] = group
+    created = []
+    for spec, name in zip(specs, new_names):
+        tag = Tag(ids.tag_id(), name, group.group_id, now, _int(spec, "order", default=0))
+        state.tags[tag.id] = tag
+        group.tag_ids.append(tag.id)
+        created.append(tag)
+    return {"tag_group": _group_json(group, created, with_deleted=False)}
+
+
+@route("externalcontact/edit_corp_tag")
+def edit_corp_tag(sim, q, body):
+    state = sim.state
+    _check_agentid(sim, body)
+    target_id = _str(body, "id", required=True)
+    name = _str(body, "name", max_chars=30)
+    order = _int(body, "order")
+    if name == "":
+        raise ApiError(40058, "name cannot be empty")
+    tag, group = state.tags.get(target_id), state.tag_groups.get(target_id)
+    if (tag is None or tag.deleted) and (group is None or group.deleted):
+        raise ApiError(40068, f"id {target_id}")
+    if tag is not None and name is not None:
+        siblings = [state.tags[t] for t in state.tag_groups[tag.group_id].tag_ids if t != tag.id]
+        if any(s.name == name and not s.deleted for s in siblings):
+            raise ApiError(40071, f"tag name {name}")
+    if group is not None and name is not None:
+        if any(g.group_name == name and not g.deleted and g is not group for g in state.tag_groups.values()):
+            raise ApiError(40071, f"group name {name}")
+    target = tag if tag is not None else group
+    if name is not None:
+        if tag is not None:
+            tag.name = name
+        else:
+            group.group_name = name
+    if order is not None:
+        target.order = order
+    return {}
+
+
+@route("externalcontact/del_corp_tag")
+def del_corp_tag(sim, q, body):
+    state = sim.state
+    _check_agentid(sim, body)
+    tag_ids = _list(body, "tag_id")
+    group_ids = _list(body, "group_id")
+    if not tag_ids and not group_ids:
+        raise ApiError(40058, "tag_id and group_id cannot both be empty")
+    for tid in tag_ids:
+        _live_tag(sim, tid)
+    for gid in group_ids:
+        if gid not in state.tag_groups or state.tag_groups[gid].deleted:
+            raise ApiError(40068, f"group_id {gid}")
+    state.delete_tags(list(dict.fromkeys(tag_ids)), list(dict.fromkeys(group_ids)))
+    return {}
+
+
+@route("externalcontact/mark_tag")
+def mark_tag(sim, q, body):
+    userid = _active_user(sim, body.get("userid"))
+    ext = _str(body, "external_userid", required=True)
+    add = _list(body, "add_tag")
+    remove = _list(body, "remove_tag")
+    if not add and not remove:
+        raise ApiError(40058, "add_tag and remove_tag cannot both be empty")
+    for tid in add + remove:
+        _live_tag(sim, tid)
+    rel = _visible_relation(sim, userid, ext)
+    drop = set(remove)
+    rel.tag_ids = [t for t in dict.fromkeys(rel.tag_ids + add) if t not in drop]
+    return {}
+
+
+# --- 「联系我」 (§3.4) -----------------------------------------------------------------------------------
+
+
+def _contact_way_changes(sim, body: dict, way: ContactWay | None) -> dict[str, Any]:
+    """Validate add/update_contact_way fields; returns what to set. ``way`` is None for add."""
+    changes: dict[str, Any] = {}
+    if way is None:
+        changes["type"] = _int(body, "type", required=True, lo=1, hi=2)
+        changes["scene"] = _int(body, "scene", required=True, lo=1, hi=2)
+        changes["is_temp"] = _bool(body, "is_temp", False)
+        changes["is_exclusive"] = _bool(body, "is_exclusive", False)
+    for key, limit in (("remark", 30), ("state", 30)):
+        if key in body:
+            changes[key] = _str(body, key, max_chars=limit) or ""
+    if "style" in body:
+        changes["style"] = _int(body, "style")
+    if "skip_verify" in body:
+        changes["skip_verify"] = _bool(body, "skip_verify", True)
+    if "mark_source" in body:
+        changes["mark_source"] = _bool(body, "mark_source", False)
+    if "user" in body or way is None:
+        users = _list(body, "user", max_items=100)
+        for userid in users:
+            _active_user(sim, userid, "user")
+        changes["user"] = list(dict.fromkeys(users))
+    if "party" in body or way is None:
+        party = _list(body, "party", item=int, max_items=100)
+        bad = [p for p in party if p not in sim.state.departments]
+        if bad:
+            raise ApiError(60123, f"party {bad[0]}")
+        changes["party"] = party
+    for key, default in (("expires_in", 7 * 86400), ("chat_expires_in", 86400)):
+        if key in body or (way is None and changes.get("is_temp")):
+            changes[key] = _int(body, key, default=default, lo=1, hi=14 * 86400)
+    if "unionid" in body:
+        changes["unionid"] = _str(body, "unionid") or ""
+    if "conclusions" in body:
+        changes["conclusions"] = _object(body, "conclusions") or None
+    kind = changes.get("type", way.type if way else None)
+    users = changes.get("user", way.user if way else [])
+    party = changes.get("party", way.party if way else [])
+    if kind == 1 and (len(users) != 1 or party):
+        raise ApiError(40058, "a type 1 (单人) contact way needs exactly one user and no party")
+    if kind == 2 and not users and not party:
+        raise ApiError(40058, "user and party cannot both be empty")
+    if changes.get("is_temp", way.is_temp if way else False) and kind != 1:
+        raise ApiError(40058, "is_temp is only allowed for type 1 (单人)")
+    return changes
+
+
+def _contact_way_json(way: ContactWay) -> dict[str, Any]:
+    data: dict[str, Any] = {"config_id": way.config_id, "type": way.type, "scene": way.scene}
+    if way.style is not None:
+        data["style"] = way.style
+    data.update(remark=way.remark, skip_verify=way.skip_verify, state=way.state)
+    if way.qr_code:
+        data["qr_code"] = way.qr_code
+    data.update(user=list(way.user), party=list(way.party), is_temp=way.is_temp)
+    if way.is_temp:
+        data.update(expires_in=way.expires_in, chat_expires_in=way.chat_expires_in)
+        if way.unionid:
+            data["unionid"] = way.unionid
+        if way.conclusions:
+            data["conclusions"] = way.conclusions
+    return data
+
+
+def _contact_way(sim, body) -> ContactWay:
+    config_id = _str(body, "config_id", required=True)
+    way = sim.state.contact_ways.get(config_id)
+    if way is None:
+        raise ApiError(40058, f"invalid config_id {config_id}")
+    return way
+
+
+@route("externalcontact/add_contact_way")
+def add_contact_way(sim, q, body):
+    changes = _contact_way_changes(sim, body, None)
+    way = ContactWay(ids.config_id(), changes.pop("type"), changes.pop("scene"), int(sim.now()))
+    for key, value in changes.items():
+        setattr(way, key, value)
+    if way.scene == 2:
+        way.qr_code = ids.qr_code_url()
+    sim.state.contact_ways[way.config_id] = way
+    result = {"config_id": way.config_id}
+    if way.qr_code:
+        result["qr_code"] = way.qr_code
+    return result
+
+
+@route("externalcontact/get_contact_way")
+def get_contact_way(sim, q, body):
+    return {"contact_way": _contact_way_json(_contact_way(sim, body))}
+
+
+@route("externalcontact/list_contact_way")
+def list_contact_way(sim, q, body):
+    now = int(sim.now())
+    end = _int(body, "end_time", default=now)
+    start = _int(body, "start_time", default=end - NINETY_DAYS)
+    if end < start or end - start > NINETY_DAYS:
+        raise ApiError(40058, "start_time/end_time span must be 0..90 days")
+    limit = _int(body, "limit", default=100, lo=1, hi=1000)
+    ways = sorted((w for w in sim.state.contact_ways.values() if start <= w.create_time <= end),
+                  key=lambda w: w.create_time)
+    page, next_cursor = _page("way", ways, _str(body, "cursor"), limit)
+    return {"contact_way": [{"config_id": w.config_id} for w in page], "next_cursor": next_cursor}
+
+
+@route("externalcontact/update_contact_way")
+def update_contact_way(sim, q, body):
+    way = _contact_way(sim, body)
+    for key, value in _contact_way_changes(sim, body, way).items():
+        setattr(way, key, value)
+    return {}
+
+
+@route("externalcontact/del_contact_way")
+def del_contact_way(sim, q, body):
+    del sim.state.contact_ways[_contact_way(sim, body).config_id]
+    return {}
+
+
+# --- welcome message (§3.5) ----------------------------------------------------------------------
+
+
+@route("externalcontact/send_welcome_msg")
+def send_welcome_msg(sim, q, body):
+    """Valid for ``limits.welcome_code_ttl`` (20 s) after the event, once.
+
+    A second use and a late use both answer 41051 ("externaluser has started
+    chatting"): WeCom reports an expired or spent code that way too.
+    """
+    code = _str(body, "welcome_code", required=True)
+    text, attachments = _validate_content(body)
+    welcome = sim.state.welcome_codes.get(code)
+    if welcome is None:
+        raise ApiError(40058, "invalid welcome_code")
+    if welcome.used or sim.now() - welcome.issued_at > sim.limits.welcome_code_ttl:
+        raise ApiError(41051)
+    welcome.used = True
+    sim.state.welcome_messages.append(
+        WelcomeMessage(code, welcome.userid, welcome.external_userid, int(sim.now()), text, attachments)
+    )
+    return {}
+
+
+# --- group messaging (§3.6) ----------------------------------------------------------------------
+
+
+def _tag_filter(sim, body: dict) -> list[set[str]]:
+    groups = _object(body, "tag_filter").get("group_list") or []
+    if not isinstance(groups, list):
+        raise ApiError(40058, "tag_filter.group_list must be a list")
+    result = []
+    for group in groups:
+        tags = _list(group if isinstance(group, dict) else {}, "tag_list", max_items=100)
+        for tid in tags:
+            _live_tag(sim, tid)
+        if tags:
+            result.append(set(tags))
+    return result
+
+
+@route("externalcontact/add_msg_template")
+def add_msg_template(sim, q, body):
+    """Creates member tasks; nothing is sent until each member confirms (control: confirm_groupmsg)."""
+    state = sim.state
+    chat_type = _str(body, "chat_type") or "single"
+    if chat_type not in ("single", "group"):
+        raise ApiError(40058, "chat_type must be single or group")
+    text, attachments = _validate_content(body)
+    sender = _str(body, "sender")
+    if sender:
+        _active_user(sim, sender, "sender")
+    fail_list: list[str] = []
+    results: list[SendResult] = []
+    if chat_type == "single":
+        wanted = _list(body, "external_userid", max_items=10000)
+        tag_groups = _tag_filter(sim, body)
+        _bool(body, "allow_select", False)  # validated only: simulated members send to everyone they were given
+
+        def eligible(rel) -> bool:
+            return (not sender or rel.userid == sender) and all(g.intersection(rel.tag_ids) for g in tag_groups)
+
+        if wanted:
+            by_customer = {}
+            for ext in dict.fromkeys(wanted):
+                rels = [r for r in state.relations_of_customer(ext) if not sender or r.userid == sender]
+                if not rels:
+                    fail_list.append(ext)
+                    continue
+                by_customer[ext] = [r for r in rels if eligible(r)]
+        else:
+            by_customer = {}
+            for rel in state.relations.values():
+                if rel.status in VISIBLE and eligible(rel):
+                    by_customer.setdefault(rel.external_userid, []).append(rel)
+        for ext, rels in by_customer.items():
+            if rels:  # without a sender, the customer's last-interacting member gets the task
+                chosen = max(rels, key=lambda r: (r.last_chat_at, r.createtime))
+                results.append(SendResult(chosen.userid, external_userid=ext))
+    else:
+        if not sender:
+            raise _missing("sender")
+        chat_ids = _list(body, "chat_id_list", max_items=2000)
+        owned = [g.chat_id for g in state.groups.values() if g.owner == sender and not g.dismissed]
+        for chat_id in (dict.fromkeys(chat_ids) if chat_ids else owned):
+            if chat_id in owned:
+                results.append(SendResult(sender, chat_id=chat_id))
+            else:
+                fail_list.append(chat_id)
+    template = MsgTemplate(ids.msgid(), chat_type, int(sim.now()), sender or "", text, attachments)
+    template.results = results
+    template.tasks = {r.userid: 0 for r in results}
+    state.msg_templates[template.msgid] = template
+    return {"fail_list": fail_list, "msgid": template.msgid}
+
+
+def _template(sim, body) -> MsgTemplate:
+    msgid = _str(body, "msgid", required=True)
+    template = sim.state.msg_templates.get(msgid)
+    if template is None:
+        raise ApiError(40058, f"invalid msgid {msgid}")
+    return template
+
+
+@route("externalcontact/get_groupmsg_task")
+def get_groupmsg_task(sim, q, body):
+    template = _template(sim, body)
+    limit = _int(body, "limit", default=500, lo=1, hi=1000)
+    rows = []
+    for userid, sent in template.tasks.items():
+        row = {"userid": userid, "status": 2 if sent else 0}
+        if sent:
+            row["send_time"] = sent
+        rows.append(row)
+    page, next_cursor = _page("task", rows, _str(body, "cursor"), limit)
+    return {"next_cursor": next_cursor, "task_list": page}
+
+
+@route("externalcontact/get_groupmsg_send_result")
+def get_groupmsg_send_result(sim, q, body):
+    template = _template(sim, body)
+    userid = _str(body, "userid", required=True)
+    limit = _int(body, "limit", default=500, lo=1, hi=1000)
+    rows = []
+    for result in template.results:
+        if result.userid != userid:
+            continue
+        row = {"external_userid": result.external_userid} if result.external_userid else {"chat_id": result.chat_id}
+        row.update(userid=result.userid, status=result.status)
+        if result.send_time:
+            row["send_time"] = result.send_time
+        rows.append(row)
+    page, next_cursor = _page("send", rows, _str(body, "cursor"), limit)
+    return {"next_cursor": next_cursor, "send_list": page}
+
+
+# --- customer groups (§3.7, §3.8) ---------------------------------------------------------------------
+
+
+@route("externalcontact/groupchat/list")
+def groupchat_list(sim, q, body):
+    limit = _int(body, "limit", required=True, lo=1, hi=1000)
+    status_filter = _int(body, "status_filter", default=0, lo=0, hi=3)
+    owners = _list(_object(body, "owner_filter"), "userid_list", max_items=100)
+    groups = sorted((g for g in sim.state.groups.values() if not g.dismissed), key=lambda g: g.create_time)
+    if status_filter:
+        groups = [g for g in groups if g.status == status_filter]
+    if owners:
+        groups = [g for g in groups if g.owner in set(owners)]
+    page, next_cursor = _page("chat", groups, _str(body, "cursor"), limit)
+    return {"group_chat_list": [{"chat_id": g.chat_id, "status": g.status} for g in page], "next_cursor": next_cursor}
+
+
+def _live_group(sim, chat_id: str):
+    group = sim.state.groups.get(chat_id)
+    if group is None or group.dismissed:
+        raise ApiError(90501, f"chat_id {chat_id}")
+    return group
+
+
+def _member_json(member: GroupMember, need_name: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {"userid": member.userid, "type": member.type}
+    if member.unionid:
+        data["unionid"] = member.unionid
+    data.update(join_time=member.join_time, join_scene=member.join_scene)
+    if member.invitor:
+        data["invitor"] = {"userid": member.invitor}
+    data["group_nickname"] = member.group_nickname
+    if need_name:
+        data["name"] = member.name
+    if member.state:
+        data["state"] = member.state
+    return data
+
+
+@route("externalcontact/groupchat/get")
+def groupchat_get(sim, q, body):
+    group = _live_group(sim, _str(body, "chat_id", required=True))
+    need_name = _int(body, "need_name", default=0, lo=0, hi=1) == 1
+    return {
+        "group_chat": {
+            "chat_id": group.chat_id,
+            "name": group.name,
+            "owner": group.owner,
+            "create_time": group.create_time,
+            "notice": group.notice,
+            "member_list": [_member_json(m, need_name) for m in group.members],
+            "admin_list": [{"userid": a} for a in group.admin_list],
+            "member_version": ids.member_version(group.member_ids()),
+        }
+    }
+
+
+def _join_way_changes(sim, body: dict) -> dict[str, Any]:
+    """add/update_join_way overwrite the whole configuration (DOC 92229)."""
+    chat_ids = _list(body, "chat_id_list", required=True, max_items=5)
+    for chat_id in chat_ids:
+        _live_group(sim, chat_id)
+    return {
+        "scene": _int(body, "scene", required=True, lo=1, hi=2),
+        "remark": _str(body, "remark", max_chars=30) or "",
+        "auto_create_room": _int(body, "auto_create_room", default=1, lo=0, hi=1),
+        "room_base_name": _str(body, "room_base_name", max_chars=40) or "",
+        "room_base_id": _int(body, "room_base_id", default=1, lo=0),
+        "chat_id_list": list(dict.fromkeys(chat_ids)),
+        "state": _str(body, "state", max_chars=30) or "",
+        "mark_source": _bool(body, "mark_source", False),
+    }
+
+
+def _join_way(sim, body) -> JoinWay:
+    config_id = _str(body, "config_id", required=True)
+    way = sim.state.join_ways.get(config_id)
+    if way is None:
+        raise ApiError(40058, f"invalid config_id {config_id}")
+    return way
+
+
+@route("externalcontact/groupchat/add_join_way")
+def add_join_way(sim, q, body):
+    changes = _join_way_changes(sim, body)
+    way = JoinWay(ids.config_id(), changes.pop("scene"), int(sim.now()), changes.pop("chat_id_list"))
+    for key, value in changes.items():
+        setattr(way, key, value)
+    if way.scene == 2:
+        way.qr_code = ids.qr_code_url()
+    sim.state.join_ways[way.config_id] = way
+    return {"config_id": way.config_id}
+
+
+@route("externalcontact/groupchat/get_join_way")
+def get_join_way(sim, q, body):
+    way = _join_way(sim, body)
+    return {"join_way": {
+        "config_id": way.config_id,
+        "scene": way.scene,
+        "remark": way.remark,
+        "auto_create_room": way.auto_create_room,
+        "room_base_name": way.room_base_name,
+        "room_base_id": way.room_base_id,
+        "chat_id_list": list(way.chat_id_list),
+        "qr_code": way.qr_code,
+        "state": way.state,
+    }}
+
+
+@route("externalcontact/groupchat/update_join_way")
+def update_join_way(sim, q, body):
+    way = _join_way(sim, body)
+    for key, value in _join_way_changes(sim, body).items():
+        setattr(way, key, value)
+    if way.scene == 2 and not way.qr_code:
+        way.qr_code = ids.qr_code_url()
+    return {}
+
+
+@route("externalcontact/groupchat/del_join_way")
+def del_join_way(sim, q, body):
+    del sim.state.join_ways[_join_way(sim, body).config_id]
+    return {}
+
+
+# --- transfers (§3.9) -----------------------------------------------------------------------------------
+
+
+def _transfer_request(sim, body, *, resigned: bool) -> tuple[str, str, list[str]]:
+    handover = _str(body, "handover_userid", required=True)
+    takeover = _active_user(sim, body.get("takeover_userid"), "takeover_userid")
+    staff = sim.state.staff.get(handover)
+    if staff is None:
+        raise ApiError(40003, f"handover_userid {handover}")
+    if resigned and staff.active:
+        raise ApiError(40097, f"handover_userid {handover}")
+    if not resigned and not staff.active:
+        raise ApiError(40003, f"handover_userid {handover} has resigned")
+    if handover == takeover:
+        raise ApiError(40058, "handover_userid and takeover_userid must differ")
+    customers = _list(body, "external_userid", required=True, max_items=100)
+    return handover, takeover, list(dict.fromkeys(customers))
+
+
+def _start_transfers(sim, kind: str, handover: str, takeover: str, customers: list[str]) -> list[dict[str, Any]]:
+    state, now = sim.state, sim.now()
+    verdicts = []
+    for ext in customers:
+        history = [t for t in state.transfers if t.external_userid == ext]
+        if ext not in state.customers:
+            code = 40096
+        elif state.relation(handover, ext) is None or state.relation(handover, ext).status not in VISIBLE:
+            code = 84061
+        elif any(t.status == TRANSFER_WAITING for t in history):
+            code = 40129
+        elif kind == "onjob" and sum(
+            1 for t in history if t.kind == "onjob" and now - t.created_at < NINETY_DAYS
+        ) >= sim.limits.transfer_max_per_90_days:
+            code = 40128
+        else:
+            code = 0
+        verdicts.append({"external_userid": ext, "errcode": code})
+    for verdict in verdicts:
+        if verdict["errcode"] == 0:
+            state.transfers.append(Transfer(kind, handover, takeover, verdict["external_userid"], now))
+    return verdicts
+
+
+def _transfer_results(sim, kind: str, body) -> dict[str, Any]:
+    handover = _str(body, "handover_userid", required=True)
+    takeover = _str(body, "takeover_userid", required=True)
+    rows = []
+    for t in sim.state.transfers:
+        if t.kind == kind and t.handover_userid == handover and t.takeover_userid == takeover:
+            when = t.takeover_time
+            if t.status == TRANSFER_WAITING:  # WeCom shows the scheduled takeover time while waiting
+                when = int(t.created_at + sim.limits.transfer_wait_seconds)
+            rows.append({"external_userid": t.external_userid, "status": t.status,
+                         "takeover_time": 0 if t.status == TRANSFER_REFUSED else when})
+    page, next_cursor = _page(kind, rows, _str(body, "cursor"), TRANSFER_RESULT_PAGE)
+    return {"customer": page, "next_cursor": next_cursor}
+
+
+@route("externalcontact/transfer_customer")
+def transfer_customer(sim, q, body):
+    """On-job: each customer may refuse within 24 h; at most 2 transfers per customer in 90 days."""
+    handover, takeover, customers = _transfer_request(sim, body, resigned=False)
+    _str(body, "transfer_success_msg", max_chars=200)
+    return {"customer": _start_transfers(sim, "onjob", handover, takeover, customers)}
+
+
+@route("externalcontact/transfer_result")
+def transfer_result(sim, q, body):
+    return _transfer_results(sim, "onjob", body)
+
+
+@route("externalcontact/resigned/transfer_customer")
+def resigned_transfer_customer(sim, q, body):
+    handover, takeover, customers = _transfer_request(sim, body, resigned=True)
+    return {"customer": _start_transfers(sim, "resigned", handover, takeover, customers)}
+
+
+@route("externalcontact/resigned/transfer_result")
+def resigned_transfer_result(sim, q, body):
+    return _transfer_results(sim, "resigned", body)
+
+
+@route("externalcontact/get_unassigned_list")
+def get_unassigned_list(sim, q, body):
+    state = sim.state
+    page_size = _int(body, "page_size", default=1000, lo=1, hi=1000)
+    page_id = _int(body, "page_id", default=0, lo=0)
+    busy = {(t.handover_userid, t.external_userid) for t in state.transfers if t.status in (TRANSFER_WAITING, TRANSFER_DONE)}
+    rows = []
+    for staff in sorted((s for s in state.staff.values() if not s.active), key=lambda s: (s.left_at, s.userid)):
+        for rel in state.relations_of_staff(staff.userid):
+            if (staff.userid, rel.external_userid) not in busy:
+                rows.append({"handover_userid": staff.userid, "external_userid": rel.external_userid,
+                             "dimission_time": int(staff.left_at)})
+    cursor = _str(body, "cursor")
+    if cursor:
+        page, next_cursor = _page("unassigned", rows, cursor, page_size)
+    else:
+        start = page_id * page_size
+        page = rows[start:start + page_size]
+        next_cursor = _encode_cursor("unassigned", start + page_size) if start + page_size < len(rows) else ""
+    return {"info": page, "is_last": next_cursor == "", "next_cursor": next_cursor}
+
+
+def _transfer_groups(sim, body, *, resigned: bool) -> dict[str, Any]:
+    chat_ids = _list(body, "chat_id_list", required=True, max_items=100)
+    new_owner = _active_user(sim, body.get("new_owner"), "new_owner")
+    failed = []
+    for chat_id in dict.fromkeys(chat_ids):
+        group = sim.state.groups.get(chat_id)
+        if group is None or group.dismissed:
+            failed.append((chat_id, 90501))
+            continue
+        owner_active = sim.state.active_staff(group.owner) is not None
+        if resigned and owner_active:
+            failed.append((chat_id, 90500))
+        elif not resigned and not owner_active:
+            failed.append((chat_id, 90502))
+    if len(failed) < len(set(chat_ids)):
+        bad = {c for c, _ in failed}
+        for chat_id in dict.fromkeys(chat_ids):
+            if chat_id not in bad:
+                _hand_over_group(sim, sim.state.groups[chat_id], new_owner, resigned)
+    return {"failed_chat_list": [{"chat_id": c, "errcode": code, "errmsg": ERRMSG[code]} for c, code in failed]}
+
+
+def _hand_over_group(sim, group, new_owner: str, resigned: bool) -> None:
+    if new_owner not in group.member_ids():
+        staff = sim.state.staff[new_owner]
+        group.members.append(GroupMember(new_owner, 1, int(sim.now()), 1, staff.name, invitor=group.owner))
+    group.owner = new_owner
+    if resigned:
+        group.status = GROUP_RESIGNED_DONE
+
+
+@route("externalcontact/groupchat/transfer")
+def groupchat_transfer(sim, q, body):
+    """Groups of resigned owners; a group whose owner is still employed fails with 90500."""
+    return _transfer_groups(sim, body, resigned=True)
+
+
+@route("externalcontact/groupchat/onjob_transfer")
+def groupchat_onjob_transfer(sim, q, body):
+    return _transfer_groups(sim, body, resigned=False)
+
+
+# --- moments (§3.10) -----------------------------------------------------------------------------------
+
+
+@route("externalcontact/add_moment_task")
+def add_moment_task(sim, q, body):
+    """Images ≤9, or one video, or one link; rate-limited to 10 tasks a minute (limits.per_api_minute)."""
+    text = _object(body, "text")
+    content = _str(text, "content", max_chars=2000) if text else None
+    attachments = body.get("attachments") or []
+    if not isinstance(attachments, list):
+        raise ApiError(40058, "attachments must be a list")
+    kinds = [a.get("msgtype") if isinstance(a, dict) else None for a in attachments]
+    if any(k not in ("image", "video", "link") for k in kinds):
+        raise ApiError(40058, "attachments msgtype must be image, video or link")
+    if set(kinds) - {"image"} and len(kinds) > 1:
+        raise ApiError(40058, "attachments: up to 9 images, or 1 video, or 1 link")
+    if len(kinds) > 9:
+        raise ApiError(40058, "attachments exceed max count 9")
+    for att, kind in zip(attachments, kinds):
+        payload = att.get(kind) if isinstance(att.get(kind), dict) else {}
+        if not payload.get("media_id"):
+            raise ApiError(40058, f"{kind}.media_id missing")
+        if kind == "link":
+            _str(payload, "url", required=True)
+    if not content and not attachments:
+        raise ApiError(40058, "text and attachments cannot both be empty")
+    visible = _object(body, "visible_range")
+    senders = _object(visible, "sender_list")
+    users = _list(senders, "user_list")
+    departments = _list(senders, "department_list", item=int)
+    tags = _list(_object(visible, "external_contact_list"), "tag_list")
+    task = MomentTask(
+        ids.jobid(),
+        ids.moment_id(),
+        sim.now(),
+        invalid_users=[u for u in users if sim.state.active_staff(u) is None],
+        invalid_departments=[d for d in departments if d not in sim.state.departments],
+        invalid_tags=[t for t in tags if t not in sim.state.tags or sim.state.tags[t].deleted],
+        text={"content": content} if content else None,
+        attachments=attachments,
+    )
+    sim.state.moment_tasks[task.jobid] = task
+    return {"jobid": task.jobid}
+
+
+@route("externalcontact/get_moment_task_result", "GET")
+def get_moment_task_result(sim, q, body):
+    task = sim.state.moment_tasks.get(q.get("jobid") or "")
+    if task is None or sim.now() - task.created_at > 86400:  # a jobid is valid for 24 hours
+        raise ApiError(40058, "invalid jobid")
+    if sim.now() - task.created_at < sim.limits.moment_task_seconds:
+        return {"status": 2, "type": "add_moment_task"}
+    return {
+        "status": 3,
+        "type": "add_moment_task",
+        "result": {
+            "errcode": 0,
+            "errmsg": "ok",
+            "moment_id": task.moment_id,
+            "invalid_sender_list": {"user_list": task.invalid_users, "department_list": task.invalid_departments},
+            "invalid_external_contact_list": {"tag_list": task.invalid_tags},
+        },
+    }
+
+
+# --- app messages to staff (message/send) ---------------------------------------------------
+
+
+APP_MSG_LIMITS = {"text": ("content", 2048), "markdown": ("content", 2048)}
+
+
+@route("message/send")
+def message_send(sim, q, body):
+    """Siyu's reminders to staff; recorded for tests (``sim.messages()``) instead of reaching a phone."""
+    agentid = _int(body, "agentid", required=True)
+    if agentid != sim.agent_id:
+        raise ApiError(40056, f"agentid {agentid}")
+    msgtype = _str(body, "msgtype", required=True)
+    if msgtype not in ("text", "textcard", "markdown"):
+        raise ApiError(40008, f"msgtype {msgtype} (the simulator supports text, textcard, markdown)")
+    content = _object(body, msgtype)
+    if msgtype in APP_MSG_LIMITS:
+        key, limit = APP_MSG_LIMITS[msgtype]
+        _str(content, key, required=True, max_bytes=limit)
+    else:
+        _str(content, "title", required=True, max_bytes=128)
+        _str(content, "description", required=True, max_bytes=512)
+        _str(content, "url", required=True, max_bytes=2048)
+        _str(content, "btntxt", max_chars=4)
+    touser = _str(body, "touser") or ""
+    toparty = _str(body, "toparty") or ""
+    totag = _str(body, "totag") or ""
+    state = sim.state
+    if touser == "@all":
+        valid, invalid_users = [s.userid for s in state.staff.values() if s.active], []
+    else:
+        names = [u for u in touser.split("|") if u]
+        valid = [u for u in names if state.active_staff(u)]
+        invalid_users = [u for u in names if not state.active_staff(u)]
+    parties = [p for p in toparty.split("|") if p]
+    invalid_parties = [p for p in parties if not p.isdigit() or int(p) not in state.departments]
+    valid += state.members_of([int(p) for p in parties if p not in invalid_parties])
+    invalid_tags = [t for t in totag.split("|") if t]  # the simulator has no 通讯录 tags
+    result: dict[str, Any] = {}
+    for key, bad in (("invaliduser", invalid_users), ("invalidparty", invalid_parties), ("invalidtag", invalid_tags)):
+        if bad:
+            result[key] = "|".join(bad)
+    valid = list(dict.fromkeys(valid))
+    if not valid:
+        raise ApiError(81013, **result)
+    message = AppMessage(ids.app_msgid(), agentid, valid, msgtype, content, int(sim.now()))
+    state.app_messages.append(message)
+    result["msgid"] = message.msgid
+    return result
+

@@ -1,0 +1,307 @@
+"""「联系我」 codes, scanning, customer reads and edits, and the 20-second welcome code."""
+
+from __future__ import annotations
+
+import pytest
+
+from siyu.wecom.simulator import NotFound, SimulatorError
+
+from .support import contact_way, err, ok, staff
+
+
+# --- contact ways ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fields, detail", [
+    ({"state": "s" * 31}, "state exceed max length 30"),
+    ({"remark": "备" * 31}, "remark exceed max length 30"),
+    ({"user": [f"u{n}" for n in range(101)]}, "user exceed max size 100"),
+    ({"type": 1, "user": ["zhangsan", "lisi"]}, "exactly one user"),
+    ({"type": 3}, "type must be between 1 and 2"),
+    ({"scene": None}, "scene missing"),
+    ({"is_temp": True}, "is_temp is only allowed for type 1"),
+    ({"type": 1, "user": ["zhangsan"], "is_temp": True, "expires_in": 15 * 86400}, "expires_in must be between"),
+])
+def test_add_contact_way_limits_return_40058_and_change_nothing(sim, api, fields, detail):
+    staff(sim, "zhangsan", "lisi")
+    body = {"type": 2, "scene": 2, "user": ["zhangsan"], **fields}
+    result = err(api.post("externalcontact/add_contact_way", {k: v for k, v in body.items() if v is not None}), 40058)
+    assert detail in result["errmsg"]
+    assert sim.state.contact_ways == {}
+
+
+def test_add_contact_way_with_unknown_member_is_40003(sim, api):
+    err(api.post("externalcontact/add_contact_way", {"type": 1, "scene": 2, "user": ["ghost"]}), 40003)
+
+
+def test_contact_way_crud_shapes(sim, api):
+    staff(sim, "zhangsan", "lisi")
+    result = ok(api.post("externalcontact/add_contact_way", {
+        "type": 2, "scene": 2, "remark": "渠道客户", "skip_verify": True, "state": "teststate",
+        "user": ["zhangsan", "lisi"], "party": [1],
+    }))
+    assert set(result) == {"errcode", "errmsg", "config_id", "qr_code"}
+    way = ok(api.post("externalcontact/get_contact_way", {"config_id": result["config_id"]}))["contact_way"]
+    assert way == {
+        "config_id": result["config_id"], "type": 2, "scene": 2, "remark": "渠道客户", "skip_verify": True,
+        "state": "teststate", "qr_code": result["qr_code"], "user": ["zhangsan", "lisi"], "party": [1], "is_temp": False,
+    }
+    ok(api.post("externalcontact/update_contact_way", {"config_id": result["config_id"], "state": "new", "skip_verify": False}))
+    way = api.post("externalcontact/get_contact_way", {"config_id": result["config_id"]})["contact_way"]
+    assert (way["state"], way["skip_verify"], way["user"]) == ("new", False, ["zhangsan", "lisi"])
+    err(api.post("externalcontact/update_contact_way", {"config_id": result["config_id"], "state": "x" * 31}), 40058)
+    assert api.post("externalcontact/get_contact_way", {"config_id": result["config_id"]})["contact_way"]["state"] == "new"
+    ok(api.post("externalcontact/del_contact_way", {"config_id": result["config_id"]}))
+    err(api.post("externalcontact/get_contact_way", {"config_id": result["config_id"]}), 40058)
+
+
+def test_mini_program_contact_way_has_no_qr_code(sim, api):
+    staff(sim, "zhangsan")
+    result = ok(api.post("externalcontact/add_contact_way", {"type": 1, "scene": 1, "style": 1, "user": ["zhangsan"]}))
+    assert "qr_code" not in result
+
+
+def test_list_contact_way_cursor_paging_ends_with_empty_cursor(sim, api):
+    staff(sim, "zhangsan")
+    made = [contact_way(api, state=f"s{n}") for n in range(5)]
+    seen, cursor, pages = [], "", 0
+    while True:
+        page = ok(api.post("externalcontact/list_contact_way", {"limit": 2, "cursor": cursor}))
+        seen += [w["config_id"] for w in page["contact_way"]]
+        cursor, pages = page["next_cursor"], pages + 1
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(made) and pages == 3
+    err(api.post("externalcontact/list_contact_way", {"limit": 1001}), 40058)
+    err(api.post("externalcontact/list_contact_way", {"cursor": "garbage!"}), 40058)
+
+
+# --- scanning --------------------------------------------------------------------------------------
+
+
+def test_scan_rotates_round_robin_over_the_ways_users(sim, api):
+    staff(sim, "zhangsan", "lisi", "wangwu")
+    way = contact_way(api, user=["zhangsan", "lisi", "wangwu"], state="rr")
+    assert [sim.scan(state="rr")["userid"] for _ in range(7)] == [
+        "zhangsan", "lisi", "wangwu", "zhangsan", "lisi", "wangwu", "zhangsan"]
+    sim.remove_staff("lisi")
+    assert {sim.scan(config_id=way)["userid"] for _ in range(4)} == {"zhangsan", "wangwu"}
+
+
+def test_scan_errors(sim, api):
+    staff(sim, "zhangsan")
+    with pytest.raises(NotFound):
+        sim.scan(state="nope")
+    with pytest.raises(SimulatorError):
+        sim.scan()
+    contact_way(api, state="solo", type=1, user=["zhangsan"])
+    sim.remove_staff("zhangsan")
+    with pytest.raises(SimulatorError, match="no active member"):
+        sim.scan(state="solo")
+
+
+def test_verification_required_waits_for_accept(sim, api, receiver):
+    staff(sim, "zhangsan")
+    contact_way(api, state="verify", skip_verify=False)
+    receiver.clear()
+    result = sim.scan(state="verify")
+    assert result["status"] == "pending" and receiver.calls == []
+    err(api.get("externalcontact/get", external_userid=result["external_userid"]), 84061)
+    accepted = sim.accept("zhangsan", result["external_userid"])
+    event = receiver.events()[-1]
+    assert (event["ChangeType"], event["State"], event["WelcomeCode"]) == (
+        "add_external_contact", "verify", accepted["welcome_code"])
+    ok(api.get("externalcontact/get", external_userid=result["external_userid"]))
+
+
+def test_half_added_then_confirmed(sim, api, receiver):
+    staff(sim, "zhangsan")
+    contact_way(api, state="half")
+    receiver.clear()
+    result = sim.scan(state="half", half=True)
+    sim.accept("zhangsan", result["external_userid"])
+    half, added = receiver.events()
+    assert (half["ChangeType"], half["State"], half["WelcomeCode"]) == (
+        "add_half_external_contact", "half", result["welcome_code"])
+    # The welcome code went out with add_half: the add event carries none.
+    assert added["ChangeType"] == "add_external_contact" and added["State"] == "half" and "WelcomeCode" not in added
+
+
+# --- reading customers -----------------------------------------------------------------------------
+
+
+def test_externalcontact_get_shape(sim, api):
+    staff(sim, "zhangsan", "lisi")
+    contact_way(api, state="门店A", type=1, user=["zhangsan"])
+    ext = sim.scan(state="门店A", name="王语嫣")["external_userid"]
+    sim.advance(10)
+    sim.add_customer("lisi", external_userid=ext)
+    tags = sim.admin_add_tags(["高意向"], group_name="意向")
+    ok(api.post("externalcontact/mark_tag", {"userid": "zhangsan", "external_userid": ext,
+                                             "add_tag": [tags["tags"][0]["id"]]}))
+    result = ok(api.get("externalcontact/get", external_userid=ext))
+    contact = result["external_contact"]
+    assert contact["external_userid"] == ext and contact["name"] == "王语嫣" and contact["type"] == 1
+    assert "gender" in contact and contact["avatar"]
+    first, second = result["follow_user"]
+    assert first == {
+        "userid": "zhangsan", "remark": "", "description": "", "createtime": 1717200000,
+        "tags": [{"group_name": "意向", "tag_name": "高意向", "tag_id": tags["tags"][0]["id"], "type": 1}],
+        "remark_mobiles": [], "oper_userid": ext, "add_way": 1, "state": "门店A",
+    }
+    assert second["userid"] == "lisi" and second["add_way"] == 2 and second["oper_userid"] == "lisi"
+    assert "state" not in second and second["createtime"] == 1717200010
+    assert "next_cursor" not in result
+
+
+def test_externalcontact_get_errors(sim, api):
+    err(api.get("externalcontact/get"), 41035)
+    err(api.get("externalcontact/get", external_userid="wmUnknownUnknownUnknownUnknown00"), 40096)
+    staff(sim, "zhangsan")
+    ext = sim.add_customer("zhangsan")["external_userid"]
+    sim.staff_deletes_customer("zhangsan", ext)
+    assert err(api.get("externalcontact/get", external_userid=ext), 84061)["follow_user"] == []
+
+
+def test_list_and_follow_users(sim, api):
+    staff(sim, "zhangsan", "lisi")
+    sim.add_staff("wangwu", "王五", external_contact=False)
+    assert ok(api.get("externalcontact/get_follow_user_list"))["follow_user"] == ["zhangsan", "lisi"]
+    assert err(api.get("externalcontact/list", userid="zhangsan"), 84061)["external_userid"] == []
+    err(api.get("externalcontact/list", userid="ghost"), 40003)
+    a = sim.add_customer("zhangsan")["external_userid"]
+    b = sim.add_customer("zhangsan")["external_userid"]
+    sim.customer_deletes_staff(b, "zhangsan")  # the member still sees a customer who deleted them
+    assert ok(api.get("externalcontact/list", userid="zhangsan"))["external_userid"] == [a, b]
+
+
+def test_batch_get_by_user_pages_to_an_empty_cursor(sim, api):
+    staff(sim, "zhangsan", "lisi")
+    made = [sim.add_customer(u)["external_userid"] for u in ["zhangsan"] * 4 + ["lisi"] * 3]
+    seen, cursor = [], ""
+    while True:
+        page = ok(api.post("externalcontact/batch/get_by_user",
+                           {"userid_list": ["zhangsan", "lisi"], "limit": 3, "cursor": cursor}))
+        seen += [(item["follow_info"]["userid"], item["external_contact"]["external_userid"])
+                 for item in page["external_contact_list"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [ext for _u, ext in seen] == made
+    item = page["external_contact_list"][0]
+    assert set(item["follow_info"]) == {"userid", "remark", "description", "createtime", "tag_id", "remark_mobiles",
+                                        "oper_userid", "add_way"}
+    default = ok(api.post("externalcontact/batch/get_by_user", {"userid_list": ["zhangsan", "lisi"]}))
+    assert len(default["external_contact_list"]) == 7 and default["next_cursor"] == ""
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"userid_list": [f"u{n}" for n in range(101)]}, 40058),
+    ({"userid_list": ["zhangsan"], "limit": 101}, 40058),
+    ({"userid_list": []}, 40058),
+    ({"userid_list": ["ghost"]}, 40003),
+])
+def test_batch_get_by_user_limits(sim, api, body, code):
+    staff(sim, "zhangsan")
+    err(api.post("externalcontact/batch/get_by_user", body), code)
+
+
+# --- editing through the API -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field, value", [
+    ("remark", "备" * 21), ("description", "述" * 151), ("remark_company", "司" * 21),
+])
+def test_remark_length_limits(sim, api, field, value):
+    staff(sim, "zhangsan")
+    ext = sim.add_customer("zhangsan")["external_userid"]
+    result = err(api.post("externalcontact/remark", {"userid": "zhangsan", "external_userid": ext, field: value}), 40058)
+    assert field in result["errmsg"]
+    assert sim.state.relation("zhangsan", ext).remark == ""
+
+
+def test_remark_updates_only_given_fields(sim, api):
+    staff(sim, "zhangsan")
+    ext = sim.add_customer("zhangsan")["external_userid"]
+    ok(api.post("externalcontact/remark", {"userid": "zhangsan", "external_userid": ext, "remark": "王姐",
+                                           "description": "老客户", "remark_mobiles": ["13800000001"]}))
+    ok(api.post("externalcontact/remark", {"userid": "zhangsan", "external_userid": ext, "remark_mobiles": [""]}))
+    follow = api.get("externalcontact/get", external_userid=ext)["follow_user"][0]
+    assert (follow["remark"], follow["description"], follow["remark_mobiles"]) == ("王姐", "老客户", [])
+    err(api.post("externalcontact/remark", {"userid": "zhangsan", "external_userid": "wmNotMine", "remark": "x"}), 84061)
+
+
+def test_mark_tag_errors_change_nothing(sim, api):
+    staff(sim, "zhangsan")
+    ext = sim.add_customer("zhangsan")["external_userid"]
+    tag = sim.admin_add_tags(["高意向"], group_name="意向")["tags"][0]["id"]
+    err(api.post("externalcontact/mark_tag", {"userid": "zhangsan", "external_userid": ext}), 40058)
+    err(api.post("externalcontact/mark_tag", {"userid": "zhangsan", "external_userid": ext,
+                                              "add_tag": [tag, "etNoSuchTag"]}), 40068)
+    err(api.post("externalcontact/mark_tag", {"userid": "zhangsan", "external_userid": "wmStranger",
+                                              "add_tag": [tag]}), 84061)
+    assert sim.state.relation("zhangsan", ext).tag_ids == []
+    ok(api.post("externalcontact/mark_tag", {"userid": "zhangsan", "external_userid": ext, "add_tag": [tag]}))
+    assert sim.state.relation("zhangsan", ext).tag_ids == [tag]
+    ok(api.post("externalcontact/mark_tag", {"userid": "zhangsan", "external_userid": ext, "remove_tag": [tag]}))
+    assert sim.state.relation("zhangsan", ext).tag_ids == []
+
+
+# --- welcome messages ------------------------------------------------------------------------------
+
+
+def _welcome_code(sim, api):
+    staff(sim, "zhangsan")
+    contact_way(api, state="w")
+    return sim.scan(state="w")["welcome_code"]
+
+
+def test_welcome_code_is_single_use(sim, api):
+    code = _welcome_code(sim, api)
+    body = {"welcome_code": code, "text": {"content": "您好，欢迎关注～"},
+            "attachments": [{"msgtype": "link", "link": {"title": "新人礼", "url": "https://example.com/gift"}}]}
+    ok(api.post("externalcontact/send_welcome_msg", body))
+    err(api.post("externalcontact/send_welcome_msg", body), 41051)
+    (sent,) = sim.welcomes()
+    assert sent["welcome_code"] == code and sent["text"] == {"content": "您好，欢迎关注～"}
+    assert sent["attachments"][0]["link"]["title"] == "新人礼"
+
+
+def test_welcome_code_expires_after_20_seconds(sim, api):
+    code = _welcome_code(sim, api)
+    sim.advance(20)
+    ok(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "text": {"content": "hi"}}))
+    code = sim.scan(state="w")["welcome_code"]
+    sim.advance(21)
+    err(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "text": {"content": "hi"}}), 41051)
+    assert len(sim.welcomes()) == 1
+
+
+def _image(n):
+    return {"msgtype": "image", "image": {"media_id": f"MEDIA_{n}"}}
+
+
+@pytest.mark.parametrize("body, detail", [
+    ({}, "text and attachments cannot both be empty"),
+    ({"attachments": [_image(n) for n in range(10)]}, "attachments exceed max count 9"),
+    ({"text": {"content": "字" * 1334}}, "content exceed max length 4000 bytes"),
+    ({"attachments": [{"msgtype": "link", "link": {"title": "标" * 43, "url": "https://e.com"}}]}, "title exceed max length 128 bytes"),
+    ({"attachments": [{"msgtype": "link", "link": {"title": "t", "url": "https://e.com", "desc": "述" * 171}}]}, "desc exceed"),
+    ({"attachments": [{"msgtype": "link", "link": {"title": "t"}}]}, "url missing"),
+    ({"attachments": [{"msgtype": "miniprogram", "miniprogram": {
+        "title": "t", "pic_media_id": "M", "appid": "wx1", "page": "/pages/index"}}]}, "page must end with .html"),
+    ({"attachments": [{"msgtype": "miniprogram", "miniprogram": {
+        "title": "标" * 22, "pic_media_id": "M", "appid": "wx1", "page": "/a.html"}}]}, "title exceed max length 64 bytes"),
+    ({"attachments": [{"msgtype": "image", "image": {}}]}, "needs media_id or pic_url"),
+    ({"attachments": [{"msgtype": "voice", "voice": {"media_id": "M"}}]}, "msgtype must be one of"),
+])
+def test_welcome_content_limits_keep_the_code_usable(sim, api, body, detail):
+    code = _welcome_code(sim, api)
+    result = err(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, **body}), 40058)
+    assert detail in result["errmsg"]
+    ok(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "attachments": [_image(1)] * 9}))
+
+
+def test_unknown_welcome_code(api):
+    err(api.post("externalcontact/send_welcome_msg", {"welcome_code": "nope", "text": {"content": "hi"}}), 40058)
+    err(api.post("externalcontact/send_welcome_msg", {"text": {"content": "hi"}}), 40058)
