@@ -1,0 +1,69 @@
+"""Putting tags on customers and taking them off — the one way every capability does it.
+
+A tag lives on a relation (WeCom marks corp tags per staff member and customer). Corp tags are pushed to
+WeCom with ``mark_tag`` in the same call (API changes produce no callback, so nothing echoes back);
+personal tags stay in Siyu. Every change records its source and writes the timeline.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from siyu.customers import timeline
+from siyu.customers.models import Relation, RelationTag, Tag
+from siyu.wecom.client import WeComClient
+
+
+def _check(relation: Relation, tags: list[Tag]) -> None:
+    for tag in tags:
+        if tag.org_id != relation.org_id or tag.deleted:
+            raise ValidationError({"tags": _("标签“%(name)s”不存在或已删除。") % {"name": tag.name}})
+        if tag.kind == Tag.Kind.PERSONAL and tag.owner_id not in (None, relation.staff_id):
+            raise ValidationError({"tags": _("个人标签“%(name)s”只能由其所属员工使用。") % {"name": tag.name}})
+        if tag.kind == Tag.Kind.CORP and not tag.wecom_id:
+            raise ValidationError({"tags": _("标签“%(name)s”尚未同步到企业微信。") % {"name": tag.name}})
+
+
+@transaction.atomic
+def tag_relation(relation: Relation, tags: list[Tag], *, source: str, source_ref: str = "", actor=None, client=None) -> list[Tag]:
+    """Add ``tags`` to one relation; returns the tags that were newly added. Corp tags go to WeCom first."""
+    _check(relation, tags)
+    have = set(RelationTag.objects.for_org(relation.org_id).filter(relation=relation).values_list("tag_id", flat=True))
+    new = [t for t in tags if t.pk not in have]
+    corp = [t.wecom_id for t in new if t.kind == Tag.Kind.CORP]
+    if corp:
+        client = client or WeComClient.for_org(relation.org)
+        client.post("externalcontact/mark_tag", {
+            "userid": relation.staff.userid, "external_userid": relation.customer.external_userid, "add_tag": corp,
+        })
+    for tag in new:
+        RelationTag.objects.create(org_id=relation.org_id, relation=relation, tag=tag, source=source, source_ref=source_ref[:100])
+        timeline.tagged(relation, tag, source=source, source_ref=source_ref, actor=actor)
+    return new
+
+
+@transaction.atomic
+def untag_relation(relation: Relation, tags: list[Tag], *, source: str, actor=None, client=None) -> list[Tag]:
+    """Remove ``tags`` from one relation; returns the tags that were removed."""
+    links = {rt.tag_id: rt for rt in RelationTag.objects.for_org(relation.org_id).filter(relation=relation, tag__in=tags)}
+    gone = [t for t in tags if t.pk in links]
+    corp = [t.wecom_id for t in gone if t.kind == Tag.Kind.CORP and t.wecom_id]
+    if corp:
+        client = client or WeComClient.for_org(relation.org)
+        client.post("externalcontact/mark_tag", {
+            "userid": relation.staff.userid, "external_userid": relation.customer.external_userid, "remove_tag": corp,
+        })
+    for tag in gone:
+        links[tag.pk].delete()
+        timeline.untagged(relation, tag, source=source, actor=actor)
+    return gone
+
+
+def tag_customer(customer, tags: list[Tag], *, source: str, source_ref: str = "", actor=None, client=None) -> int:
+    """Tag every active relation of a customer (what "tag this customer" means to an operator)."""
+    added = 0
+    for relation in Relation.objects.for_org(customer.org_id).filter(customer=customer, status=Relation.Status.ACTIVE).select_related("staff", "customer"):
+        added += len(tag_relation(relation, tags, source=source, source_ref=source_ref, actor=actor, client=client))
+    return added
