@@ -100,13 +100,19 @@ def set_wecom_tags(relation: Relation, tags: list[Tag]) -> None:
 
 
 # -- relations -------------------------------------------------------------------------------------------
-def apply_follow_info(org, customer: Customer, info: dict) -> tuple[Relation, bool]:
-    """Mirror one ``follow_user`` / ``follow_info`` entry; returns the relation and whether it (re)started."""
+def apply_follow_info(org, customer: Customer, info: dict, *, adding: bool = False) -> tuple[Relation, bool]:
+    """Mirror one ``follow_user`` / ``follow_info`` entry; returns the relation and whether it (re)started.
+
+    WeCom keeps listing a customer who deleted the staff member (a one-sided friendship), so such a
+    relation stays ended on a refresh; only an add event (``adding``) makes it a friendship again.
+    """
     staff = staff_for(org, info["userid"])
     relation, created = Relation.objects.for_org(org).get_or_create(org=org, customer=customer, staff=staff)
-    started = created or relation.status != Relation.Status.ACTIVE
-    relation.status = Relation.Status.ACTIVE
-    relation.deleted_at = None
+    one_sided = relation.status == Relation.Status.DELETED_BY_CUSTOMER and not adding
+    started = not one_sided and (created or relation.status != Relation.Status.ACTIVE)
+    if not one_sided:
+        relation.status = Relation.Status.ACTIVE
+        relation.deleted_at = None
     relation.remark = (info.get("remark") or "")[:100]
     relation.description = (info.get("description") or "")[:300]
     relation.remark_corp_name = (info.get("remark_corp_name") or "")[:100]
@@ -148,8 +154,11 @@ def _contact_pages(client, external_userid: str) -> list[dict]:
 
 
 @transaction.atomic
-def refresh_customer(org, external_userid: str, client) -> Customer | None:
-    """Re-read a customer and all their relations from WeCom and reconcile. None when WeCom no longer knows them."""
+def refresh_customer(org, external_userid: str, client, *, adding_userid: str = "") -> Customer | None:
+    """Re-read a customer and all their relations from WeCom and reconcile. None when WeCom no longer knows them.
+
+    ``adding_userid``: the staff member whose add event triggered the refresh (that friendship is new again).
+    """
     try:
         pages = _contact_pages(client, external_userid)
     except NotExternalContact:
@@ -157,7 +166,7 @@ def refresh_customer(org, external_userid: str, client) -> Customer | None:
     customer = upsert_customer(org, pages[0]["external_contact"])
     for page in pages:
         for info in page.get("follow_user", []):
-            apply_follow_info(org, customer, info)
+            apply_follow_info(org, customer, info, adding=info.get("userid") == adding_userid)
     _update_friendship(customer)
     return customer
 
@@ -165,7 +174,7 @@ def refresh_customer(org, external_userid: str, client) -> Customer | None:
 @transaction.atomic
 def customer_added(org, *, userid: str, external_userid: str, state: str, welcome_code: str, client, at=None) -> Relation | None:
     """A staff member added a customer (or was added by one): mirror it, then let channels welcome them."""
-    customer = refresh_customer(org, external_userid, client)
+    customer = refresh_customer(org, external_userid, client, adding_userid=userid)
     if customer is None:
         return None
     relation = Relation.objects.for_org(org).filter(customer=customer, staff__userid=userid).select_related("staff", "customer").first()
