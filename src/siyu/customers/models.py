@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.tenancy import TenantModel
+from siyu.privacy.fields import EncryptedTextField
 
 
 def _relations_of_stores(store_ids):
@@ -82,8 +83,8 @@ class Relation(TenantModel):
     remark = models.CharField(_("备注"), max_length=100, blank=True)
     description = models.CharField(_("描述"), max_length=300, blank=True)
     remark_corp_name = models.CharField(_("备注企业"), max_length=100, blank=True)
-    # JSON list of numbers, encrypted: these are customers' phone numbers.
-    remark_mobiles = models.TextField(blank=True, default="")
+    # A JSON list of the customer's phone numbers as the staff member noted them, encrypted at rest.
+    remark_mobiles = EncryptedTextField(_("备注手机号"))
     add_way = models.IntegerField(_("添加方式"), default=0)
     state = models.CharField(_("渠道参数"), max_length=64, blank=True)
     oper_userid = models.CharField(max_length=64, blank=True)
@@ -244,3 +245,89 @@ class TimelineEvent(TenantModel):
     @classmethod
     def scope_owner(cls, viewer) -> Q:
         return Q(customer_id__in=_relations_of_member(viewer))
+
+
+# -- transfers: the WeCom calls behind Transfer rows -------------------------------------------------------
+# Imported here, not at the top, so the models above stay as they were; DurableRow is a plain abstract model.
+from siyu.core.durable import DurableRow  # noqa: E402
+
+
+class TransferBatch(DurableRow):
+    """One ``transfer_customer`` call (≤100 customers of one handover → takeover pair) for ``transfer_ids``.
+
+    ``sent_at`` is set and committed *before* the call and ``answered_at`` with the answer, so a retry knows
+    whether WeCom may already have the request; it then asks ``transfer_result`` instead of sending again.
+    """
+
+    kind = models.CharField(max_length=10, choices=Transfer.Kind.choices)
+    handover = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="+")
+    takeover = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="+")
+    transfer_ids = models.JSONField(default=list)
+    external_userids = models.JSONField(default=list)
+    success_msg = models.CharField(max_length=200, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answer = models.JSONField(default=dict, blank=True)
+
+    class Meta(DurableRow.Meta):
+        pass
+
+    def perform(self) -> None:
+        from siyu.customers.transfers import submit_batch
+
+        submit_batch(self)
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(handover__store_id__in=store_ids) | Q(takeover__store_id__in=store_ids)
+
+
+class TransferPoll(DurableRow):
+    """Asks ``transfer_result`` for one (kind, handover, takeover) until none of its transfers is waiting.
+
+    One row per pair (the idempotency key names it); new submissions for the pair wake it up again.
+    """
+
+    kind = models.CharField(max_length=10, choices=Transfer.Kind.choices)
+    handover = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="+")
+    takeover = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="+")
+    polled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(DurableRow.Meta):
+        pass
+
+    def perform(self) -> None:
+        from siyu.customers.transfers import poll_transfers
+
+        poll_transfers(self)
+
+
+class GroupTransferBatch(DurableRow):
+    """One ``groupchat/transfer`` (owner departed) or ``groupchat/onjob_transfer`` call for ≤100 groups.
+
+    ``failed`` keeps WeCom's ``failed_chat_list`` entries; every other group got ``new_owner``.
+    """
+
+    kind = models.CharField(max_length=10, choices=Transfer.Kind.choices)
+    new_owner = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="+")
+    previous_owner = models.ForeignKey("orgs.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    chat_ids = models.JSONField(default=list)
+    failed = models.JSONField(default=list, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(DurableRow.Meta):
+        ordering = ["-created_at", "-id"]
+        # The inherited "<app>_<class>_due" name is over the 30 characters Django allows for an index.
+        indexes = [models.Index(fields=["status", "due_at"], name="grouptransfer_due")]
+
+    def perform(self) -> None:
+        from siyu.customers.transfers import submit_group_batch
+
+        submit_group_batch(self)
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(new_owner__store_id__in=store_ids) | Q(previous_owner__store_id__in=store_ids)

@@ -107,6 +107,9 @@ def apply_follow_info(org, customer: Customer, info: dict, *, adding: bool = Fal
     relation stays ended on a refresh; only an add event (``adding``) makes it a friendship again.
     """
     staff = staff_for(org, info["userid"])
+    if not staff.is_customer_contact:  # whoever has customers has 客户联系 enabled
+        staff.is_customer_contact = True
+        staff.save(update_fields=["is_customer_contact"])
     relation, created = Relation.objects.for_org(org).get_or_create(org=org, customer=customer, staff=staff)
     one_sided = relation.status == Relation.Status.DELETED_BY_CUSTOMER and not adding
     started = not one_sided and (created or relation.status != Relation.Status.ACTIVE)

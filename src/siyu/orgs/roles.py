@@ -32,6 +32,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "jobs.view": _ALL,
     "org.settings": _HQ,
     "pii.view": _HQ,
+    "staff.view": _MANAGERS,
+    "transfers.manage": _MANAGERS,  # store managers: within their own stores (visible_to)
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from siyu.orgs import views
+from siyu.orgs import staff_views, views
 
 app_name = "orgs"
 urlpatterns = [
@@ -12,4 +12,8 @@ urlpatterns = [
     path("members/<int:pk>/active/", views.member_set_active, name="member_set_active"),
     path("members/<int:pk>/unlock/", views.member_unlock, name="member_unlock"),
     path("audit/", views.audit_log, name="audit"),
+    path("staff/", staff_views.staff_list, name="staff"),
+    path("staff/<int:pk>/", staff_views.staff_detail, name="staff_detail"),
+    path("staff/<int:pk>/groups/", staff_views.staff_groups_transfer, name="staff_groups_transfer"),
+    path("transfers/", staff_views.transfers, name="transfers"),
 ]
