@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include(console_patterns)),
     path("", include("siyu.orgs.urls")),
     path("", include("siyu.core.urls")),
+    path("", include("siyu.wecom.urls")),
     path("login/", console_views.login_view, name="login"),
     path("logout/", console_views.logout_view, name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
