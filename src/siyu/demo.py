@@ -12,7 +12,7 @@ from django.db import transaction
 
 from siyu import config
 from siyu.orgs import services
-from siyu.orgs.models import Membership, Organization, Store
+from siyu.orgs.models import Membership, Organization, Staff, Store
 from siyu.orgs.roles import Role
 
 DEMO_SLUG = "demo"
@@ -84,4 +84,27 @@ def load_demo() -> DemoInfo:
                 org=org, username=username, display_name=name, role=role, phone=phone,
                 store=stores[store_code] if store_code else None, password=password, by=None,
             )
+    _link_staff(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
+
+
+def _link_staff(org) -> None:
+    """Store staff are WeCom members too: same userid as their console username, linked to their membership."""
+    for membership in Membership.objects.for_org(org).select_related("user", "store").filter(role__in=["guide", "store_manager"]):
+        staff, _ = Staff.objects.for_org(org).get_or_create(
+            org=org, userid=membership.user.username,
+            defaults={"name": membership.user.display_name, "mobile": membership.user.phone, "is_customer_contact": True},
+        )
+        if staff.membership_id != membership.pk or staff.store_id != membership.store_id:
+            staff.membership, staff.store = membership, membership.store if membership.store.kind == Store.Kind.STORE else None
+            staff.save(update_fields=["membership", "store"])
+
+
+# Loaders of demo data that lives in WeCom too (channel codes, group codes…): each takes the organization
+# and must be idempotent. They run from `siyu simulator demo`, once the simulator answers.
+WECOM_DEMO_LOADERS: list = []
+
+
+def load_wecom_demo(org) -> None:
+    for loader in WECOM_DEMO_LOADERS:
+        loader(org)

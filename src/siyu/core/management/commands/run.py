@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 
+import httpx
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -20,13 +21,21 @@ class Command(BaseCommand):
     def handle(self, host, port, demo, **options):
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
         call_command("migrate", interactive=False, verbosity=0)
+        simulator_port = port + 100
         if demo:
-            call_command("demo")
+            call_command("demo", simulator_port=simulator_port)
         base = [sys.executable, "-m", "siyu"]
         children = [
             subprocess.Popen([*base, "web", "--host", host, "--port", str(port)]),
             subprocess.Popen([*base, "worker"]),
         ]
+        if demo:
+            # The simulator sends callbacks to the web server: start it once the web server answers.
+            self._wait_for(f"http://{host}:{port}/login/", children)
+            children.append(subprocess.Popen([
+                *base, "simulator", "demo", "--port", str(simulator_port),
+                "--callback-url", f"http://{host}:{port}/wecom/callback/demo/",
+            ]))
         self.stdout.write(self.style.SUCCESS(f"Siyu is running at http://{host}:{port}/ — press Ctrl-C to stop."))
         stopping = False
 
@@ -46,6 +55,17 @@ class Command(BaseCommand):
         self._shutdown(children)
         if exit_code:
             sys.exit(exit_code)
+
+    def _wait_for(self, url, children, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(child.poll() is not None for child in children):
+                return
+            try:
+                httpx.get(url, timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.2)
 
     def _shutdown(self, children):
         for child in children:

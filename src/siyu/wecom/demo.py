@@ -1,0 +1,51 @@
+"""The demo brand's simulated WeCom: a connection pointing at a local simulator, the simulator seeded with
+the demo staff and a couple of groups, and a scenario driver that keeps customers coming."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from django.db import transaction
+
+from siyu.orgs.models import Staff
+from siyu.wecom.connection import save_connection
+from siyu.wecom.crypto import generate_encoding_aes_key, generate_token
+from siyu.wecom.models import WeComConnection
+
+log = logging.getLogger(__name__)
+
+DEMO_CORP_ID = "wwdemo00000000001"
+DEMO_AGENT_ID = "1000002"
+
+
+def simulator_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+@transaction.atomic
+def ensure_demo_connection(org, *, simulator_port: int) -> WeComConnection:
+    """Connect the demo brand to the local simulator (keys generated once, kept in the database)."""
+    api_base = f"{simulator_url(simulator_port)}/cgi-bin/"
+    connection = WeComConnection.objects.for_org(org).first()
+    if connection is not None:
+        if connection.api_base != api_base:
+            connection.api_base = api_base
+            connection.save(update_fields=["api_base", "updated_at"])
+        return connection
+    return save_connection(
+        org, corp_id=DEMO_CORP_ID, agent_id=DEMO_AGENT_ID, secret=secrets.token_urlsafe(24),
+        callback_token=generate_token(), encoding_aes_key=generate_encoding_aes_key(), api_base=api_base, by=None,
+    )
+
+
+def seed_simulator(sim, org) -> None:
+    """Give the simulator the demo staff (as WeCom members) and two groups, unless it has them already."""
+    known = {s["userid"] for s in sim.list_staff()}
+    for staff in Staff.objects.for_org(org).exclude(status=Staff.Status.DEPARTED).order_by("userid"):
+        if staff.userid not in known:
+            sim.add_staff(userid=staff.userid, name=staff.name, mobile=staff.mobile or "")
+    if not sim.list_groups():
+        owners = [s.userid for s in Staff.objects.for_org(org).filter(membership__role="guide").order_by("userid")[:2]]
+        for owner in owners:
+            sim.create_group(owner, name=f"山茶物语·{owner[-4:].upper()} 会员福利群", new_members=6)
