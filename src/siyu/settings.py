@@ -87,6 +87,9 @@ def _database() -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(DATA_DIR / "siyu.sqlite3"),
+        # Keep each thread's connection: opening one and running the pragmas cost more than most requests.
+        "CONN_MAX_AGE": 600,
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             # WAL lets readers run beside the writer; NORMAL is durable across app crashes in WAL mode;
             # IMMEDIATE transactions take the write lock up front so writers queue instead of failing.

@@ -12,7 +12,10 @@ import hashlib
 import logging
 import time
 
+from csp.decorators import csp_exempt
+from django.db import connection
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden, HttpResponseNotFound
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from siyu.orgs.models import Organization
@@ -51,6 +54,7 @@ def _params(request) -> tuple[str, str, str]:
     return get.get("msg_signature", ""), get.get("timestamp", ""), get.get("nonce", "")
 
 
+@csp_exempt()
 @csrf_exempt
 def callback(request, slug: str):
     found = _cryptor(slug)
@@ -84,17 +88,40 @@ def callback(request, slug: str):
 
 
 def store_event(org_id: int, xml: bytes, fields: dict) -> None:
-    """Insert the event unless this exact delivery is already stored (one statement, no read first)."""
-    CallbackEvent.objects.bulk_create(
-        [
-            CallbackEvent(
-                org_id=org_id,
-                idempotency_key=hashlib.sha256(xml).hexdigest(),
-                event=str(fields.get("Event") or fields.get("InfoType") or "")[:40],
-                change_type=str(fields.get("ChangeType") or "")[:40],
-                payload=fields,
-                xml=xml.decode("utf-8", "replace"),
-            )
-        ],
-        ignore_conflicts=True,
-    )
+    """Insert the event unless this exact delivery is already stored: one prepared statement, no read first.
+
+    This is the hot path WeCom waits on, so it skips the ORM's per-call query building (measured: most of the
+    request's cost); values go through each field's own database preparation, so both backends agree.
+    """
+    now = timezone.now()
+    values = {
+        "org_id": org_id,
+        "idempotency_key": hashlib.sha256(xml).hexdigest(),
+        "event": str(fields.get("Event") or fields.get("InfoType") or "")[:40],
+        "change_type": str(fields.get("ChangeType") or "")[:40],
+        "payload": fields,
+        "xml": xml.decode("utf-8", "replace"),
+        "received_at": now,
+        "created_at": now,
+        "due_at": now,
+        "status": CallbackEvent.Status.PENDING,
+        "lease_owner": "",
+        "attempts": 0,
+        "max_attempts": CallbackEvent._meta.get_field("max_attempts").default,
+        "last_error": "",
+    }
+    prepared = [_FIELDS[name].get_db_prep_save(value, connection) for name, value in values.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(), prepared)
+
+
+_FIELDS = {f.attname: f for f in CallbackEvent._meta.concrete_fields}
+
+
+def _insert_sql() -> str:
+    table = connection.ops.quote_name(CallbackEvent._meta.db_table)
+    columns = ["org_id", "idempotency_key", "event", "change_type", "payload", "xml", "received_at", "created_at",
+               "due_at", "status", "lease_owner", "attempts", "max_attempts", "last_error"]
+    names = ", ".join(connection.ops.quote_name(_FIELDS[c].column) for c in columns)
+    placeholders = ", ".join(["%s"] * len(columns))
+    return f"INSERT INTO {table} ({names}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"

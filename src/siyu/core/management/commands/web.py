@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, host, port, workers, threads, **options):
         args = [
             sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
-            "--workers", str(workers), "--blocking-threads", str(threads), "--backpressure", str(threads), "--no-ws", "--log-level", "warning",
+            "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
             "siyu.wsgi:application",
         ]
         sys.stdout.flush()
