@@ -75,6 +75,14 @@ def test_claim_respects_limit_and_due_order(org):
     assert claim() == []
 
 
+def test_claim_never_takes_more_than_the_limit(org):
+    # Rows due at the same instant: the shape that once let PostgreSQL's planner re-run the locking subquery.
+    now = timezone.now()
+    Chore.objects.bulk_create(Chore(org=org, idempotency_key=f"same-{i}", due_at=now) for i in range(30))
+    sizes = [len(claim(limit=7)) for _ in range(6)]
+    assert sizes == [7, 7, 7, 7, 2, 0]
+
+
 def test_claim_skips_settled_and_cancelled_rows(org):
     for status in (S.DONE, S.FAILED, S.CANCELLED):
         make_chore(org, status=status)

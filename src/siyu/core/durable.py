@@ -86,12 +86,17 @@ def claim(model: type[DurableRow], *, owner: str, limit: int, lease_seconds: int
     """
     now = timezone.now()
     table = connection.ops.quote_name(model._meta.db_table)
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     claimable = "((status = 'pending' AND due_at <= %s) OR (status = 'running' AND lease_until < %s))"
+    picked = f"SELECT id FROM {table} WHERE {claimable} ORDER BY due_at LIMIT %s"
+    if connection.vendor == "postgresql":
+        # ARRAY(…) makes the locking subquery an InitPlan that runs once. As a plain IN (…) the planner may
+        # choose a nested-loop semi-join that re-runs it for every outer row and claims past the limit.
+        match = f"id = ANY(ARRAY({picked} FOR UPDATE SKIP LOCKED))"
+    else:
+        match = f"id IN ({picked})"
     sql = (
         f"UPDATE {table} SET status = 'running', lease_until = %s, lease_owner = %s, attempts = attempts + 1 "
-        f"WHERE {claimable} AND id IN (SELECT id FROM {table} WHERE {claimable} ORDER BY due_at LIMIT %s{lock}) "
-        "RETURNING id"
+        f"WHERE {claimable} AND {match} RETURNING id"
     )
     t_now, t_lease = _db_time(now), _db_time(now + timedelta(seconds=lease_seconds))
     with transaction.atomic(), connection.cursor() as cursor:

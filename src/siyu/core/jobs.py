@@ -16,6 +16,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from huey import crontab
 
 from siyu.core.models import Job
+from siyu.core.tenancy import request_guard
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,17 @@ def start_job(*, org, kind: str, title: str, params: dict | None = None, by=None
 
 def run_job(job_id: int) -> Job:
     """Run a queued job to the end, recording success or the error. Idempotent for finished jobs."""
+    # A job runs as the worker, outside any request, even when huey's immediate mode (tests, debugging) runs
+    # it inside the request that queued it: there the armed tenant guard would refuse the runner's own
+    # by-id reads and the job would stay queued forever.
+    guard = request_guard.set(False)
+    try:
+        return _run_job(job_id)
+    finally:
+        request_guard.reset(guard)
+
+
+def _run_job(job_id: int) -> Job:
     claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
         status=Job.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
     )

@@ -1,0 +1,81 @@
+"""What every benchmark shares: a throwaway data directory, Django set up on it, and the figure format.
+
+Benchmarks run on ``tests.settings`` (so the test-only ``durable_app`` with its ``Chore`` rows is installed)
+in a temporary SIYU_DATA_DIR that is deleted at exit: a fresh SQLite database, migrated at start. They never
+touch ``./var`` or a database named by the environment.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+_data_dir: Path | None = None
+
+
+def setup_django() -> Path:
+    """Point Django at a fresh data dir, set it up and migrate; idempotent. Returns the data dir."""
+    global _data_dir
+    if _data_dir is not None:
+        return _data_dir
+    _data_dir = Path(tempfile.mkdtemp(prefix="siyu-bench-"))
+    atexit.register(shutil.rmtree, _data_dir, ignore_errors=True)
+    os.environ["SIYU_DATA_DIR"] = str(_data_dir)
+    # The default single-machine setup: SQLite in the data dir, whatever this shell points at.
+    for name in ("SIYU_DATABASE_URL", "SIYU_TEST_DATABASE_URL", "SIYU_TEST_CHILD_DB", "SIYU_REDIS_URL"):
+        os.environ.pop(name, None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ.setdefault("SIYU_LOG_LEVEL", "WARNING")
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    return _data_dir
+
+
+def database_description() -> str:
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        return f"SQLite {connection.Database.sqlite_version} (WAL, synchronous=NORMAL)"
+    if connection.vendor == "postgresql":
+        version = connection.cursor().connection.info.server_version
+        return f"PostgreSQL {version // 10000}.{version % 10000}"
+    return connection.vendor
+
+
+@contextmanager
+def stopwatch():
+    """``with stopwatch() as elapsed: …`` then ``elapsed()`` is the block's wall time in seconds."""
+    start = time.perf_counter()
+    end: list[float] = []
+    try:
+        yield lambda: (end[0] if end else time.perf_counter()) - start
+    finally:
+        end.append(time.perf_counter())
+
+
+def figure(name: str, value: float, unit: str, *, limit_value: float | None = None, limit_unit: str | None = None,
+           notes: str = "") -> dict:
+    """One measured figure beside the physical limit measured in the same run (if there is one)."""
+    ratio = round(value / limit_value, 4) if limit_value else None
+    return {
+        "name": name,
+        "value": round(value, 1),
+        "unit": unit,
+        "limit_value": round(limit_value, 1) if limit_value is not None else None,
+        "limit_unit": limit_unit if limit_value is not None else None,
+        "ratio": ratio,
+        "notes": notes,
+    }
