@@ -311,8 +311,10 @@ def test_po_covers_every_marked_string(po, tmp_path, monkeypatch):
     fresh, _ = parse_po((copy / "locale" / "en" / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8"))
     fresh_keys = {e.key for e in fresh if e.msgid}
     committed_keys = {e.key for e in po["entries"]}
-    assert fresh_keys - committed_keys == set(), f"strings missing from django.po ({FIX})"
-    assert committed_keys - fresh_keys == set(), f"django.po has strings no longer in the code ({FIX})"
+    missing = sorted(fresh_keys - committed_keys, key=str)
+    assert not missing, f"strings missing from django.po ({FIX}):\n" + "\n".join(repr(k[1]) for k in missing)
+    gone = sorted(committed_keys - fresh_keys, key=str)
+    assert not gone, f"django.po has strings no longer in the code ({FIX}):\n" + "\n".join(repr(k[1]) for k in gone)
 
 
 # -- Django uses it -------------------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ class Membership(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "user"], name="membership_unique_per_org")]
 
     def __str__(self) -> str:
-        return f"{self.user.name} @ {self.org_id} ({self.role})"
+        return f"{self.user.name} · {self.get_role_display()}"
 
     def clean(self):
         if self.role in STORE_ROLES and self.store_id is None:

@@ -1,3 +1,5 @@
+import json
+
 from django import template
 from django.utils.http import urlencode
 
@@ -23,3 +25,14 @@ STATUS_CLASSES = {
 @register.filter
 def status_class(status: str) -> str:
     return STATUS_CLASSES.get(str(status), "")
+
+
+@register.filter
+def details(value) -> str:
+    """An audit entry's details as ``key: value`` pairs (nested values as compact JSON)."""
+    if not isinstance(value, dict):
+        return str(value or "")
+    return "; ".join(
+        f"{key}: {json.dumps(item, ensure_ascii=False) if isinstance(item, (dict, list)) else item}"
+        for key, item in value.items()
+    )

@@ -19,6 +19,15 @@ class Command(BaseCommand):
         parser.add_argument("--demo", action="store_true", help="load the demo brand (idempotent)")
 
     def handle(self, host, port, demo, **options):
+        # Handle Ctrl-C from the very start, so an early one still stops every child cleanly.
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
         call_command("migrate", interactive=False, verbosity=0)
         simulator_port = port + 100
@@ -31,20 +40,13 @@ class Command(BaseCommand):
         ]
         if demo:
             # The simulator sends callbacks to the web server: start it once the web server answers.
-            self._wait_for(f"http://{host}:{port}/login/", children)
+            self._wait_for(f"http://{host}:{port}/login/", children, lambda: stopping)
+        if demo and not stopping:
             children.append(subprocess.Popen([
                 *base, "simulator", "demo", "--port", str(simulator_port),
                 "--callback-url", f"http://{host}:{port}/wecom/callback/demo/",
             ]))
         self.stdout.write(self.style.SUCCESS(f"Siyu is running at http://{host}:{port}/ — press Ctrl-C to stop."))
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
         exit_code = 0
         while not stopping:
             for child in children:
@@ -56,10 +58,10 @@ class Command(BaseCommand):
         if exit_code:
             sys.exit(exit_code)
 
-    def _wait_for(self, url, children, timeout=60):
+    def _wait_for(self, url, children, stopped, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(child.poll() is not None for child in children):
+            if stopped() or any(child.poll() is not None for child in children):
                 return
             try:
                 httpx.get(url, timeout=1)
