@@ -11,6 +11,7 @@ from siyu.customers.models import Relation
 from siyu.groups import services as groups
 from siyu.orgs import staff as staff_services
 from siyu.orgs.models import Staff
+from siyu.wecom.archive import fetch_archive
 from siyu.wecom.client import WeComClient
 from siyu.wecom.models import CallbackEvent, Department
 
@@ -87,11 +88,17 @@ def _member(event: CallbackEvent, client):
         Department.objects.for_org(event.org).filter(dept_id=int(p.get("Id", 0))).update(deleted=True)
 
 
+def _archive_notify(event: CallbackEvent, client):
+    """msgaudit_notify carries no seq: it only says the archive has news, so pull from our cursor."""
+    fetch_archive(event.org)
+
+
 HANDLERS = {
     "change_external_contact": _contact,
     "change_external_chat": _chat,
     "change_external_tag": _tag,
     "change_contact": _member,
+    "msgaudit_notify": _archive_notify,
 }
 
 
