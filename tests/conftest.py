@@ -6,6 +6,15 @@ import pytest
 CHROMIUM = os.environ.get("SIYU_CHROMIUM", "/usr/bin/chromium")
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request with an English cookie leaves English active in the thread; start every test in Chinese."""
+    yield
+    from django.utils import translation
+
+    translation.activate("zh-hans")
+
+
 @pytest.fixture
 def world(db):
     from tests.factories import World  # imported here so Django-free tests can run with -p no:django
