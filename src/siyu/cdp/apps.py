@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CdpConfig(AppConfig):
+    name = "siyu.cdp"
+    label = "cdp"
+    verbose_name = _("客户数据平台")
