@@ -82,3 +82,165 @@ class GroupMember(TenantModel):
     @classmethod
     def scope_owner(cls, viewer) -> Q:
         return Q(group__owner__membership_id=viewer.pk)
+
+
+# -- group live codes (群活码) and store codes (区域码) ------------------------------------------------------
+from django.conf import settings  # noqa: E402
+from django.db.models.signals import post_save  # noqa: E402
+
+from siyu.core.durable import DurableRow  # noqa: E402
+
+JOIN_WAY_GROUPS_MAX = 5  # WeCom: a join way lists at most 5 groups
+STATE_MAX = 30  # WeCom: a join way's state ≤ 30 characters
+QR_JOIN_CAP = 200  # WeCom: a group takes new members by QR code up to 200 (then only by invitation)
+
+
+class GroupCode(TenantModel):
+    """A group live code: one WeCom 「加入群聊」 join way over up to 5 groups, with new rooms when they fill.
+
+    ``chat_ids`` is what the join way lists in WeCom right now, oldest first; WeCom appends the rooms it creates
+    (``auto_create_room``), and :class:`GroupCodeSync` copies that list back. Joins are attributed through
+    ``state``: WeCom keeps it on each member who joined by the code (``GroupMember.state``); ``past_states``
+    keeps earlier states so members who joined under them still count. The 入群欢迎语 is a WeCom
+    ``group_welcome_template`` (``welcome_template_id``) that group owners apply to their groups.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("使用中")
+        PAUSED = "paused", _("已暂停")
+        DELETED = "deleted", _("已删除")
+
+    public_id = models.CharField(max_length=16, editable=False)
+    name = models.CharField(_("名称"), max_length=30)
+    store = models.ForeignKey("orgs.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="group_codes",
+                              verbose_name=_("所属门店"))
+    state = models.CharField(_("渠道参数"), max_length=STATE_MAX)
+    past_states = models.JSONField(default=list, blank=True)
+    chat_ids = models.JSONField(default=list, blank=True)
+    auto_create_room = models.BooleanField(_("群满自动建新群"), default=True)
+    room_base_name = models.CharField(_("新群名称"), max_length=40, blank=True)
+    room_base_id = models.PositiveIntegerField(_("新群起始序号"), default=1)
+    welcome_text = models.TextField(_("入群欢迎语"), blank=True)
+    # None, or one WeCom attachment object: {"msgtype": "image"|"link"|"miniprogram"|"file"|"video", <msgtype>: {…}}
+    welcome_attachment = models.JSONField(null=True, blank=True)
+    welcome_template_id = models.CharField(max_length=64, blank=True)
+    config_id = models.CharField(max_length=64, blank=True)
+    qr_code = models.URLField(max_length=500, blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("群活码")
+        constraints = [
+            models.UniqueConstraint(fields=["org", "state"], name="groupcode_unique_state"),
+            models.UniqueConstraint(fields=["org", "public_id"], name="groupcode_unique_public_id"),
+        ]
+        indexes = [models.Index(fields=["org", "status"], name="groupcode_org_status")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def states(self) -> list[str]:
+        return [self.state, *[s for s in self.past_states if s != self.state]]
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        # A guide shares their own store's group code.
+        return Q(store_id=viewer.store_id) if viewer.store_id else Q(pk__in=[])
+
+
+class GroupCodeSync(DurableRow):
+    """Copies a code's join way (``get_join_way``) back into Siyu: the rooms WeCom created, the QR image. One row
+    per code, re-armed whenever a group of the code fills or a new group appears while all of them are full."""
+
+    code = models.ForeignKey(GroupCode, on_delete=models.CASCADE, related_name="+")
+
+    retry_base_seconds = 5
+    retry_max_seconds = 300
+
+    def perform(self) -> None:
+        from siyu.groups.codes import perform_sync
+
+        perform_sync(self)
+
+
+class StoreCode(TenantModel):
+    """A store code (区域码): one poster for every store. Its H5 page finds the nearest open store within
+    ``radius_km`` of the customer (or lets them pick one by city) and shows that store's code."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("使用中")
+        PAUSED = "paused", _("已暂停")
+        DELETED = "deleted", _("已删除")
+
+    public_id = models.CharField(max_length=16, editable=False)
+    name = models.CharField(_("名称"), max_length=50)
+    radius_km = models.DecimalField(_("匹配半径（公里）"), max_digits=6, decimal_places=1, default=10)
+    fallback_code = models.ForeignKey(GroupCode, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                      verbose_name=_("兜底群活码"))
+    intro = models.CharField(_("页面说明"), max_length=200, blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("区域码")
+        constraints = [models.UniqueConstraint(fields=["org", "public_id"], name="storecode_unique_public_id")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q()  # one code for all stores: every store manager sees it
+
+
+class StoreRouting(TenantModel):
+    """One routing decision of a store code's H5 page. Anonymous on purpose: no coordinates, no device, no IP —
+    only the store chosen, how far it was (a bucket) and whether the customer shared their location."""
+
+    class Method(models.TextChoices):
+        LOCATION = "location", _("按定位")
+        PICKER = "picker", _("手动选择")
+
+    class Outcome(models.TextChoices):
+        ROUTED = "routed", _("已匹配门店")
+        ALL_CLOSED = "all_closed", _("附近门店均未营业")
+        OUT_OF_RANGE = "out_of_range", _("范围内无门店")
+
+    code = models.ForeignKey(StoreCode, on_delete=models.CASCADE, related_name="routings")
+    store = models.ForeignKey("orgs.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    method = models.CharField(max_length=10, choices=Method.choices)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    distance_bucket = models.CharField(max_length=10, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "code", "created_at"], name="storerouting_code_time")]
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(store_id__in=store_ids)
+
+
+def _group_saved(sender, instance, created=False, update_fields=None, **kwargs):
+    # Group codes follow the groups WeCom adds to their join ways (see siyu.groups.codes.group_saved).
+    from siyu.groups.codes import group_saved
+
+    group_saved(instance, created=created, update_fields=update_fields)
+
+
+post_save.connect(_group_saved, sender=CustomerGroup, dispatch_uid="groups.group_code_sync")

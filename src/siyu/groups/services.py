@@ -31,22 +31,34 @@ def refresh_group(org, chat_id: str, client) -> CustomerGroup:
         c.external_userid: c
         for c in Customer.objects.for_org(org).filter(external_userid__in=[u for u, m in members.items() if int(m.get("type", 2)) == 2])
     }
+    fresh = []
     for userid, info in members.items():
         member = existing.get(userid) or GroupMember(org=org, group=group, userid=userid)
         rejoined = member.pk is None or not member.is_active
-        member.type = int(info.get("type") or 2)
-        member.customer = customers.get(userid)
-        member.unionid = info.get("unionid", "")
-        member.name = (info.get("name") or "")[:100]
-        member.group_nickname = (info.get("group_nickname") or "")[:100]
-        member.join_time = from_epoch(info.get("join_time"))
-        member.join_scene = int(info.get("join_scene") or 0)
-        member.invitor_userid = (info.get("invitor") or {}).get("userid", "")
-        member.state = info.get("state", "")
-        member.is_active, member.left_at, member.quit_scene = True, None, None
-        member.save()
+        values = {
+            "type": int(info.get("type") or 2),
+            "customer": customers.get(userid),
+            "unionid": info.get("unionid", ""),
+            "name": (info.get("name") or "")[:100],
+            "group_nickname": (info.get("group_nickname") or "")[:100],
+            "join_time": from_epoch(info.get("join_time")),
+            "join_scene": int(info.get("join_scene") or 0),
+            "invitor_userid": (info.get("invitor") or {}).get("userid", ""),
+            "state": info.get("state", ""),
+            "is_active": True, "left_at": None, "quit_scene": None,
+        }
+        # A big group changes one member at a time: write only the members whose row differs.
+        if member.pk is not None and all(getattr(member, k) == v for k, v in values.items()):
+            continue
+        for key, value in values.items():
+            setattr(member, key, value)
+        if member.pk is None:
+            fresh.append(member)
+        else:
+            member.save()
         if rejoined and member.customer is not None:
             timeline.joined_group(member.customer, group, at=member.join_time, scene=member.join_scene)
+    GroupMember.objects.bulk_create(fresh)
     for userid, member in existing.items():
         if userid not in members and member.is_active:
             _leave(member, group)

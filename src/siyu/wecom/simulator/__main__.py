@@ -96,7 +96,7 @@ CLIENT_COMMANDS = {
     "call": ("any control action with a JSON object of arguments", [("action", {}), ("json", {"nargs": "?", "default": "{}"})],
              lambda a: ("POST", a.action, json.loads(a.json))),
     **{view: (f"GET /sim/{view}", [], (lambda v: lambda a: ("GET", v, {}))(view))
-       for view in ("state", "staff", "customers", "groups", "messages", "welcome", "deliveries")},
+       for view in ("state", "staff", "customers", "groups", "messages", "welcome", "group-welcomes", "deliveries")},
 }
 
 

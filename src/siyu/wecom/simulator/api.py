@@ -30,6 +30,7 @@ from .state import (
     AppMessage,
     ContactWay,
     GroupMember,
+    GroupWelcomeTemplate,
     JoinWay,
     MomentTask,
     MsgTemplate,
@@ -774,6 +775,100 @@ def send_welcome_msg(sim, q, body):
     sim.state.welcome_messages.append(
         WelcomeMessage(code, welcome.userid, welcome.external_userid, int(sim.now()), text, attachments)
     )
+    return {}
+
+
+# --- group welcome templates (入群欢迎语素材, DOC 92366) -----------------------------------------------------
+
+GROUP_WELCOME_TEMPLATES_MAX = 100  # "每个企业的入群欢迎语素材库中，最多容纳100个素材"
+# "image、link、miniprogram、file、video 只能有一个，如果同时填，按 image、link、miniprogram、file、video 的优先顺序取参"
+GROUP_WELCOME_ATTACHMENTS = ("image", "link", "miniprogram", "file", "video")
+
+
+def _group_welcome_content(body: dict) -> tuple[dict | None, dict | None]:
+    """text (≤3000 bytes) and the one attachment WeCom keeps; text and attachment not both empty."""
+    text = _object(body, "text")
+    content = _str(text, "content", max_bytes=3000) if text else None
+    attachment = None
+    for kind in GROUP_WELCOME_ATTACHMENTS:
+        payload = _object(body, kind)
+        if not payload:
+            continue
+        if kind == "image":
+            if not payload.get("media_id") and not payload.get("pic_url"):
+                raise ApiError(40058, "image needs media_id or pic_url")
+            _str(payload, "media_id")
+            _str(payload, "pic_url", max_bytes=2048)
+        elif kind == "link":
+            _str(payload, "title", required=True, max_bytes=128)
+            _str(payload, "url", required=True, max_bytes=2048)
+            _str(payload, "desc", max_bytes=512)
+            _str(payload, "picurl", max_bytes=2048)
+        elif kind == "miniprogram":
+            _str(payload, "title", required=True, max_bytes=64)
+            _str(payload, "pic_media_id", required=True)
+            _str(payload, "appid", required=True)
+            _str(payload, "page", required=True)
+        else:
+            _str(payload, "media_id", required=True)
+        if attachment is None:  # later kinds are ignored, as WeCom does
+            attachment = {"msgtype": kind, kind: dict(payload)}
+    if not content and attachment is None:
+        raise ApiError(40058, "text, image, link, miniprogram, file and video cannot all be empty")
+    return ({"content": content} if content else None), attachment
+
+
+def _group_welcome_template(sim, body: dict):
+    template_id = _str(body, "template_id", required=True)
+    template = sim.state.group_welcome_templates.get(template_id)
+    if template is None:
+        raise ApiError(40058, f"invalid template_id {template_id}")
+    return template
+
+
+@route("externalcontact/group_welcome_template/add")
+def group_welcome_template_add(sim, q, body):
+    """A 入群欢迎语 template; group owners apply it to their groups in the client (control: set_group_welcome)."""
+    _check_agentid(sim, body)
+    text, attachment = _group_welcome_content(body)
+    notify = _int(body, "notify", default=1, lo=0, hi=1)
+    if len(sim.state.group_welcome_templates) >= GROUP_WELCOME_TEMPLATES_MAX:
+        raise ApiError(40058, f"group welcome templates exceed max count {GROUP_WELCOME_TEMPLATES_MAX}")
+    template = GroupWelcomeTemplate(ids.msgid(), int(sim.now()), text, attachment, notify)
+    sim.state.group_welcome_templates[template.template_id] = template
+    return {"template_id": template.template_id}
+
+
+@route("externalcontact/group_welcome_template/edit")
+def group_welcome_template_edit(sim, q, body):
+    """Replaces the template's content; the groups using it send the new content from now on."""
+    template = _group_welcome_template(sim, body)
+    _check_agentid(sim, body)
+    template.text, template.attachment = _group_welcome_content(body)
+    return {}
+
+
+@route("externalcontact/group_welcome_template/get")
+def group_welcome_template_get(sim, q, body):
+    template = _group_welcome_template(sim, body)
+    result: dict[str, Any] = {}
+    if template.text:
+        result["text"] = dict(template.text)
+    if template.attachment:
+        kind = template.attachment["msgtype"]
+        result[kind] = dict(template.attachment[kind])
+    return result
+
+
+@route("externalcontact/group_welcome_template/del")
+def group_welcome_template_del(sim, q, body):
+    """Groups that used the template stop sending a welcome."""
+    template = _group_welcome_template(sim, body)
+    _check_agentid(sim, body)
+    del sim.state.group_welcome_templates[template.template_id]
+    for group in sim.state.groups.values():
+        if group.welcome_template_id == template.template_id:
+            group.welcome_template_id = ""
     return {}
 
 

@@ -44,6 +44,7 @@ from .state import (
     Department,
     GroupChat,
     GroupMember,
+    GroupWelcomeDelivery,
     Relation,
     Snapshotter,
     Staff,
@@ -872,6 +873,7 @@ class Simulator:
                 mem_change_list=[customer.external_userid], last_mem_ver=last,
                 cur_mem_ver=ids.member_version(group.member_ids()),
             ))
+            self._send_group_welcome(group, customer, config_id=config_id or "", state=state)
             return {"chat_id": group.chat_id, "external_userid": customer.external_userid, "created_chat": created,
                     "member_count": len(group.members)}
 
@@ -885,11 +887,34 @@ class Simulator:
         template = live[-1]
         serial = way.room_base_id + way.rooms_created
         group = self._create_group(template.owner, f"{way.room_base_name or template.name}{serial}", events)
+        group.welcome_template_id = template.welcome_template_id  # the new room keeps the welcome of its template
         way.rooms_created += 1
         way.chat_id_list.append(group.chat_id)
         while len(way.chat_id_list) > 5:  # a join way lists at most 5 groups: drop the oldest full one
             way.chat_id_list.pop(0)
         return group, group.chat_id
+
+    def _send_group_welcome(self, group: GroupChat, customer: Customer, *, config_id: str, state: str) -> None:
+        """WeCom itself greets a new member of a group whose owner set a 入群欢迎语 (no API call, no callback)."""
+        template = self.state.group_welcome_templates.get(group.welcome_template_id)
+        if template is None:
+            return
+        text = None
+        if template.text:
+            text = {"content": template.text["content"].replace("%NICKNAME%", customer.name)}
+        self.state.group_welcomes.append(GroupWelcomeDelivery(
+            group.chat_id, customer.external_userid, template.template_id, self._ts(), text,
+            dict(template.attachment) if template.attachment else None, config_id, state,
+        ))
+
+    def set_group_welcome(self, chat_id: str, template_id: str = "") -> dict[str, Any]:
+        """The owner picks a 入群欢迎语 template for the group in the client ("" removes it). No callback."""
+        with self._change():
+            group = self._group(chat_id)
+            if template_id and template_id not in self.state.group_welcome_templates:
+                raise NotFound(f"no group welcome template {template_id!r}")
+            group.welcome_template_id = template_id
+            return _group_dict(group)
 
     def leave_group(self, chat_id: str, userid: str, kicked: bool = False) -> dict[str, Any]:
         """A member quits (QuitScene 0) or is removed by the owner/admin (QuitScene 1)."""
@@ -1003,6 +1028,8 @@ class Simulator:
                 "transfers_waiting": sum(1 for t in s.transfers if t.status == TRANSFER_WAITING),
                 "app_messages": len(s.app_messages),
                 "welcome_messages": len(s.welcome_messages),
+                "group_welcome_templates": len(s.group_welcome_templates),
+                "group_welcomes": len(s.group_welcomes),
                 "archive_messages": len(s.archive),
                 "deliveries": len(self._callbacks.deliveries),
             }
@@ -1049,6 +1076,11 @@ class Simulator:
         """Welcome messages Siyu sent through send_welcome_msg, with their attachments."""
         with self._lock:
             return [vars(m).copy() for m in self.state.welcome_messages]
+
+    def group_welcomes(self, chat_id: str | None = None) -> list[dict[str, Any]]:
+        """入群欢迎语 WeCom sent to people joining groups that have one."""
+        with self._lock:
+            return [vars(d).copy() for d in self.state.group_welcomes if chat_id is None or d.chat_id == chat_id]
 
     def delivery_log(self, limit: int | None = None) -> list[dict[str, Any]]:
         records = [d.as_dict() for d in self._callbacks.deliveries]

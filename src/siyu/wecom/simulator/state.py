@@ -179,6 +179,8 @@ class GroupChat:
     admin_list: list[str] = field(default_factory=list)
     status: int = GROUP_NORMAL
     dismissed: bool = False
+    # The 入群欢迎语 the owner chose for this group in the client (a group_welcome_template id, "" = none).
+    welcome_template_id: str = ""
 
     def member_ids(self) -> list[str]:
         return [m.userid for m in self.members]
@@ -259,6 +261,32 @@ class WelcomeMessage:
 
 
 @dataclass
+class GroupWelcomeTemplate:
+    """One 入群欢迎语素材 (group_welcome_template/add): text and at most one attachment."""
+
+    template_id: str
+    create_time: int
+    text: dict[str, Any] | None = None
+    # the one attachment WeCom keeps: {"msgtype": "image"|"link"|"miniprogram"|"file"|"video", <msgtype>: {...}}
+    attachment: dict[str, Any] | None = None
+    notify: int = 1
+
+
+@dataclass
+class GroupWelcomeDelivery:
+    """WeCom sent a group's 入群欢迎语 to someone who just joined it."""
+
+    chat_id: str
+    external_userid: str
+    template_id: str
+    sent_at: int
+    text: dict[str, Any] | None = None
+    attachment: dict[str, Any] | None = None
+    config_id: str = ""
+    state: str = ""
+
+
+@dataclass
 class ArchiveMessage:
     seq: int
     msgid: str
@@ -283,6 +311,8 @@ class State:
     app_messages: list[AppMessage] = field(default_factory=list)
     welcome_codes: dict[str, WelcomeCode] = field(default_factory=dict)
     welcome_messages: list[WelcomeMessage] = field(default_factory=list)
+    group_welcome_templates: dict[str, GroupWelcomeTemplate] = field(default_factory=dict)
+    group_welcomes: list[GroupWelcomeDelivery] = field(default_factory=list)
     archive: list[ArchiveMessage] = field(default_factory=list)
     # access token -> expiry (sim time); tokens are dropped by expire_tokens().
     tokens: dict[str, float] = field(default_factory=dict)

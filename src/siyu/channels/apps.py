@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ChannelsConfig(AppConfig):
+    name = "siyu.channels"
+    label = "channels"
+    verbose_name = _("渠道活码")
+
+    def ready(self):
+        from siyu.channels import handlers, tasks  # noqa: F401  (signal receivers; periodic rotation with huey)
+
+        handlers.connect()

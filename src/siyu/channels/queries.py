@@ -1,0 +1,65 @@
+"""Reads other apps use: which code a state belongs to, where a customer came from, who came from a code."""
+
+from __future__ import annotations
+
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from siyu.channels.models import ChannelCode, ChannelState, CustomerChannel
+from siyu.channels.rotation import day_start
+from siyu.customers.models import Customer
+
+
+def code_for_state(org, state: str) -> ChannelCode | None:
+    """The channel code a relation's ``state`` names, including states the code had before an edit."""
+    if not state:
+        return None
+    link = ChannelState.objects.for_org(org).filter(state=state).select_related("code", "code__org").first()
+    return link.code if link else None
+
+
+def state_directory(org) -> dict[str, ChannelCode]:
+    """Every state the organization's codes have ever had → the code (deleted codes included), for analytics."""
+    return {
+        link.state: link.code
+        for link in ChannelState.objects.for_org(org).select_related("code", "code__folder", "code__partner")
+    }
+
+
+def channels_of(customer: Customer) -> list[CustomerChannel]:
+    """Every channel the customer came through, oldest first; the first one has ``is_first``."""
+    return list(
+        CustomerChannel.objects.for_org(customer.org_id).filter(customer=customer)
+        .select_related("code", "code__folder", "code__partner", "staff").order_by("first_at", "id")
+    )
+
+
+def first_channel(customer: Customer) -> ChannelCode | None:
+    link = CustomerChannel.objects.for_org(customer.org_id).filter(customer=customer).select_related("code").order_by("first_at", "id").first()
+    return link.code if link else None
+
+
+def customers_from_channel(org, channel: ChannelCode | int, *, first_only: bool = False):
+    """Customers who came through ``channel`` (only those it brought in first with ``first_only``): a queryset
+    to combine with other filters (segments, mass messaging, the customer list)."""
+    links = CustomerChannel.objects.for_org(org).filter(code=channel)
+    if first_only:
+        links = links.filter(is_first=True)
+    return Customer.objects.for_org(org).filter(pk__in=links.values("customer_id"))
+
+
+def _count(links, field: str = "code"):
+    counted = links.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def with_add_counts(codes, org, *, now=None):
+    """Annotate ``adds_today`` and ``adds_total`` (relations brought in; re-adds of a friendship count once)."""
+    start = day_start(now or timezone.now())
+    links = CustomerChannel.objects.for_org(org)
+    return codes.annotate(adds_total=_count(links), adds_today=_count(links.filter(last_at__gte=start)))
+
+
+def search(codes, text: str):
+    return codes.filter(Q(name__icontains=text) | Q(state__icontains=text))

@@ -1,0 +1,234 @@
+"""The channel statistics page and its exports: who may open them and see what, bad input, CSV, Excel, audit,
+and large exports as a job."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from defusedxml.ElementTree import fromstring
+from django.urls import reverse
+
+from siyu.analytics import exports, queries
+from siyu.analytics.queries import ChannelInfo
+from siyu.core.models import Job
+from siyu.customers.models import Customer, Relation
+from siyu.orgs.models import AuditEntry, Staff
+from tests.factories import client_for
+
+SH = ZoneInfo("Asia/Shanghai")
+URL = "/analytics/channels/"
+NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+@pytest.fixture
+def brand(world):
+    """Alice (store E1, guide_e1's WeCom account) and Bob (store S1) with channel adds over three days."""
+    alice = Staff.objects.create(org=world.org, userid="alice", name="Alice", store=world.e1, membership=world.guide_e1)
+    bob = Staff.objects.create(org=world.org, userid="bob", name="Bob", store=world.s1)
+    start = datetime.now(SH).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=3)
+    n = 0
+    for staff, adds in ((alice, 3), (bob, 2)):
+        for i in range(adds):
+            n += 1
+            customer = Customer.objects.create(org=world.org, external_userid=f"wm{n}")
+            Relation.objects.create(org=world.org, customer=customer, staff=staff, state="tea" if i % 2 else "poster",
+                                    added_at=start + timedelta(days=i))
+    Relation.objects.for_org(world.org).filter(staff=bob, state="poster").update(
+        status=Relation.Status.DELETED_BY_CUSTOMER, deleted_at=start + timedelta(days=1))
+    return {"alice": alice, "bob": bob}
+
+
+def test_every_role_finds_the_page_in_the_menu(world, brand):
+    for member in (world.owner, world.admin, world.east_manager, world.guide_e1):
+        response = client_for(member).get(reverse("console:dashboard"))
+        assert URL in response.content.decode(), member.role
+        assert client_for(member).get(URL).status_code == 200
+    assert client_for(world.other_admin).get(URL).context["total"].adds == 0
+
+
+def test_the_page_shows_figures_charts_table_and_definitions(world, brand):
+    response = client_for(world.admin).get(URL)
+    assert response.status_code == 200
+    page = response.content.decode()
+    total = response.context["total"]
+    assert (total.adds, total.deleted_by_customer, total.net) == (5, 1, 4)
+    assert 'data-figure="adds"' in page and 'data-testid="stats-total"' in page
+    assert page.count('data-testid="stats-row"') == len(response.context["page"].object_list) > 0
+    assert page.count('data-col="adds"') == page.count('data-testid="stats-row"') + 1  # and the totals row
+    assert 'id="trend-chart-data"' in page and 'id="channel-chart-data"' in page
+    assert "echarts-5.6.0.min.js" in page
+    assert "添加已满 7（30）天的新增客户中" in page  # the retention definition is on the page
+    assert "客户添加后在单聊中首次发来消息" in page
+    for group in ("channel", "staff", "day"):
+        response = client_for(world.admin).get(URL, {"group": group})
+        assert response.status_code == 200 and response.context["by"] == group
+        assert sum(r.adds for r in response.context["page"].object_list) == 5
+
+
+def test_a_guide_sees_only_their_own_figures(world, brand):
+    client = client_for(world.guide_e1)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert response.context["total"].adds == 3
+    assert {r.staff.userid for r in response.context["stats"].rows} == {"alice"}
+    assert list(response.context["form"].fields["staff"].queryset) == [brand["alice"]]
+    assert "你看到的是自己的客户" in response.content.decode()
+    # Naming someone else's staff member or store is a form error, not their figures.
+    for params in ({"staff": brand["bob"].pk}, {"store": world.s1.pk}):
+        response = client.get(URL, params)
+        assert response.status_code == 400 and "stats" not in response.context
+    exported = client.post(reverse("analytics:export"), {"format": "csv"})
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert {r[4] for r in rows[1:-1]} == {"alice"}
+
+
+def test_a_store_manager_sees_their_stores_staff(world, brand):
+    response = client_for(world.s1_manager).get(URL)
+    assert {r.staff.userid for r in response.context["stats"].rows} == {"bob"}
+    assert client_for(world.s1_manager).get(URL, {"store": world.e1.pk}).status_code == 400
+    response = client_for(world.east_manager).get(URL, {"store": world.e1.pk})
+    assert response.status_code == 200 and response.context["total"].adds == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"start": "2024-06-10", "end": "2024-06-01"}, "结束日期不能早于开始日期"),
+        ({"start": "yesterday"}, "有效的日期"),
+        ({"start": "2024-02-30"}, "有效的日期"),
+        ({"end": "0001-01-01"}, "日期需在"),
+        ({"start": "9999-12-31", "end": "9999-12-31"}, "日期需在"),
+        ({"start": "2023-01-01", "end": "2024-06-01"}, "一次最多统计 366 天"),
+        ({"state": "no-such-channel"}, "选择一个有效的选项"),
+        ({"staff": "abc"}, "选择一个有效的选项"),
+        ({"staff": "999999"}, "选择一个有效的选项"),
+        ({"partner": "x"}, "选择一个有效的选项"),
+        ({"group": "everything"}, "选择一个有效的选项"),
+        ({"start": "2024-06-01\x00"}, "有效的日期"),
+    ],
+)
+def test_bad_filters_are_form_errors_never_500(world, brand, params, message):
+    client = client_for(world.admin)
+    response = client.get(URL, params)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert 'data-testid="filter-errors"' in response.content.decode()
+    exported = client.post(reverse("analytics:export"), {**params, "format": "csv"})
+    assert exported.status_code == 400
+    assert not AuditEntry.objects.for_org(world.org).filter(action="analytics.exported").exists()
+
+
+def test_missing_dates_default_to_the_last_30_days_and_junk_pages_are_harmless(world, brand):
+    client = client_for(world.admin)
+    response = client.get(URL)
+    filters = response.context["stats"].filters
+    assert (filters.end - filters.start).days == 29 and filters.end == datetime.now(SH).date()
+    response = client.get(URL, {"start": "2024-06-01"})
+    assert response.context["stats"].filters.end == date(2024, 6, 30)
+    assert client.get(URL, {"page": "zzz"}).status_code == 200
+    assert client.post(reverse("analytics:export"), {"format": "pdf"}).status_code == 400
+    assert client.get(reverse("analytics:export")).status_code == 405
+
+
+def test_csv_export_has_a_bom_totals_and_an_audit_entry(world, brand, monkeypatch):
+    monkeypatch.setattr(queries, "channel_directory", lambda org: {
+        "tea": ChannelInfo("tea", "=HYPERLINK(\"http://evil\")", "", 5, "茶饮品牌"),
+    })
+    response = client_for(world.admin).post(reverse("analytics:export"), {"format": "csv", "group": "channel"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="channel-stats-')
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["渠道参数", "渠道名称", "合作方", "新增客户"]
+    by_state = {r[0]: r for r in rows[1:-1]}
+    assert by_state["tea"][1] == "'=HYPERLINK(\"http://evil\")"  # text, never a formula in Excel
+    assert by_state["tea"][2] == "茶饮品牌" and by_state["tea"][3] == "2"
+    assert rows[-1][0] == "合计" and rows[-1][3] == "5"
+    entry = AuditEntry.objects.for_org(world.org).get(action="analytics.exported")
+    assert entry.actor == world.admin.user
+    assert entry.details["format"] == "csv" and entry.details["group"] == "channel" and entry.details["rows"] == 2
+    assert entry.details["filters"]["start"] and entry.details["friendships"] == 5
+
+
+def test_excel_export_is_a_real_xlsx(world, brand):
+    response = client_for(world.admin).post(reverse("analytics:export"), {"format": "xlsx", "group": "staff"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert response["Content-Disposition"].endswith('.xlsx"')
+    book = zipfile.ZipFile(io.BytesIO(response.content))
+    assert book.testzip() is None
+    assert {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
+            "xl/styles.xml", "xl/worksheets/sheet1.xml"} <= set(book.namelist())
+    sheet = fromstring(book.read("xl/workbook.xml")).find(f"{NS}sheets/{NS}sheet")
+    assert sheet.get("name") == "渠道统计"
+    cells = []
+    for row in fromstring(book.read("xl/worksheets/sheet1.xml")).iter(f"{NS}row"):
+        values = {}
+        for cell in row:
+            text = cell.find(f"{NS}is/{NS}t")
+            values[cell.get("r").rstrip("0123456789")] = text.text if text is not None else float(cell.find(f"{NS}v").text)
+        cells.append(values)
+    assert cells[0]["A"] == "员工账号" and cells[0]["D"] == "新增客户"
+    by_staff = {row["A"]: row for row in cells[1:-1]}
+    assert by_staff["alice"]["D"] == 3.0 and by_staff["bob"]["D"] == 2.0 and by_staff["bob"]["E"] == 1.0
+    assert cells[-1]["A"] == "合计" and cells[-1]["D"] == 5.0
+    assert AuditEntry.objects.for_org(world.org).get(action="analytics.exported").details["format"] == "xlsx"
+
+
+def test_column_letters():
+    assert [exports.column_letter(i) for i in (0, 25, 26, 27, 51, 52, 701, 702)] == [
+        "A", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA"]
+
+
+def test_a_large_export_is_a_job_with_progress_and_a_download(world, brand, monkeypatch, settings, tmp_path,
+                                                              django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(exports, "INLINE_LIMIT", 2)
+    client = client_for(world.east_manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("analytics:export"), {"format": "csv"})
+    job = Job.objects.for_org(world.org).get(kind=exports.JOB_KIND)
+    assert response.status_code == 302 and response["Location"] == reverse("analytics:export_status", args=[job.pk])
+    assert job.status == Job.Status.SUCCEEDED and job.created_by == world.east_manager.user
+    assert job.result["rows"] == 3  # alice's three adds on three days (bob is not in the region)
+    entry = AuditEntry.objects.for_org(world.org).get(action="analytics.exported")
+    assert entry.object_id == str(job.pk) and entry.details["friendships"] == 3
+
+    status = client.get(response["Location"])
+    assert status.status_code == 200 and 'data-testid="export-download"' in status.content.decode()
+    partial = client.get(response["Location"], headers={"HX-Request": "true"})
+    assert partial.content.decode().lstrip().startswith('<div id="export-status"')
+    download = client.get(reverse("analytics:export_download", args=[job.pk]))
+    assert download.status_code == 200
+    content = b"".join(download.streaming_content)
+    assert content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert {r[4] for r in rows[1:-1]} == {"alice"} and rows[-1][7] == "3"
+
+    # Someone else's export is not theirs to see or fetch.
+    other = client_for(world.s1_manager)
+    assert other.get(reverse("analytics:export_status", args=[job.pk])).status_code == 404
+    assert other.get(reverse("analytics:export_download", args=[job.pk])).status_code == 404
+    assert client_for(world.other_admin).get(reverse("analytics:export_download", args=[job.pk])).status_code == 404
+
+
+def test_an_export_job_refuses_a_member_who_lost_access(world, brand, monkeypatch, settings, tmp_path,
+                                                       django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(exports, "INLINE_LIMIT", 0)
+    client = client_for(world.admin)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        client.post(reverse("analytics:export"), {"format": "xlsx"})
+    world.admin.is_active = False
+    world.admin.save()
+    for callback in queued:
+        callback()
+    job = Job.objects.for_org(world.org).get(kind=exports.JOB_KIND)
+    assert job.status == Job.Status.FAILED and "analytics.view" in job.error
+    assert exports.export_file(job) is None and not list(tmp_path.rglob("*.xlsx"))
