@@ -190,3 +190,11 @@ def test_a_guide_sees_only_their_own_jobs(world):
     admin = client_for(world.admin)
     assert all(admin.get(progress_url(job)).status_code == 200 for job in (mine, theirs, hq))
     assert client_for(world.other_admin).get(progress_url(mine)).status_code == 404
+
+
+def test_a_store_manager_sees_the_jobs_they_started(world):
+    from siyu.core.models import Job
+
+    own = Job.objects.create(org=world.org, kind="k", title="mine", created_by=world.east_manager.user)
+    Job.objects.create(org=world.org, kind="k", title="someone else's", created_by=world.admin.user)
+    assert list(Job.objects.visible_to(world.east_manager)) == [own]

@@ -47,7 +47,7 @@ class Job(TenantModel):
             return 100 if self.status == self.Status.SUCCEEDED else None
         return min(100, round(100 * self.done / self.total))
 
-    # Store roles see the jobs they started themselves.
+    # Store roles see the jobs they started themselves (visible_to adds scope_owner for managers).
     @classmethod
     def scope_stores(cls, store_ids) -> Q:
         return Q(pk__in=[])

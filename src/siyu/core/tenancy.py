@@ -43,17 +43,22 @@ class TenantQuerySet(models.QuerySet):
         return self.filter(org=org)._scoped()
 
     def visible_to(self, viewer: "Membership") -> "TenantQuerySet":
-        """Rows ``viewer`` may see: the whole org for owners and HQ, their stores for managers, their own for guides.
+        """Rows ``viewer`` may see: the whole org for owners and HQ, their stores' (and their own) for managers,
+        their own for guides.
 
-        A model opts rows in for store-level roles by defining ``scope_stores(store_ids) -> Q`` and for guides
-        ``scope_owner(viewer) -> Q``; a model without them is visible to whole-org roles only (deny by default).
+        A model opts rows in for store-level roles by defining ``scope_stores(store_ids) -> Q`` and for a
+        person's own rows ``scope_owner(viewer) -> Q``; a model without them is visible to whole-org roles only
+        (deny by default).
         """
         qs = self.filter(org_id=viewer.org_id)
         if viewer.sees_whole_org:
             return qs._scoped()
         model = self.model
         if viewer.is_store_manager and hasattr(model, "scope_stores"):
-            return qs.filter(model.scope_stores(viewer.store_ids()))._scoped()
+            scope = model.scope_stores(viewer.store_ids())
+            if hasattr(model, "scope_owner"):
+                scope |= model.scope_owner(viewer)
+            return qs.filter(scope)._scoped()
         if viewer.is_guide and hasattr(model, "scope_owner"):
             return qs.filter(model.scope_owner(viewer))._scoped()
         return qs.filter(Q(pk__in=[]))._scoped()

@@ -69,7 +69,17 @@ class Store(TenantModel):
     city = models.CharField(_("城市"), max_length=50, blank=True)
     address = models.CharField(_("地址"), max_length=200, blank=True)
     is_active = models.BooleanField(_("营业中"), default=True)
+    # WGS-84 (what a phone's GPS and the browser's geolocation report); null = not placed on the map.
+    latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    # {"mon": [["09:00", "22:00"]], …, "sun": [["10:00", "02:00"]]}: local time (Asia/Shanghai). An end at or
+    # before the start runs past midnight into the next day; "24:00" is midnight. A weekday missing from a
+    # non-empty dict is a closed day; an empty dict means the hours are not known, and the store counts as open.
+    opening_hours = models.JSONField(_("营业时间"), default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    HOURS_TIME_ZONE = "Asia/Shanghai"
 
     class Meta:
         ordering = ["code"]
@@ -78,6 +88,51 @@ class Store(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def has_location(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+    @staticmethod
+    def minutes_of(value: str) -> int:
+        """``"HH:MM"`` → minutes after midnight (``"24:00"`` → 1440); ValueError when it is not a time."""
+        hours, _sep, minutes = str(value).partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+            raise ValueError(f"not a time: {value!r}")
+        total = int(hours) * 60 + int(minutes)
+        if int(minutes) > 59 or total > 24 * 60:
+            raise ValueError(f"not a time: {value!r}")
+        return total
+
+    def is_open_at(self, moment) -> bool:
+        """Open at ``moment`` (an aware datetime): active, and inside a range of that day's hours or in the part
+        of the previous day's range that runs past midnight. Unknown hours (an empty dict) count as open."""
+        from datetime import timedelta
+        from zoneinfo import ZoneInfo
+
+        if not self.is_active:
+            return False
+        hours = self.opening_hours or {}
+        if not hours:
+            return True
+        local = moment.astimezone(ZoneInfo(self.HOURS_TIME_ZONE))
+        minute = local.hour * 60 + local.minute
+        yesterday = (local - timedelta(days=1)).weekday()
+        for day, overnight in ((local.weekday(), False), (yesterday, True)):
+            for span in hours.get(self.WEEKDAYS[day]) or []:
+                try:
+                    start, end = self.minutes_of(span[0]), self.minutes_of(span[1])
+                except (ValueError, TypeError, IndexError):
+                    continue  # a malformed range never opens the store
+                if end > start:
+                    if not overnight and start <= minute < end:
+                        return True
+                elif overnight:
+                    if minute < end:
+                        return True
+                elif minute >= start:
+                    return True
+        return False
 
     @classmethod
     def scope_stores(cls, store_ids) -> Q:
