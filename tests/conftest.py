@@ -15,6 +15,17 @@ def _default_language():
     translation.activate("zh-hans")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_wecom_memory():
+    """Tests reuse organization ids across rolled-back transactions: forget connections kept in memory."""
+    yield
+    from siyu.wecom import client, receiver
+
+    client._connections.clear()
+    client._tokens.clear()
+    receiver._cryptors.clear()
+
+
 @pytest.fixture
 def world(db):
     from tests.factories import World  # imported here so Django-free tests can run with -p no:django

@@ -140,9 +140,13 @@ def save_connection(
 
 
 def _forget_callback_keys(slug: str) -> None:
+    from siyu.wecom.client import forget_connection
     from siyu.wecom.receiver import forget_cryptor
 
     forget_cryptor(slug)
+    org = Organization.objects.filter(slug=slug).first()
+    if org is not None:
+        forget_connection(org.pk)
 
 
 # -- preflight ---------------------------------------------------------------------------------------------
