@@ -8,7 +8,7 @@ WeCom send ``add_external_contact``; Siyu acknowledges it, re-reads the customer
 both tags (``mark_tag``) and sends the welcome (``send_welcome_msg``) — all before WeCom's 20 s deadline.
 
 Figures: the sustained rate (adds whose welcome was sent ÷ time from the first scan to the last welcome) and
-the p50/p99 time from a scan to its welcome being sent. The limit beside them: callbacks the same web server
+the p50/p99 time from a scan to its welcome being sent, first at a pace the machine sustains, then at the goal rate. The limit beside them: callbacks the same web server
 acknowledges per second when nothing processes them (ingest alone), measured in the same run.
 """
 
@@ -26,7 +26,8 @@ import httpx
 from benchmarks import bench_callbacks as ingest
 from benchmarks.common import REPO, figure, setup_django
 
-RATE = float(os.environ.get("SIYU_BENCH_ACQUISITION_RATE", "50"))
+RATE = float(os.environ.get("SIYU_BENCH_ACQUISITION_RATE", "50"))  # the goal
+SUSTAINED_RATE = float(os.environ.get("SIYU_BENCH_ACQUISITION_SUSTAINED_RATE", "15"))  # what this machine keeps up with
 DURATION = float(os.environ.get("SIYU_BENCH_ACQUISITION_SECONDS", "20"))
 
 
@@ -80,41 +81,47 @@ def run() -> list[dict]:
             control.post("add-staff", json={"userid": userid, "name": userid}).raise_for_status()
         control.post("admin-add-tags", json={"names": ["抖音", "新客"], "group_name": "来源"}).raise_for_status()
         _wait(lambda: Staff.objects.for_org(org).count() == 2 and Tag.objects.for_org(org).count() == 2, 60, "sync")
-        code = create_channel_code(
-            org, name="压测渠道", staff=list(Staff.objects.for_org(org).order_by("userid")),
-            tags=list(Tag.objects.for_org(org)), welcome_enabled=True,
-            welcome_text="你好 {customer_nickname}，我是 {staff_name}，欢迎来到山茶物语！",
-            welcome_attachments=[{"msgtype": "image", "image": {"pic_url": "https://example.com/welcome.png"}}],
-        )
+        def phase(rate: float, duration: float, label: str) -> dict:
+            """Scan a fresh code at ``rate`` for ``duration`` s; wait until every add is welcomed or expired."""
+            code = create_channel_code(
+                org, name=f"压测渠道 {label}", staff=list(Staff.objects.for_org(org).order_by("userid")),
+                tags=list(Tag.objects.for_org(org)), welcome_enabled=True,
+                welcome_text="你好 {customer_nickname}，我是 {staff_name}，欢迎来到山茶物语！",
+                welcome_attachments=[{"msgtype": "image", "image": {"pic_url": "https://example.com/welcome.png"}}],
+            )
+            count = int(rate * duration)
+            scanned: dict[str, float] = {}
+            started = time.monotonic()
 
-        count = int(RATE * DURATION)
-        scanned: dict[str, float] = {}
-        started = time.monotonic()
+            def scan(i: int) -> None:
+                delay = started + i / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                at = time.time()
+                answer = control.post("scan", json={"state": code.state, "name": f"客户{label}{i}"})
+                answer.raise_for_status()
+                scanned[answer.json()["external_userid"]] = at
 
-        def scan(i: int) -> None:
-            delay = started + i / RATE - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            at = time.time()
-            answer = control.post("scan", json={"state": code.state, "name": f"客户{i}"})
-            answer.raise_for_status()
-            scanned[answer.json()["external_userid"]] = at
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(scan, range(count)))
+            sends = WelcomeSend.objects.for_org(org).filter(code=code)
+            # Every add ends with its welcome sent, or failed once WeCom's 20 s window has passed.
+            _wait(lambda: sends.filter(status__in=["done", "failed"]).count() >= count, 300, "welcomes")
+            rows = list(sends.exclude(sent_at=None).values_list("relation__customer__external_userid", "sent_at"))
+            if not rows:
+                raise RuntimeError(f"no welcome of {count} was sent in time")
+            tagged = RelationTag.objects.for_org(org).filter(relation__state=code.state).values("relation").distinct().count()
+            if tagged < len(rows):
+                raise RuntimeError(f"{tagged} relations tagged, {len(rows)} welcomed")
+            latencies = sorted(sent.timestamp() - scanned[ext] for ext, sent in rows)
+            span = max(sent.timestamp() for _, sent in rows) - min(scanned.values())
+            return {"rate": rate, "duration": duration, "count": count, "welcomed": len(rows), "span": span,
+                    "latencies": latencies}
 
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            list(pool.map(scan, range(count)))
-        sends = WelcomeSend.objects.for_org(org)
-        # Every add ends with its welcome sent, or failed once WeCom's 20 s window has passed.
-        _wait(lambda: sends.filter(status__in=["done", "failed"]).count() >= count, 300, "welcomes")
-        rows = list(sends.exclude(sent_at=None).values_list("relation__customer__external_userid", "sent_at"))
-        expired = count - len(rows)
-        if not rows:
-            raise RuntimeError(f"no welcome of {count} was sent in time")
-        latencies = sorted(sent.timestamp() - scanned[ext] for ext, sent in rows)
-        span = max(sent.timestamp() for _, sent in rows) - min(scanned.values())
-        tagged = RelationTag.objects.for_org(org).values("relation").distinct().count()
+        phases = [phase(SUSTAINED_RATE, DURATION, "A"), phase(RATE, DURATION, "B")]
         per_staff = list(Relation.objects.for_org(org).values_list("staff__userid").order_by().distinct())
-        if tagged < len(rows) or len(per_staff) != 2:
-            raise RuntimeError(f"{tagged} of {count} relations tagged; staff used: {per_staff}")
+        if len(per_staff) != 2:
+            raise RuntimeError(f"round-robin used {per_staff}")
 
         processes[2].terminate()  # the limit: ingest alone, with no worker processing what arrives
         processes[2].wait(timeout=30)
@@ -132,15 +139,22 @@ def run() -> list[dict]:
         for process in processes:
             process.wait(timeout=30)
 
-    p = lambda q: latencies[min(len(latencies) - 1, int(q / 100 * (len(latencies) - 1)))]  # noqa: E731
-    return [
-        figure("adds welcomed through the full path", len(rows) / span, "adds/s", limit_value=ingest_rate,
-               limit_unit="callbacks/s",
-               notes=(f"{count:,} customers scanned at {RATE:g}/s for {DURATION:g} s, {len(rows):,} welcomed in time "
-                      f"and {expired:,} past WeCom's 20 s window; each added, tagged twice and "
-                      f"welcomed (image attachment) through callback → relation → mark_tag → send_welcome_msg; "
-                      f"{span:.1f} s from the first scan to the last welcome; goal 50/s. Limit: the same web server "
-                      "acknowledging callbacks with nothing processing them")),
-        figure("scan to welcome sent, p99 (welcomed adds)", p(99) * 1000, "ms",
-               notes=f"p50 {p(50) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; goal p99 < 5,000 ms (WeCom allows 20 s)"),
-    ]
+    figures = []
+    for result in phases:
+        latencies = result["latencies"]
+
+        def p(q: float) -> float:
+            return latencies[min(len(latencies) - 1, int(q / 100 * (len(latencies) - 1)))]
+
+        expired = result["count"] - result["welcomed"]
+        figures += [
+            figure(f"adds welcomed, scans paced at {result['rate']:g}/s", result["welcomed"] / result["span"], "adds/s",
+                   limit_value=ingest_rate, limit_unit="callbacks/s",
+                   notes=(f"{result['count']:,} scans over {result['duration']:g} s: {result['welcomed']:,} added, tagged "
+                          f"twice and welcomed (image) in time, {expired:,} past WeCom's 20 s window; callback → relation → "
+                          f"mark_tag → send_welcome_msg; {result['span']:.1f} s from first scan to last welcome; goal 50/s. "
+                          "Limit: the same web server acknowledging callbacks with nothing processing them")),
+            figure(f"scan to welcome sent p99, paced at {result['rate']:g}/s", p(99) * 1000, "ms",
+                   notes=f"p50 {p(50) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; goal p99 < 5,000 ms"),
+        ]
+    return figures
