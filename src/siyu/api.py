@@ -46,3 +46,11 @@ def unauthenticated(request, exc):
 from siyu.orgs.api import router as orgs_router  # noqa: E402  (routers import `api` helpers above)
 
 api.add_router("/v1", orgs_router)
+
+from siyu.customers.api import router as customers_router  # noqa: E402
+
+api.add_router("/v1", customers_router)
+
+from siyu.channels.api import router as channels_router  # noqa: E402
+
+api.add_router("/v1", channels_router)

@@ -85,6 +85,8 @@ def load_demo() -> DemoInfo:
                 store=stores[store_code] if store_code else None, password=password, by=None,
             )
     _link_staff(org)
+    load_customer_demo(org)
+    load_store_geo_demo(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
 
 
@@ -108,3 +110,141 @@ WECOM_DEMO_LOADERS: list = []
 def load_wecom_demo(org) -> None:
     for loader in WECOM_DEMO_LOADERS:
         loader(org)
+
+
+# -- customers: tag groups, tags and protected labels --------------------------------------------------------
+DEMO_TAG_GROUPS = [
+    ("会员等级", ["普通会员", "银卡会员", "金卡会员", "黑金会员"]),
+    ("口味偏好", ["少糖", "无糖", "喜欢果茶", "喜欢奶茶", "喜欢纯茶"]),
+    ("到店频次", ["每周到店", "每月到店", "偶尔到店"]),
+    ("客户来源", ["门店海报", "外卖订单", "小红书", "异业合作"]),
+    ("购买意向", ["关注新品", "关注优惠", "团购需求"]),
+]
+
+
+def load_customer_demo(org) -> None:
+    """The demo brand's tag groups and tags (created in Siyu; pushed to WeCom once the simulator answers, see
+    ``_push_customer_demo_tags``) and the default protected labels. Idempotent; customers come from WeCom."""
+    from siyu.customers import tags
+
+    tags.seed_protected_labels(org)
+    for name, tag_names in reversed(DEMO_TAG_GROUPS):  # the last created is shown first
+        tags.ensure_local_group(org, name, tag_names)
+
+
+def _push_customer_demo_tags(org) -> None:
+    from siyu.customers import tags
+
+    tags.pull_corp_tags(org)
+
+
+WECOM_DEMO_LOADERS.append(_push_customer_demo_tags)
+
+
+# -- channels: channel codes, welcome messages, a new-customer red packet -------------------------------------
+def load_channel_demo(org) -> None:
+    """The demo brand's channel codes and default welcome message (they need WeCom: a WECOM_DEMO_LOADER)."""
+    from siyu.channels.demo import ensure_channel_demo
+
+    ensure_channel_demo(org)
+
+
+WECOM_DEMO_LOADERS.append(load_channel_demo)
+
+
+# -- lifecycle: stages, products with consumption cycles, sample auto-tagging rules -------------------------
+DEMO_PRODUCTS = [
+    # sku, name, category, price, cycle days (seed 001: aromatherapy bought today, a reminder before it runs out)
+    ("AR-001", "山茶花香薰", "香薰", "168.00", 90),
+    ("TEA-101", "白茶礼盒", "茶叶", "298.00", 60),
+    ("TEA-102", "桂花乌龙茶包（30 袋）", "茶叶", "79.00", 30),
+    ("CUP-001", "随行杯", "周边", "59.00", None),
+]
+
+
+def load_lifecycle_demo(org) -> None:
+    """Default stages, products with cycles, and (once the corp tags are in WeCom) a keyword rule and a
+    purchase rule. Idempotent."""
+    from decimal import Decimal
+
+    from siyu.cdp.services import save_product
+    from siyu.customers.models import Tag
+    from siyu.lifecycle import rules, stages
+    from siyu.lifecycle.models import Rule
+
+    pipeline = stages.stages_of(org)
+    for sku, name, category, price, cycle in DEMO_PRODUCTS:
+        save_product(org, sku=sku, name=name, category=category, price=Decimal(price), cycle_days=cycle)
+    synced = {t.name: t for t in Tag.objects.for_org(org).filter(deleted=False).exclude(wecom_id="")}
+    have = set(Rule.objects.for_org(org).values_list("name", flat=True))
+    if "关注优惠" in synced and "聊天提到优惠" not in have:
+        rules.save_rule(org, name="聊天提到优惠", kind="keyword", tags=[synced["关注优惠"]], config={
+            "keywords": "最低价\n优惠\n打折\n便宜点\n有券吗\n满减", "exclude": "不在乎价格", "match": "any"})
+    if "复购" not in have:
+        rules.save_rule(org, name="复购", kind="purchase", stage=next(s for s in pipeline if s.name == "复购"),
+                        config={"condition": "order_count", "count": 2})
+
+
+WECOM_DEMO_LOADERS.append(load_lifecycle_demo)
+
+
+# -- store codes and group codes: where the stores are, when they open, a group code per seeded group ---------
+# WGS-84 (what phones report), and opening hours in Beijing time; an end before the start runs past midnight.
+_TEA_HOURS = {day: [["10:00", "22:00"]] for day in ("mon", "tue", "wed", "thu", "sun")}
+DEMO_STORE_GEO = {
+    "SH01": (31.2359, 121.4790, {**_TEA_HOURS, "fri": [["10:00", "23:30"]], "sat": [["10:00", "23:30"]]}),
+    "SH02": (31.1947, 121.4363, {**_TEA_HOURS, "fri": [["10:00", "22:00"]], "sat": [["10:00", "22:00"]]}),
+    "HZ01": (30.2580, 120.1625, {**_TEA_HOURS, "fri": [["10:00", "22:00"]], "sat": [["09:30", "22:30"]]}),
+    "GZ01": (23.1325, 113.3226, {**_TEA_HOURS, "fri": [["10:00", "02:00"]], "sat": [["10:00", "02:00"]]}),
+    "SZ01": (22.5400, 114.1100, {**_TEA_HOURS, "fri": [["10:00", "01:00"]], "sat": [["10:00", "01:00"]]}),
+    "SZ02": (22.5170, 113.9360, {**_TEA_HOURS, "fri": [["10:00", "22:00"]], "sat": [["10:00", "22:00"]]}),
+}
+
+
+def load_store_geo_demo(org) -> None:
+    """Coordinates and opening hours for the demo stores that have none yet (an operator's edits are kept)."""
+    from decimal import Decimal
+
+    for store in Store.objects.for_org(org).filter(code__in=list(DEMO_STORE_GEO), latitude=None):
+        lat, lng, hours = DEMO_STORE_GEO[store.code]
+        store.latitude, store.longitude, store.opening_hours = Decimal(str(lat)), Decimal(str(lng)), hours
+        store.save(update_fields=["latitude", "longitude", "opening_hours"])
+
+
+def load_group_code_demo(org) -> None:
+    """A group code (auto-creating rooms) for each group the simulator was seeded with, tied to its owner's store,
+    and one store code for all stores with the first of them as fallback. Idempotent."""
+    import logging
+
+    from django.core.exceptions import ValidationError
+
+    from siyu.groups import codes, storecodes
+    from siyu.groups import services as group_services
+    from siyu.groups.models import CustomerGroup, GroupCode, StoreCode
+    from siyu.wecom.client import WeComClient
+
+    log = logging.getLogger(__name__)
+    with WeComClient.for_org(org) as client:
+        listed = client.post("externalcontact/groupchat/list", {"limit": 100}).get("group_chat_list", [])
+        for item in listed[:2]:
+            group = CustomerGroup.objects.for_org(org).filter(chat_id=item["chat_id"]).first()
+            group = group or group_services.refresh_group(org, item["chat_id"], client)
+            store = group.owner.store if group.owner_id and group.owner.store_id else None
+            state = f"g_demo_{store.code.lower() if store else group.pk}"
+            if GroupCode.objects.for_org(org).filter(state=state).exists():
+                continue
+            try:
+                codes.create_group_code(
+                    org, client=client, name=f"{store.name if store else '山茶物语'}·福利群", groups=[group], store=store,
+                    state=state, room_base_name=f"{store.name if store else '山茶物语'}福利群", room_base_id=2,
+                    welcome_text="欢迎{customer_nickname}加入山茶物语福利群！每周三会员日，群内专享第二杯半价。",
+                )
+            except ValidationError as error:
+                log.warning("demo group code %s not created: %s", state, error.messages)
+    first = GroupCode.objects.for_org(org).filter(state__startswith="g_demo_").order_by("id").first()
+    if not StoreCode.objects.for_org(org).exists():
+        storecodes.create_store_code(org, name="全国门店区域码", radius_km="10", fallback_code=first,
+                                     intro="扫码加入离你最近的山茶物语门店福利群，新品和优惠第一时间知道。")
+
+
+WECOM_DEMO_LOADERS.append(load_group_code_demo)

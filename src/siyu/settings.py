@@ -36,6 +36,10 @@ INSTALLED_APPS = [
     "siyu.wecom",
     "siyu.customers",
     "siyu.groups",
+    "siyu.cdp",
+    "siyu.lifecycle",
+    "siyu.analytics",
+    "siyu.channels",
     "siyu.console",
 ]
 

@@ -109,3 +109,22 @@ def test_token_expiry_mid_run_is_recovered_without_a_failed_event(db, settings):
         assert siyu_view(wired.org) == sim_view(wired.sim)
     finally:
         stop()
+
+
+def test_phone_numbers_noted_in_wecom_are_searchable(db, settings):
+    from siyu.customers.models import Customer, CustomerPhone
+    from siyu.privacy.fields import blind_lookup
+
+    settings.WECOM_BACKOFF_BASE, settings.WECOM_BACKOFF_MAX = 0.001, 0.01
+    wired, stop = wire(make_org())
+    try:
+        wired.sim.add_staff("zhangsan")
+        ext = wired.sim.add_customer("zhangsan", name="钱女士")["external_userid"]
+        wired.sim.staff_edits_customer("zhangsan", ext, remark="钱女士", remark_mobiles=["13912345678"])
+        wired.sim.staff_edits_customer("zhangsan", ext, remark="钱女士 VIP")  # a change that calls back
+        wired.process()
+        found = CustomerPhone.objects.for_org(wired.org).filter(blind_lookup(CustomerPhone, "phone", "139-1234-5678"))
+        assert [p.customer.external_userid for p in found] == [ext]
+        assert Customer.objects.for_org(wired.org).get(external_userid=ext).name == "钱女士"
+    finally:
+        stop()

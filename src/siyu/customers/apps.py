@@ -6,3 +6,6 @@ class CustomersConfig(AppConfig):
     name = "siyu.customers"
     label = "customers"
     verbose_name = _("客户")
+
+    def ready(self):
+        from siyu.customers import bulk  # noqa: F401  (registers the bulk-tag and export job handlers)

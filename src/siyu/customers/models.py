@@ -331,3 +331,140 @@ class GroupTransferBatch(DurableRow):
     @classmethod
     def scope_stores(cls, store_ids) -> Q:
         return Q(new_owner__store_id__in=store_ids) | Q(previous_owner__store_id__in=store_ids)
+
+
+# -- customer 360: notes, follow-ups, protected labels, the phone index ------------------------------------
+from siyu.privacy.fields import BlindIndexField  # noqa: E402
+from siyu.privacy.keyring import normalize_phone  # noqa: E402
+
+
+def _customers_of_stores_or(field: str, store_ids) -> Q:
+    return Q(customer_id__in=_relations_of_stores(store_ids)) | Q(**{f"{field}__store_id__in": store_ids})
+
+
+class Note(TenantModel):
+    """A note (小记) a console user wrote on a customer. Written only through ``siyu.customers.notes``."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The author's WeCom member row, when they have one: the note shows under their name in the sidebar too.
+    staff = models.ForeignKey("orgs.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(_("内容"), max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("小记")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["org", "customer", "-created_at"], name="note_customer_time")]
+
+    def __str__(self) -> str:
+        return self.text[:50]
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(customer_id__in=_relations_of_stores(store_ids))
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(customer_id__in=_relations_of_member(viewer))
+
+
+class FollowUp(TenantModel):
+    """A follow-up (跟进计划) due at a time for one staff member. Data only: the reminders app delivers it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待跟进")
+        DONE = "done", _("已完成")
+        CANCELLED = "cancelled", _("已取消")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="follow_ups")
+    assignee = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="follow_ups")
+    text = models.CharField(_("跟进内容"), max_length=500)
+    due_at = models.DateTimeField(_("跟进时间"))
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("跟进计划")
+        ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(fields=["org", "assignee", "status", "due_at"], name="followup_assignee_due"),
+            models.Index(fields=["org", "customer", "status"], name="followup_customer"),
+            models.Index(fields=["status", "due_at"], name="followup_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:50]
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return _customers_of_stores_or("assignee", store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(customer_id__in=_relations_of_member(viewer)) | Q(assignee__membership_id=viewer.pk)
+
+
+class ProtectedLabel(TenantModel):
+    """A word no tag name may contain (seed 000: labels that mark people as easy to mislead or exploit)."""
+
+    word = models.CharField(_("受保护词"), max_length=30)
+    reason = models.CharField(_("原因"), max_length=200, blank=True)
+    is_default = models.BooleanField(default=False, help_text="seeded from the default list")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("受保护标签词")
+        ordering = ["word", "id"]
+        constraints = [models.UniqueConstraint(fields=["org", "word"], name="protectedlabel_unique")]
+
+    def __str__(self) -> str:
+        return self.word
+
+
+class CustomerPhone(TenantModel):
+    """One phone number of a customer, encrypted, with a blind index: the list's phone search looks here.
+
+    Rebuilt from a relation's ``remark_mobiles`` by ``siyu.customers.queries.index_customer_phones``.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
+    relation = models.ForeignKey(Relation, null=True, blank=True, on_delete=models.CASCADE, related_name="phones")
+    phone = EncryptedTextField(_("手机号"), index_field="phone_index")
+    phone_index = BlindIndexField(source="phone", purpose="phone", normalizer=normalize_phone)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("客户手机号")
+        indexes = [
+            models.Index(fields=["org", "phone_index"], name="customerphone_lookup"),
+            models.Index(fields=["org", "customer"], name="customerphone_customer"),
+        ]
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(customer_id__in=_relations_of_stores(store_ids))
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(customer_id__in=_relations_of_member(viewer))
+
+
+class CustomerTag(TenantModel):
+    """The tags a customer carries through any of their relations: ``RelationTag`` rolled up per customer.
+
+    Kept in step by database triggers on ``customers_relationtag`` (migration ``0003_customer_360``), so every
+    writer — the tagging service, the WeCom mirror, cascades, raw SQL — updates it in the same transaction and
+    nothing in Python has to remember to. Read-only for the application: the customer list filters by tag with one
+    index range per tag here instead of going through every relation (5,000,000 links at a million customers).
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "tag", "customer"], name="customertag_unique")]

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from siyu.customers import timeline
 from siyu.customers.models import Customer, Relation, RelationTag, Tag, TagGroup, Transfer
+from siyu.customers.queries import index_customer_phones
 from siyu.customers.signals import relation_added, relation_lost
 from siyu.orgs.staff import staff_for
 from siyu.wecom.errors import NotExternalContact
@@ -127,6 +128,7 @@ def apply_follow_info(org, customer: Customer, info: dict, *, adding: bool = Fal
     relation.added_at = from_epoch(info.get("createtime")) or relation.added_at or timezone.now()
     relation.synced_at = timezone.now()
     relation.save()
+    index_customer_phones(relation)  # phone search finds customers by the numbers staff noted
     if "tags" in info:  # externalcontact/get: [{group_name, tag_name, tag_id, type}], type 1 = corp tag
         tags = [_tag_for(org, t["tag_id"], name=t.get("tag_name", ""), group_name=t.get("group_name", ""))
                 for t in info["tags"] if int(t.get("type", 1)) == 1]

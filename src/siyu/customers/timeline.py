@@ -61,3 +61,37 @@ def transfer_finished(transfer) -> TimelineEvent:
 def chatted(message) -> TimelineEvent:
     return record(message.customer, "chatted", at=message.sent_at, staff=message.staff,
                   from_customer=message.from_customer, text=message.text[:200], msgtype=message.msgtype)
+
+
+def ordered(order) -> TimelineEvent:
+    return record(order.customer, "ordered", at=order.ordered_at, staff=order.staff, order_id=order.pk,
+                  order_no=order.order_no, source=order.source, total=str(order.total),
+                  products=[line.product.name for line in order.lines.all()][:10])
+
+
+def stage_changed(customer, from_stage, to_stage, *, source: str, source_ref: str = "", actor=None, staff=None) -> TimelineEvent:
+    return record(customer, "stage_changed", staff=staff, actor=actor, to_stage=to_stage.name, to_stage_id=to_stage.pk,
+                  from_stage=from_stage.name if from_stage else "", from_stage_id=from_stage.pk if from_stage else None,
+                  source=source, source_ref=source_ref)
+
+
+def reminder_sent(reminder) -> TimelineEvent:
+    return record(reminder.customer, "reminder_sent", staff=reminder.staff, reminder_id=reminder.pk,
+                  reminder_kind=reminder.kind, title=reminder.title)
+
+
+def note_added(note) -> TimelineEvent:
+    return record(note.customer, "note_added", at=note.created_at, staff=note.staff, actor=note.author,
+                  note_id=note.pk, text=note.text[:200])
+
+
+def follow_up_scheduled(follow_up) -> TimelineEvent:
+    return record(follow_up.customer, "follow_up_scheduled", at=follow_up.created_at, staff=follow_up.assignee,
+                  actor=follow_up.created_by, follow_up_id=follow_up.pk, text=follow_up.text[:200],
+                  due_at=follow_up.due_at.isoformat())
+
+
+def follow_up_closed(follow_up) -> TimelineEvent:
+    return record(follow_up.customer, "follow_up_closed", at=follow_up.closed_at, staff=follow_up.assignee,
+                  actor=follow_up.closed_by, follow_up_id=follow_up.pk, text=follow_up.text[:200],
+                  status=follow_up.status)

@@ -34,6 +34,23 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "pii.view": _HQ,
     "staff.view": _MANAGERS,
     "transfers.manage": _MANAGERS,  # store managers: within their own stores (visible_to)
+    "customers.view": _ALL,  # guides: their own customers, managers: their stores' (visible_to)
+    "customers.edit": _ALL,  # notes, follow-ups, tags on the customers one may see
+    "customers.bulk": _MANAGERS,  # bulk tag and export jobs
+    "tags.manage": _HQ,  # corp tag groups and tags (synced to WeCom), protected labels
+    "analytics.view": _ALL,  # store managers: their stores' staff; guides: their own figures (visible_to)
+    "lifecycle.board": _ALL,  # the stage board and moving customers: guides their own (visible_to)
+    "lifecycle.todos": _ALL,  # reminders and to-dos: guides their own, managers their stores'
+    "lifecycle.alerts": _ALL,  # loss alerts: guides their own, managers their stores'
+    "lifecycle.reports": _MANAGERS,  # time in stage, conversion and loss reports
+    "lifecycle.rules": _HQ,  # auto-tagging rules and their back-fill
+    "lifecycle.stages": _HQ,  # the organization's pipeline and reminder settings
+    "channels.view": _ALL,  # channel codes: guides the codes they are on or own, managers their stores' (visible_to)
+    "channels.manage": _HQ,  # create, edit, pause and delete codes; welcome messages
+    "groupcodes.view": _ALL,  # group codes: managers their stores', guides their own store's (visible_to)
+    "groupcodes.manage": _HQ,  # create, edit, pause and delete group codes (WeCom join ways) and group welcomes
+    "storecodes.view": _MANAGERS,  # store codes (区域码) and where they sent people
+    "storecodes.manage": _HQ,  # create, edit, pause and delete store codes
 }
 
 
