@@ -34,18 +34,18 @@ class Command(BaseCommand):
         if demo:
             call_command("demo", simulator_port=simulator_port)
         base = [sys.executable, "-m", "siyu"]
-        children = [
-            subprocess.Popen([*base, "web", "--host", host, "--port", str(port)]),
-            subprocess.Popen([*base, "worker"]),
-        ]
+        # Each child leads its own process group, so stopping a child stops what it started too (granian's
+        # worker processes), and only this command decides when children stop.
+        spawn = lambda *args: subprocess.Popen([*base, *args], start_new_session=True)  # noqa: E731
+        children = [spawn("web", "--host", host, "--port", str(port)), spawn("worker")]
         if demo:
             # The simulator sends callbacks to the web server: start it once the web server answers.
             self._wait_for(f"http://{host}:{port}/login/", children, lambda: stopping)
         if demo and not stopping:
-            children.append(subprocess.Popen([
-                *base, "simulator", "demo", "--port", str(simulator_port),
+            children.append(spawn(
+                "simulator", "demo", "--port", str(simulator_port),
                 "--callback-url", f"http://{host}:{port}/wecom/callback/demo/",
-            ]))
+            ))
         self.stdout.write(self.style.SUCCESS(f"Siyu is running at http://{host}:{port}/ — press Ctrl-C to stop."))
         exit_code = 0
         while not stopping:
@@ -71,13 +71,21 @@ class Command(BaseCommand):
 
     def _shutdown(self, children):
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+            _signal_group(child, signal.SIGTERM)
         deadline = time.monotonic() + 15
         for child in children:
             try:
                 child.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                pass
+        for child in children:
+            _signal_group(child, signal.SIGKILL)  # whatever is left of each group (nothing, usually)
+            child.wait()
         self.stdout.write("Siyu stopped.")
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)
+    except ProcessLookupError:
+        pass
