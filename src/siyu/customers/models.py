@@ -19,6 +19,18 @@ def _relations_of_member(viewer):
     return Relation.objects.filter(staff__membership_id=viewer.pk).values("customer_id")
 
 
+class CustomerScoped:
+    """Visibility for rows about one customer (a ``customer`` foreign key): whoever may see the customer."""
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(customer_id__in=_relations_of_stores(store_ids))
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(customer_id__in=_relations_of_member(viewer))
+
+
 class Customer(TenantModel):
     """One WeCom external contact of the brand (one ``external_userid``), whoever of the staff added them."""
 
@@ -223,7 +235,7 @@ class Transfer(TenantModel):
         return Q(handover__store_id__in=store_ids) | Q(takeover__store_id__in=store_ids)
 
 
-class TimelineEvent(TenantModel):
+class TimelineEvent(CustomerScoped, TenantModel):
     """One thing that happened to a customer. Written only through ``siyu.customers.timeline``."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline")
@@ -238,13 +250,6 @@ class TimelineEvent(TenantModel):
         ordering = ["-occurred_at", "-id"]
         indexes = [models.Index(fields=["org", "customer", "-occurred_at"], name="timeline_customer_time")]
 
-    @classmethod
-    def scope_stores(cls, store_ids) -> Q:
-        return Q(customer_id__in=_relations_of_stores(store_ids))
-
-    @classmethod
-    def scope_owner(cls, viewer) -> Q:
-        return Q(customer_id__in=_relations_of_member(viewer))
 
 
 # -- transfers: the WeCom calls behind Transfer rows -------------------------------------------------------
@@ -342,7 +347,7 @@ def _customers_of_stores_or(field: str, store_ids) -> Q:
     return Q(customer_id__in=_relations_of_stores(store_ids)) | Q(**{f"{field}__store_id__in": store_ids})
 
 
-class Note(TenantModel):
+class Note(CustomerScoped, TenantModel):
     """A note (小记) a console user wrote on a customer. Written only through ``siyu.customers.notes``."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notes")
@@ -360,13 +365,6 @@ class Note(TenantModel):
     def __str__(self) -> str:
         return self.text[:50]
 
-    @classmethod
-    def scope_stores(cls, store_ids) -> Q:
-        return Q(customer_id__in=_relations_of_stores(store_ids))
-
-    @classmethod
-    def scope_owner(cls, viewer) -> Q:
-        return Q(customer_id__in=_relations_of_member(viewer))
 
 
 class FollowUp(TenantModel):
@@ -426,7 +424,7 @@ class ProtectedLabel(TenantModel):
         return self.word
 
 
-class CustomerPhone(TenantModel):
+class CustomerPhone(CustomerScoped, TenantModel):
     """One phone number of a customer, encrypted, with a blind index: the list's phone search looks here.
 
     Rebuilt from a relation's ``remark_mobiles`` by ``siyu.customers.queries.index_customer_phones``.
@@ -445,13 +443,6 @@ class CustomerPhone(TenantModel):
             models.Index(fields=["org", "customer"], name="customerphone_customer"),
         ]
 
-    @classmethod
-    def scope_stores(cls, store_ids) -> Q:
-        return Q(customer_id__in=_relations_of_stores(store_ids))
-
-    @classmethod
-    def scope_owner(cls, viewer) -> Q:
-        return Q(customer_id__in=_relations_of_member(viewer))
 
 
 class CustomerTag(TenantModel):

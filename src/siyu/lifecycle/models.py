@@ -9,18 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from siyu.core.durable import DurableRow
 from siyu.core.tenancy import TenantModel
+from siyu.customers.models import CustomerScoped
 
-
-def _customers_of_stores(store_ids):
-    from siyu.customers.models import Relation
-
-    return Relation.objects.filter(staff__store_id__in=store_ids).values("customer_id")
-
-
-def _customers_of_member(viewer):
-    from siyu.customers.models import Relation
-
-    return Relation.objects.filter(staff__membership_id=viewer.pk).values("customer_id")
 
 
 # -- stages ------------------------------------------------------------------------------------------------
@@ -43,7 +33,7 @@ class Stage(TenantModel):
         return self.name
 
 
-class CustomerLifecycle(TenantModel):
+class CustomerLifecycle(CustomerScoped, TenantModel):
     """Per customer: the current stage (and since when) and the dates reminders need."""
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
@@ -56,16 +46,9 @@ class CustomerLifecycle(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "customer"], name="lifecycle_one_per_customer")]
         indexes = [models.Index(fields=["org", "stage"], name="lifecycle_org_stage")]
 
-    @classmethod
-    def scope_stores(cls, store_ids) -> Q:
-        return Q(customer_id__in=_customers_of_stores(store_ids))
-
-    @classmethod
-    def scope_owner(cls, viewer) -> Q:
-        return Q(customer_id__in=_customers_of_member(viewer))
 
 
-class StageChange(TenantModel):
+class StageChange(CustomerScoped, TenantModel):
     """A customer entering a stage; ``left_at`` is set when they move on, so a row is also a span of time in it."""
 
     class Source(models.TextChoices):
@@ -93,13 +76,6 @@ class StageChange(TenantModel):
             models.Index(fields=["org", "to_stage", "entered_at"], name="stagechange_stage"),
         ]
 
-    @classmethod
-    def scope_stores(cls, store_ids) -> Q:
-        return Q(customer_id__in=_customers_of_stores(store_ids))
-
-    @classmethod
-    def scope_owner(cls, viewer) -> Q:
-        return Q(customer_id__in=_customers_of_member(viewer))
 
 
 # -- auto-tagging rules ----------------------------------------------------------------------------------
