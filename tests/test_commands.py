@@ -85,6 +85,7 @@ def test_siyu_run_serves_the_console_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
         output = log.read_text()
         assert "Siyu stopped." in output and "demo_owner" in output
+        assert f"Sign in at http://127.0.0.1:{port}/login/" in output
         # granian's worker process may take a moment after its parent to let go of the port.
         closing = time.monotonic() + 15
         while time.monotonic() < closing:

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         simulator_port = port + 100
         if demo:
-            call_command("demo", simulator_port=simulator_port)
+            call_command("demo", simulator_port=simulator_port, url=f"http://{host}:{port}")
         base = [sys.executable, "-m", "siyu"]
         # Each child leads its own process group, so stopping a child stops what it started too (granian's
         # worker processes), and only this command decides when children stop.
