@@ -78,3 +78,13 @@ def test_templates_have_no_inline_scripts():
         for match in re.finditer(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", path.read_text()):
             offenders.append(f"{path.name}: {match.group(0)}")
     assert offenders == []
+
+
+def test_console_is_chinese_first_whatever_the_browser_says(db):
+    from django.conf import settings
+
+    english_browser = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert "登录" in english_browser.get("/login/").content.decode()
+    english_browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = english_browser.get("/login/").content.decode()
+    assert "Sign in" in page and "登录" not in page.split("<body")[1].split("lang-switch")[0]
