@@ -24,10 +24,10 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.durable import DurableRow
+from siyu.wecom.states import STATE_MAX
 from siyu.core.tenancy import TenantModel
 
 WEEKDAY_NAMES = [_("周一"), _("周二"), _("周三"), _("周四"), _("周五"), _("周六"), _("周日")]
-STATE_MAX = 30  # WeCom: 「联系我」 state ≤ 30 characters
 STAFF_MAX = 100  # WeCom: user + party ≤ 100 per contact way
 ATTACHMENTS_MAX = 9  # WeCom: send_welcome_msg takes at most 9 attachments
 

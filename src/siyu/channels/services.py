@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import string
 from datetime import datetime
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -41,6 +40,7 @@ from siyu.customers.models import Relation, RelationTag, Tag
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Staff
 from siyu.wecom.client import WeComClient
+from siyu.wecom.states import random_state, state_error
 from siyu.wecom.errors import InvalidParameter, NotConnected, NotExternalContact, RateLimited, WeComError
 
 log = logging.getLogger(__name__)
@@ -79,11 +79,7 @@ def _wecom_refused(error: WeComError, what: str) -> ValidationError:
 
 def new_state(org) -> str:
     """A fresh state: ``c_`` and ten random letters and digits (well under WeCom's 30 characters)."""
-    alphabet = string.ascii_lowercase + string.digits
-    while True:
-        state = "c_" + "".join(secrets.choice(alphabet) for _ in range(10))
-        if not ChannelState.objects.for_org(org).filter(state=state).exists():
-            return state
+    return random_state("c_", lambda state: ChannelState.objects.for_org(org).filter(state=state).exists())
 
 
 def _new_public_id(org) -> str:
@@ -209,11 +205,9 @@ def clean_code(org, data: dict, *, code: ChannelCode | None = None, by=None) -> 
     state = (data.get("state") or "").strip()
     if not state:
         state = code.state if code is not None else new_state(org)
-    if len(state) > STATE_MAX:
-        errors.setdefault("state", []).append(
-            _("渠道参数最多 %(max)d 个字符（企业微信的限制），当前 %(n)d 个。") % {"max": STATE_MAX, "n": len(state)})
-    elif not STATE_PATTERN.match(state):
-        errors.setdefault("state", []).append(_("渠道参数只能包含字母、数字、下划线、短横线和点。"))
+    problem = state_error(state)
+    if problem:
+        errors.setdefault("state", []).append(problem)
     else:
         taken = ChannelState.objects.for_org(org).filter(state=state).exclude(code=code).select_related("code").first()
         if taken is not None:

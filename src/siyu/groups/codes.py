@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import string
 from datetime import datetime, timedelta
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -37,7 +36,6 @@ from siyu.groups import services as group_services
 from siyu.groups.models import (
     JOIN_WAY_GROUPS_MAX,
     QR_JOIN_CAP,
-    STATE_MAX,
     CustomerGroup,
     GroupCode,
     GroupCodeSync,
@@ -46,6 +44,7 @@ from siyu.groups.models import (
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Organization, Store
 from siyu.wecom.client import WeComClient
+from siyu.wecom.states import random_state, state_error
 from siyu.wecom.errors import InvalidParameter, NotConnected, RateLimited, WeComError
 
 log = logging.getLogger(__name__)
@@ -97,12 +96,8 @@ def _states_in_use(org, exclude: GroupCode | None) -> dict[str, GroupCode]:
 
 def new_state(org) -> str:
     """A fresh state: ``g_`` and ten random letters and digits (well under WeCom's 30 characters)."""
-    alphabet = string.ascii_lowercase + string.digits
     used = _states_in_use(org, None)
-    while True:
-        state = "g_" + "".join(secrets.choice(alphabet) for _ in range(10))
-        if state not in used:
-            return state
+    return random_state("g_", lambda state: state in used)
 
 
 def _new_public_id(org, model=GroupCode) -> str:
@@ -224,11 +219,9 @@ def clean_code(org, data: dict, *, code: GroupCode | None = None, by=None) -> di
     state = (data.get("state") or "").strip()
     if not state:
         state = code.state if code is not None else new_state(org)
-    if len(state) > STATE_MAX:
-        errors.setdefault("state", []).append(
-            _("渠道参数最多 %(max)d 个字符（企业微信的限制），当前 %(n)d 个。") % {"max": STATE_MAX, "n": len(state)})
-    elif not STATE_PATTERN.match(state):
-        errors.setdefault("state", []).append(_("渠道参数只能包含字母、数字、下划线、短横线和点。"))
+    problem = state_error(state)
+    if problem:
+        errors.setdefault("state", []).append(problem)
     else:
         taken = _states_in_use(org, code).get(state)
         if taken is not None:

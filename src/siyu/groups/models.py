@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from siyu.wecom.states import STATE_MAX
 from siyu.core.tenancy import TenantModel
 
 
@@ -91,7 +92,6 @@ from django.db.models.signals import post_save  # noqa: E402
 from siyu.core.durable import DurableRow  # noqa: E402
 
 JOIN_WAY_GROUPS_MAX = 5  # WeCom: a join way lists at most 5 groups
-STATE_MAX = 30  # WeCom: a join way's state ≤ 30 characters
 QR_JOIN_CAP = 200  # WeCom: a group takes new members by QR code up to 200 (then only by invitation)
 
 
