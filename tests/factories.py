@@ -61,3 +61,16 @@ class World:
         self.other_store = make_store(self.other_org, "X1")
         self.other_admin = make_member(self.other_org, Role.HQ_ADMIN, username="other_admin")
         self.other_guide = make_member(self.other_org, Role.GUIDE, self.other_store, username="other_guide")
+
+
+def drain(passes: int = 50) -> int:
+    """Run dispatcher passes until nothing is due: the domain events' reactions, and what they queue, happen."""
+    from siyu.core.dispatch import dispatch_once
+
+    total = 0
+    for _ in range(passes):
+        performed = dispatch_once(owner="test")
+        if not performed:
+            return total
+        total += performed
+    raise AssertionError(f"still performing rows after {passes} dispatcher passes")

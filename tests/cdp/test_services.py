@@ -1,5 +1,5 @@
 """Recording orders: validation that writes nothing, idempotency per source and order number, the timeline,
-the audit log and the order_recorded signal."""
+the audit log and the order.recorded event."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from siyu.cdp.models import Order, OrderLine, Product
-from siyu.cdp.services import Line, order_recorded, purchase_summary, record_order, save_product
+from siyu.cdp.services import Line, purchase_summary, record_order, save_product
+from siyu.core.events import DomainEvent, Kind
 from siyu.customers.models import Customer, TimelineEvent
 from siyu.orgs.models import AuditEntry
 
@@ -25,29 +26,24 @@ def shop(world):
     return customer, candle, tea
 
 
-def test_an_order_is_recorded_with_lines_total_timeline_audit_and_signal(world, shop, django_capture_on_commit_callbacks):
+def test_an_order_is_recorded_with_lines_total_timeline_audit_and_event(world, shop):
     customer, candle, tea = shop
-    seen = []
-    order_recorded.connect(lambda sender, order, **kw: seen.append(order.pk), weak=False, dispatch_uid="test-seen")
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            order = record_order(world.org, customer, [Line(candle, 2), {"product": "T-1", "quantity": 1, "unit_price": "25"}],
-                                 timezone.now(), "youzan", order_no="YZ-1", actor=world.admin.user)
-    finally:
-        order_recorded.disconnect(dispatch_uid="test-seen")
+    order = record_order(world.org, customer, [Line(candle, 2), {"product": "T-1", "quantity": 1, "unit_price": "25"}],
+                         timezone.now(), "youzan", order_no="YZ-1", actor=world.admin.user)
     assert order.total == Decimal("202.00")
     assert [(l.product.sku, l.quantity, l.amount) for l in OrderLine.objects.for_org(world.org).filter(order=order)] == [
         ("C-1", 2, Decimal("177.00")), ("T-1", 1, Decimal("25.00"))]
     event = TimelineEvent.objects.for_org(world.org).get(kind="ordered")
     assert event.data["total"] == "202.00" and event.data["products"] == ["香薰蜡烛", "白茶"]
     assert AuditEntry.objects.for_org(world.org).filter(action="order.recorded").count() == 1
-    assert seen == [order.pk]
+    assert list(DomainEvent.objects.for_org(world.org).values_list("kind", "subject_type", "subject_id")) == [
+        (Kind.ORDER_RECORDED, "cdp.order", order.pk)]
     assert purchase_summary(world.org, customer) == {"orders": 1, "spent": Decimal("202.00")}
 
-    # The same order again (a retried import) is the same order: nothing new, no signal.
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        again = record_order(world.org, customer, [Line(candle, 5)], timezone.now(), "youzan", order_no="YZ-1")
-    assert again == order and callbacks == [] and Order.objects.for_org(world.org).count() == 1
+    # The same order again (a retried import) is the same order: nothing new, no second event.
+    again = record_order(world.org, customer, [Line(candle, 5)], timezone.now(), "youzan", order_no="YZ-1")
+    assert again == order and Order.objects.for_org(world.org).count() == 1
+    assert DomainEvent.objects.for_org(world.org).count() == 1
 
 
 @pytest.mark.parametrize("lines, field", [

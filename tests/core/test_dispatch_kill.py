@@ -1,4 +1,5 @@
-"""`kill -9` of a real `siyu worker` in the middle of a claimed row: after the lease expires the row is done once.
+"""`kill -9` of a real `siyu worker` in the middle of a claimed row, or of a domain-event reaction: after the
+lease expires the row (the reaction) is done once.
 
 Each test runs real worker processes against the test database (SIYU_TEST_CHILD_DB), kills the first one with
 SIGKILL while it holds the row, and lets a second one take the row over once the lease has expired.
@@ -15,8 +16,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from siyu.core import events
 from siyu.core.durable import DurableRow
+from siyu.core.events import EventDelivery
 from tests.durable_app.models import Chore, Effect
+from tests.durable_app.reactions import CHORE_NOTED
 from tests.factories import make_org
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,12 +108,12 @@ def sigkill(proc: subprocess.Popen) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def fresh(chore: Chore) -> Chore:
-    chore.refresh_from_db()
-    return chore
+def fresh(row: DurableRow) -> DurableRow:
+    row.refresh_from_db()
+    return row
 
 
-def held_by(chore: Chore, proc: subprocess.Popen):
+def held_by(chore: DurableRow, proc: subprocess.Popen):
     chore = fresh(chore)
     return chore.status == S.RUNNING and chore.lease_owner.startswith(owner_prefix(proc))
 
@@ -167,3 +171,55 @@ def test_row_killed_after_its_effect_is_not_repeated_by_the_next_worker(workers)
     assert chore.lease_owner.startswith(owner_prefix(second))
     [effect] = Effect.objects.all()
     assert effect.by.startswith(owner_prefix(first)), "the re-run reused the effect instead of writing another"
+
+
+# -- mid-reaction: a domain-event subscriber's delivery ------------------------------------------------------------
+def noted(org, key: str, **payload) -> EventDelivery:
+    """An event whose subscriber (tests.durable_app.reactions.record_effect) writes the Effect ``key``."""
+    subject = Chore.objects.create(org=org, idempotency_key=f"subject-{key}", status=S.DONE)
+    event = events.emit(org, CHORE_NOTED, subject, {"key": key, **payload})
+    return EventDelivery.objects.get(event=event)
+
+
+def test_reaction_killed_before_its_effect_is_done_exactly_once_by_the_next_worker(workers):
+    org = make_org()
+    delivery = noted(org, "react-before", sleep_before=120)
+
+    first = workers.start()
+    wait_for(lambda: Effect.objects.filter(key="started:react-before").exists() and held_by(delivery, first),
+             timeout=START_TIMEOUT, what="worker 1 to start the reaction", workers=workers, alive=[first])
+    sigkill(first)
+
+    delivery = fresh(delivery)
+    assert (delivery.status, delivery.attempts) == (S.RUNNING, 1)
+    assert not Effect.objects.filter(key="react-before").exists()
+
+    second = workers.start()
+    wait_for(lambda: fresh(delivery).status == S.DONE, timeout=TAKEOVER_TIMEOUT, what="worker 2 to finish the reaction",
+             workers=workers, alive=[second])
+
+    delivery = fresh(delivery)
+    assert delivery.attempts == 2
+    [effect] = Effect.objects.filter(key="react-before")
+    assert effect.by == owner_prefix(second)
+
+
+def test_reaction_killed_after_its_effect_is_not_repeated_by_the_next_worker(workers):
+    org = make_org()
+    delivery = noted(org, "react-after", sleep_after=120)
+
+    first = workers.start()
+    wait_for(lambda: Effect.objects.filter(key="react-after").exists() and held_by(delivery, first),
+             timeout=START_TIMEOUT, what="worker 1 to write the reaction's effect", workers=workers, alive=[first])
+    sigkill(first)
+
+    delivery = fresh(delivery)
+    assert (delivery.status, delivery.attempts) == (S.RUNNING, 1)
+
+    second = workers.start()
+    wait_for(lambda: fresh(delivery).status == S.DONE, timeout=TAKEOVER_TIMEOUT, what="worker 2 to finish the reaction",
+             workers=workers, alive=[second])
+
+    assert fresh(delivery).attempts == 2
+    [effect] = Effect.objects.filter(key="react-after")
+    assert effect.by == owner_prefix(first), "the re-run reused the effect instead of writing another"

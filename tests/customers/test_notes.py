@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from siyu.core.events import DomainEvent, Kind
 from siyu.customers import notes
 from siyu.customers.models import FollowUp, Note, TimelineEvent
 from tests.customers.test_list import Shop
@@ -49,22 +50,23 @@ def test_note_through_the_console(world, shop):
     assert client_for(world.guide_e2).post(reverse("customers:note_add", args=[shop.alice.pk]), {"text": "x"}).status_code == 404
 
 
+def follow_up_events(follow_up) -> int:
+    return DomainEvent.objects.for_org(follow_up.org_id).filter(
+        kind=Kind.FOLLOW_UP_SAVED, subject_type="customers.followup", subject_id=follow_up.pk).count()
+
+
 def test_follow_up_is_data_for_the_reminders_app(world, shop):
-    received = []
-    notes.follow_up_scheduled.connect(lambda sender, follow_up, **kw: received.append(follow_up.pk), weak=False,
-                                      dispatch_uid="test-follow-up")
-    try:
-        due = timezone.now() + timedelta(days=3)
-        with pytest.raises(ValidationError) as caught:
-            notes.add_follow_up(shop.alice, "回访", due_at=timezone.now() - timedelta(minutes=1), assignee=shop.zhang,
-                                by=world.guide_e1)
-        assert "due_at" in caught.value.message_dict
-        with pytest.raises(ValidationError) as caught:  # a guide may only give follow-ups to themselves
-            notes.add_follow_up(shop.alice, "回访", due_at=due, assignee=shop.wang, by=world.guide_e1)
-        assert "assignee" in caught.value.message_dict
-        follow_up = notes.add_follow_up(shop.alice, "回访新品试喝感受", due_at=due, assignee=shop.zhang, by=world.guide_e1)
-    finally:
-        notes.follow_up_scheduled.disconnect(dispatch_uid="test-follow-up")
+    due = timezone.now() + timedelta(days=3)
+    with pytest.raises(ValidationError) as caught:
+        notes.add_follow_up(shop.alice, "回访", due_at=timezone.now() - timedelta(minutes=1), assignee=shop.zhang,
+                            by=world.guide_e1)
+    assert "due_at" in caught.value.message_dict
+    with pytest.raises(ValidationError) as caught:  # a guide may only give follow-ups to themselves
+        notes.add_follow_up(shop.alice, "回访", due_at=due, assignee=shop.wang, by=world.guide_e1)
+    assert "assignee" in caught.value.message_dict
+    assert not DomainEvent.objects.exists(), "a refused follow-up announced nothing"
+    follow_up = notes.add_follow_up(shop.alice, "回访新品试喝感受", due_at=due, assignee=shop.zhang, by=world.guide_e1)
+    assert follow_up_events(follow_up) == 1
     assert follow_up.status == FollowUp.Status.OPEN and follow_up.created_by == world.guide_e1.user
     event = events(shop.alice, "follow_up_scheduled").get()
     assert event.staff == shop.zhang and event.data["text"] == "回访新品试喝感受"
@@ -73,6 +75,7 @@ def test_follow_up_is_data_for_the_reminders_app(world, shop):
     follow_up.refresh_from_db()
     assert follow_up.status == FollowUp.Status.DONE and follow_up.closed_by == world.guide_e1.user
     assert events(shop.alice, "follow_up_closed").count() == 1
+    assert follow_up_events(follow_up) == 2, "closing it announced it once, closing it again not at all"
 
 
 def test_follow_up_through_the_console(world, shop):

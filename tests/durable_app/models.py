@@ -40,6 +40,18 @@ class ChoreBase(DurableRow):
         Effect.objects.get_or_create(org_id=self.org_id, key=self.idempotency_key, defaults={"by": self.lease_owner})
         self._sleep(self.sleep_after_effect)
 
+    @classmethod
+    def perform_many(cls, rows):
+        """The rows with nothing to sleep or fail on write their effects in one INSERT; the rest one by one.
+
+        Skipping a key that exists keeps the first writer's effect, as ``get_or_create`` does for one row.
+        """
+        plain = [r for r in rows if not (r.sleep_seconds or r.sleep_after_effect or r.permanent or r.fail_times)]
+        Effect.objects.bulk_create([Effect(org_id=r.org_id, key=r.idempotency_key, by=r.lease_owner) for r in plain],
+                                   ignore_conflicts=True)
+        done = {r.pk for r in plain}
+        return super().perform_many([r for r in rows if r.pk not in done])
+
 
 class Chore(ChoreBase):
     pass

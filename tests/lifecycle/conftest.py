@@ -4,11 +4,13 @@ corp tags and archived chat messages the way the real integration does."""
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from siyu.core import events
 from siyu.customers import services as customer_services
 from siyu.customers.models import Customer, Relation, Tag
 from siyu.orgs.models import Staff
@@ -18,6 +20,7 @@ from siyu.wecom.crypto import generate_encoding_aes_key, generate_token
 from siyu.wecom.models import ApiCall, ChatMessage, WeComConnection
 from siyu.wecom.receiver import forget_cryptor
 from siyu.wecom.simulator import SimClock, Simulator, run_in_thread
+from tests.factories import drain
 
 CORP_ID = "ww5c0ffee5c0ffee51"
 SECRET = "lifecycle-test-secret"
@@ -47,7 +50,7 @@ class Corp:
         return staff
 
     def customer(self, staff: Staff, name: str | None = None, *, state: str = "") -> Customer:
-        """A customer adds ``staff``; Siyu mirrors it as the callback handler does (relation_added on commit)."""
+        """A customer adds ``staff``; Siyu mirrors it as the callback handler does (a ``relation.added`` event)."""
         external_userid = self.sim.add_customer(staff.userid, name=name or f"客户{next(_n)}")["external_userid"]
         with self.client() as client:
             relation = customer_services.customer_added(
@@ -98,6 +101,10 @@ class Corp:
             sent_at=at or timezone.now() - timedelta(seconds=1), customer=customer, staff=staff, from_customer=from_customer,
         )
 
+    def archived(self, message: ChatMessage) -> None:
+        """The archive stored ``message``: it announces it as the session archive does."""
+        events.emit(self.org, events.Kind.MESSAGE_ARCHIVED, message)
+
     def calls(self, endpoint: str) -> int:
         return ApiCall.objects.for_org(self.org).filter(endpoint=endpoint, errcode=0).count()
 
@@ -114,5 +121,13 @@ def corp(world, settings):
 
 @pytest.fixture
 def commit(django_capture_on_commit_callbacks):
-    """``with commit(): …`` runs what the block queued for after commit, as a real commit would."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
+    """``with commit(): …`` runs what the block queued for after commit, as a real commit would, then the
+    dispatcher until nothing is due, as the worker would: the events' reactions happen."""
+
+    @contextmanager
+    def committed():
+        with django_capture_on_commit_callbacks(execute=True):
+            yield
+        drain()
+
+    return committed

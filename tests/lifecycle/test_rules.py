@@ -16,10 +16,9 @@ from siyu.core.models import Job
 from siyu.customers import timeline
 from siyu.customers.models import RelationTag, Tag, TimelineEvent
 from siyu.groups.models import CustomerGroup
-from siyu.lifecycle import hooks, rules, stages
+from siyu.lifecycle import rules, stages
 from siyu.lifecycle.models import Rule, RuleSetVersion
 from siyu.orgs.models import AuditEntry
-from siyu.wecom.archive import message_archived
 from siyu.wecom.models import ChatMessage
 
 MARK_TAG = "externalcontact/mark_tag"
@@ -60,8 +59,8 @@ def test_ten_thousand_keyword_rule_tags_the_right_customers_from_a_stream_of_mes
     ]
     for customer, text, from_customer in stream:
         message = corp.message(customer, text, from_customer=from_customer)
-        with commit():  # the archive announces each new message after its commit
-            message_archived.send(sender=ChatMessage, message=message)
+        with commit():  # the archive announces each new message; the worker runs the rules
+            corp.archived(message)
 
     assert tagged_by(world.org, price_sensitive) == {bargain.pk, inner.pk, shouting.pk}
     link = RelationTag.objects.for_org(world.org).get(tag=price_sensitive, relation__customer=bargain)
@@ -76,7 +75,7 @@ def test_ten_thousand_keyword_rule_tags_the_right_customers_from_a_stream_of_mes
 
     # Saying it again changes nothing and calls WeCom no more.
     with commit():
-        message_archived.send(sender=ChatMessage, message=corp.message(bargain, "最低价还能再低吗"))
+        corp.archived(corp.message(bargain, "最低价还能再低吗"))
     assert corp.calls(MARK_TAG) == 3
     rule.refresh_from_db()
     assert rule.tagged_count == 3 and rule.last_fired_at is not None
@@ -90,7 +89,7 @@ def test_a_customer_with_two_guides_is_tagged_on_both_relations(world, corp, com
     with commit():
         customer = corp.customer(alice)
         corp.befriend(bob, customer)
-        hooks.on_message_archived(ChatMessage, corp.message(customer, "有小样吗", staff=alice))
+        corp.archived(corp.message(customer, "有小样吗", staff=alice))
     assert corp.wecom_tags(alice, customer) == corp.wecom_tags(bob, customer) == {tag.wecom_id}
 
 

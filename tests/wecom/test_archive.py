@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.test import Client
 
 from siyu.core.dispatch import dispatch_once
+from siyu.core.events import DomainEvent, Kind
 from siyu.customers.models import TimelineEvent
 from siyu.wecom import archive, tasks
-from siyu.wecom.archive import ArchiveSourceUnavailable, SimulatorArchiveSource, fetch_archive, message_archived
+from siyu.wecom.archive import ArchiveSourceUnavailable, SimulatorArchiveSource, fetch_archive
 from siyu.wecom.archive_wecom import FinanceSdk, WeComSdkArchiveSource, load_private_keys
 from siyu.wecom.crypto import generate_encoding_aes_key, generate_token
 from siyu.wecom.models import DEFAULT_API_BASE, ArchiveCursor, CallbackEvent, ChatMessage, WeComConnection
@@ -63,16 +64,28 @@ def chats(world, settings, django_capture_on_commit_callbacks):
     chats.sim.close()
 
 
+class Announced:
+    """The messages a ``message.archived`` event was written for, in order."""
+
+    def __init__(self, org):
+        self.org = org
+
+    def _msgids(self) -> list[str]:
+        ids = DomainEvent.objects.for_org(self.org).filter(kind=Kind.MESSAGE_ARCHIVED).order_by("pk").values_list(
+            "subject_id", flat=True)
+        by_pk = dict(ChatMessage.objects.for_org(self.org).values_list("pk", "msgid"))
+        return [by_pk[pk] for pk in ids]
+
+    def __eq__(self, other) -> bool:
+        return self._msgids() == other
+
+    def __len__(self) -> int:
+        return len(self._msgids())
+
+
 @pytest.fixture
-def announced():
-    received = []
-
-    def receiver(sender, message, **kwargs):
-        received.append(message.msgid)
-
-    message_archived.connect(receiver, weak=False)
-    yield received
-    message_archived.disconnect(receiver)
+def announced(world):
+    return Announced(world.org)
 
 
 def fetch(org, capture, **kwargs) -> int:

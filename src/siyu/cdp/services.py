@@ -1,4 +1,4 @@
-"""Recording orders and keeping products. Other capabilities react to :data:`order_recorded`."""
+"""Recording orders and keeping products. Other capabilities subscribe to the ``order.recorded`` event."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Sum
-from django.dispatch import Signal
 from django.utils.translation import gettext as _
 
 from siyu.cdp.models import Order, OrderLine, Product
+from siyu.core import events
 from siyu.customers import timeline
 from siyu.orgs import audit
-
-# sender=Order; kwargs: order (with its lines). Sent once per new order, after the transaction commits.
-order_recorded = Signal()
 
 MAX_LINES = 200
 
@@ -62,7 +59,7 @@ def record_order(org, customer, lines, ordered_at: datetime, source: str = "manu
     """Record one order of ``customer`` with ``lines`` (:class:`Line` or dicts of its fields).
 
     Idempotent on ``(source, order_no)``: the same order recorded again returns the stored one and signals nothing.
-    Writes the timeline and, when a person recorded it, the audit log; :data:`order_recorded` goes out on commit.
+    Writes the timeline, the ``order.recorded`` event and, when a person recorded it, the audit log.
     """
     if customer.org_id != org.pk:
         raise ValidationError({"customer": _("客户不属于该组织。")})
@@ -95,7 +92,7 @@ def record_order(org, customer, lines, ordered_at: datetime, source: str = "manu
     if actor is not None:
         audit.record("order.recorded", org=org, actor=actor, obj=order,
                      details={"customer": customer.pk, "total": str(order.total), "source": source})
-    transaction.on_commit(lambda: order_recorded.send(sender=Order, order=order), robust=True)
+    events.emit(org, events.Kind.ORDER_RECORDED, order)
     return order
 
 

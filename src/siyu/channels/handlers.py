@@ -1,25 +1,31 @@
-"""Signal receivers: what channels do when a friendship starts or a member leaves."""
+"""Event subscribers: what channels do when a friendship starts or a member leaves."""
 
 from __future__ import annotations
 
-from siyu.customers.models import Relation
-from siyu.customers.signals import relation_added
-from siyu.orgs.models import Staff
-from siyu.orgs.staff import staff_departed
+from django.utils.dateparse import parse_datetime
+
+from siyu.core import events
 
 
-def on_relation_added(sender, relation, state="", welcome_code="", event_time=None, **kwargs):
+def on_relation_added(event: events.DomainEvent) -> None:
     from siyu.channels import services
 
-    services.relation_added(relation, state=state or "", welcome_code=welcome_code or "", event_time=event_time)
+    relation = event.subject()
+    if relation is None:
+        return
+    data = event.payload
+    services.relation_added(relation, state=data.get("state") or "", welcome_code=data.get("welcome_code") or "",
+                            event_time=parse_datetime(data["event_time"]) if data.get("event_time") else None)
 
 
-def on_staff_departed(sender, staff, **kwargs):
+def on_staff_departed(event: events.DomainEvent) -> None:
     from siyu.channels import services
 
-    services.staff_departed(staff)
+    staff = event.subject()
+    if staff is not None:
+        services.staff_departed(staff)
 
 
 def connect() -> None:
-    relation_added.connect(on_relation_added, sender=Relation, dispatch_uid="channels.relation_added")
-    staff_departed.connect(on_staff_departed, sender=Staff, dispatch_uid="channels.staff_departed")
+    events.subscribe(events.Kind.RELATION_ADDED, "channels.welcome", on_relation_added)
+    events.subscribe(events.Kind.STAFF_DEPARTED, "channels.repick_staff", on_staff_departed)

@@ -626,7 +626,7 @@ def _record_source(relation: Relation, code: ChannelCode, state: str, at: dateti
 
 
 def relation_added(relation: Relation, *, state: str, welcome_code: str, event_time: datetime | None = None) -> None:
-    """React to a new friendship (the ``relation_added`` signal): record the channel it came through, queue the
+    """React to a new friendship (the ``relation.added`` event): record the channel it came through, queue the
     welcome message, the code's tags and remark, a red packet for a new customer, and the next rotation.
 
     Idempotent: WeCom retries callbacks and Siyu reprocesses events, so every step is keyed (the welcome code,

@@ -23,6 +23,7 @@ NAV: list[NavItem] = [
     NavItem(_("组织"), _("离职继承"), "orgs:transfers", "transfers.manage", "swap"),
     NavItem(_("系统"), _("后台任务"), "core:jobs", "jobs.view", "clock"),
     NavItem(_("系统"), _("审计日志"), "orgs:audit", "audit.view", "shield"),
+    NavItem(_("系统"), _("事件投递"), "core:event_deliveries", "org.settings", "inbox"),
     NavItem(_("客户"), _("客户列表"), "customers:list", "customers.view", "people"),
     NavItem(_("客户"), _("企业标签"), "customers:tags", "tags.manage", "tag"),
     NavItem(_("客户"), _("我的个人标签"), "customers:personal_tags", "customers.edit", "tag"),

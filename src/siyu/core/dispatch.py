@@ -7,7 +7,6 @@ import os
 import socket
 import threading
 import uuid
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -22,20 +21,15 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def _drain(queue: deque, owner: str) -> None:
-    """Perform rows from ``queue`` until it is empty, on one connection, closed at the end.
+def _run_slice(model, rows: list, owner: str) -> None:
+    """Perform one slice of a chunk on a pool thread, on one connection, closed at the end.
 
     A connection per row (SQLite's pragmas, or a PostgreSQL login, each time) cost more than the row itself:
     the pool ran at half the speed of a single thread (benchmarks/bench_dispatcher.py). One per thread per
-    batch keeps that cost out of the rows and still hands every batch a fresh connection.
+    slice keeps that cost out of the rows and still hands every slice a fresh connection.
     """
     try:
-        while True:
-            try:
-                row = queue.popleft()
-            except IndexError:
-                return
-            durable.run_row(row, owner)
+        durable.run_rows(model, rows, owner)
     finally:
         connections.close_all()
 
@@ -52,15 +46,13 @@ def _models(lane0: bool | None) -> list[type[durable.DurableRow]]:
     return [m for m in models if (m.dispatch_lane == 0) == lane0]
 
 
-def _perform(rows: list, owner: str, pool: ThreadPoolExecutor | None) -> None:
-    if pool is None:
-        for row in rows:
-            durable.run_row(row, owner)
-    elif rows:
-        # One drainer per row, so every thread of the pool joins in whatever its size; drainers that start
-        # after the queue has emptied return at once.
-        queue = deque(rows)
-        list(pool.map(lambda _: _drain(queue, owner), rows))
+def _perform(model, rows: list, owner: str, pool: ThreadPoolExecutor | None) -> None:
+    if pool is None or len(rows) < 2:
+        durable.run_rows(model, rows, owner)
+        return
+    # One slice per thread, dealt out row by row so slow rows (often the oldest) spread over every thread.
+    width = min(pool._max_workers, len(rows))
+    list(pool.map(lambda part: _run_slice(model, part, owner), [rows[i::width] for i in range(width)]))
 
 
 def _serve(models, owner: str, limit: int, pool: ThreadPoolExecutor | None, between=None) -> int:
@@ -69,7 +61,7 @@ def _serve(models, owner: str, limit: int, pool: ThreadPoolExecutor | None, betw
     for model in models:
         rows = durable.claim(model, owner=owner, limit=limit, lease_seconds=settings.DISPATCH_LEASE_SECONDS)
         for start in range(0, len(rows), CHUNK):
-            _perform(rows[start:start + CHUNK], owner, pool)
+            _perform(model, rows[start:start + CHUNK], owner, pool)
             if between is not None:
                 performed += between()
         performed += len(rows)

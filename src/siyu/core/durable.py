@@ -76,6 +76,21 @@ class DurableRow(TenantModel):
     def perform(self) -> None:  # pragma: no cover - every concrete row defines it
         raise NotImplementedError
 
+    @classmethod
+    def perform_many(cls, rows: list[DurableRow]) -> dict[int, Exception]:
+        """Perform claimed rows; returns the error of each row that failed, by primary key.
+
+        This performs them one by one. A model whose effects can be written in bulk (one INSERT for the chunk)
+        or whose rows share reads overrides it; a row it leaves out of the result counts as performed.
+        """
+        errors: dict[int, Exception] = {}
+        for row in rows:
+            try:
+                row.perform()
+            except Exception as error:  # noqa: BLE001 - every failure is recorded on its row
+                errors[row.pk] = error
+        return errors
+
 
 def durable_models() -> list[type[DurableRow]]:
     return [m for m in apps.get_models() if issubclass(m, DurableRow)]
@@ -126,27 +141,37 @@ def claim(model: type[DurableRow], *, owner: str, limit: int, lease_seconds: int
         match = f"id = ANY(ARRAY({picked} FOR UPDATE SKIP LOCKED))"
     else:
         match = f"id IN ({picked})"
+    # RETURNING every column: the claimed rows come back whole, with no second read.
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
     sql = (
         f"UPDATE {table} SET status = 'running', lease_until = %s, lease_owner = %s, attempts = attempts + 1 "
-        f"WHERE {CLAIMABLE} AND {match} RETURNING id"
+        f"WHERE {CLAIMABLE} AND {match} RETURNING {columns}"
     )
     t_now, t_lease = _db_time(now), _db_time(now + timedelta(seconds=lease_seconds))
     with transaction.atomic():
         expire_late(model, now=now)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [t_lease, owner, t_now, t_now, t_now, t_now, limit])
-            ids = [row[0] for row in cursor.fetchall()]
-    if not ids:
-        return []
-    return list(model._base_manager.filter(pk__in=ids).order_by(order.replace("due_at DESC", "-due_at")))
+        rows = list(model._base_manager.raw(sql, [t_lease, owner, t_now, t_now, t_now, t_now, limit]))
+    rows.sort(key=lambda row: (row.due_at, row.pk), reverse=model.deadline_seconds is not None)
+    return rows
 
 
 def complete(row: DurableRow, owner: str) -> bool:
     """Mark done if ``owner`` still holds the lease. False means another worker took the row over."""
-    updated = type(row)._base_manager.filter(pk=row.pk, status=DurableRow.Status.RUNNING, lease_owner=owner).update(
-        status=DurableRow.Status.DONE, finished_at=timezone.now(), lease_until=None, last_error=""
-    )
-    return updated == 1
+    return bool(complete_many(type(row), [row], owner))
+
+
+def complete_many(model: type[DurableRow], rows: list[DurableRow], owner: str) -> set[int]:
+    """Mark ``rows`` done in one statement, each only if ``owner`` still holds its lease; returns the pks marked."""
+    if not rows:
+        return set()
+    pks = [row.pk for row in rows]
+    held = model._base_manager.filter(pk__in=pks, status=DurableRow.Status.RUNNING, lease_owner=owner)
+    updated = held.update(status=DurableRow.Status.DONE, finished_at=timezone.now(), lease_until=None, last_error="")
+    if updated == len(pks):
+        return set(pks)
+    # Some leases were lost (rare): find out which rows this call did mark.
+    return set(model._base_manager.filter(pk__in=pks, status=DurableRow.Status.DONE, lease_owner=owner)
+               .values_list("pk", flat=True))
 
 
 def fail(row: DurableRow, owner: str, error: BaseException) -> str:
@@ -179,22 +204,42 @@ def fail(row: DurableRow, owner: str, error: BaseException) -> str:
     return status
 
 
+def run_rows(model: type[DurableRow], rows: list[DurableRow], owner: str) -> dict[int, str]:
+    """Perform claimed rows of one model and settle them: one UPDATE for all that succeeded, one per failure.
+
+    Returns each row's new status by primary key (``running`` where the lease was lost meanwhile).
+    """
+    statuses: dict[int, str] = {}
+    live = []
+    for row in rows:
+        if row.attempts > row.max_attempts:
+            # Leases kept expiring (the worker died each time): stop re-driving a row that kills workers.
+            error = PermanentFailure(f"gave up after {row.attempts - 1} attempts whose leases expired")
+            statuses[row.pk] = fail(row, owner, error)
+        else:
+            live.append(row)
+    errors = model.perform_many(live) if live else {}
+    succeeded = [row for row in live if row.pk not in errors]
+    completed = complete_many(model, succeeded, owner)
+    for row in succeeded:
+        if row.pk in completed:
+            statuses[row.pk] = DurableRow.Status.DONE
+        else:
+            log.warning("durable row %s#%s: lease lost before completion", model.__name__, row.pk)
+            statuses[row.pk] = DurableRow.Status.RUNNING
+    for row in live:
+        error = errors.get(row.pk)
+        if error is None:
+            continue
+        if not isinstance(error, (RetryLater, PermanentFailure)):
+            log.warning("durable row %s#%s failed: %s", model.__name__, row.pk, error, exc_info=error)
+        statuses[row.pk] = fail(row, owner, error)
+    return statuses
+
+
 def run_row(row: DurableRow, owner: str) -> str:
     """Perform one claimed row and settle it. Returns the row's new status."""
-    if row.attempts > row.max_attempts:
-        # Leases kept expiring (the worker died each time): stop re-driving a row that kills workers.
-        fail(row, owner, PermanentFailure(f"gave up after {row.attempts - 1} attempts whose leases expired"))
-        return DurableRow.Status.FAILED
-    try:
-        row.perform()
-    except Exception as error:  # noqa: BLE001 - every failure is recorded on the row
-        if not isinstance(error, (RetryLater, PermanentFailure)):
-            log.warning("durable row %s#%s failed: %s", type(row).__name__, row.pk, error, exc_info=True)
-        return fail(row, owner, error)
-    if not complete(row, owner):
-        log.warning("durable row %s#%s: lease lost before completion", type(row).__name__, row.pk)
-        return DurableRow.Status.RUNNING
-    return DurableRow.Status.DONE
+    return run_rows(type(row), [row], owner)[row.pk]
 
 
 def cancel(row: DurableRow) -> bool:

@@ -55,3 +55,6 @@ class Job(TenantModel):
     @classmethod
     def scope_owner(cls, viewer) -> Q:
         return Q(created_by_id=viewer.user_id)
+
+
+from siyu.core.events import DomainEvent, EventDelivery  # noqa: E402,F401  (the events' tables belong to core)

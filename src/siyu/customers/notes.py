@@ -1,25 +1,20 @@
 """Notes (小记) and follow-ups (跟进计划) on a customer: written here, with the timeline event in the same
-transaction. Follow-ups are data; the reminders app delivers them (listen to :data:`follow_up_scheduled` and
-:data:`follow_up_closed`, or read open ``FollowUp`` rows by ``due_at``)."""
+transaction. Follow-ups are data; the reminders app delivers them (subscribe to the ``follow_up.saved`` event,
+written when one is planned or closed, or read open ``FollowUp`` rows by ``due_at``)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
-from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from siyu.core import events
 from siyu.customers import timeline
 from siyu.customers.models import FollowUp, Note, Relation
 from siyu.customers.tags import staff_of
 from siyu.orgs.models import Staff
-
-# sender=FollowUp; kwargs: follow_up
-follow_up_scheduled = Signal()
-# sender=FollowUp; kwargs: follow_up (status done or cancelled)
-follow_up_closed = Signal()
 
 MAX_NOTE = 2000
 MAX_FOLLOW_UP = 500
@@ -63,7 +58,7 @@ def add_follow_up(customer, text: str, *, due_at, assignee: Staff, by) -> Follow
     follow_up = FollowUp.objects.create(org_id=customer.org_id, customer=customer, assignee=assignee, text=text,
                                         due_at=due_at, created_by=by.user)
     timeline.follow_up_scheduled(follow_up)
-    transaction.on_commit(lambda: follow_up_scheduled.send(sender=FollowUp, follow_up=follow_up))
+    events.emit(customer.org_id, events.Kind.FOLLOW_UP_SAVED, follow_up)
     return follow_up
 
 
@@ -77,5 +72,5 @@ def close_follow_up(follow_up: FollowUp, status: str, *, by) -> FollowUp:
     follow_up.refresh_from_db()
     if updated:
         timeline.follow_up_closed(follow_up)
-        transaction.on_commit(lambda: follow_up_closed.send(sender=FollowUp, follow_up=follow_up))
+        events.emit(follow_up.org_id, events.Kind.FOLLOW_UP_SAVED, follow_up)
     return follow_up

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
+from siyu.core import events
 from siyu.customers import timeline
 from siyu.customers.models import Customer, Relation, RelationTag, Tag, TagGroup, Transfer
 from siyu.customers.queries import index_customer_phones
-from siyu.customers.signals import relation_added, relation_lost
 from siyu.orgs.staff import staff_for
 from siyu.wecom.errors import NotExternalContact
 
@@ -185,9 +185,8 @@ def customer_added(org, *, userid: str, external_userid: str, state: str, welcom
     relation = Relation.objects.for_org(org).filter(customer=customer, staff__userid=userid).select_related("staff", "customer").first()
     if relation is None:  # WeCom does not (yet) list this follow_user: nothing to welcome
         return None
-    transaction.on_commit(
-        lambda: relation_added.send(sender=Relation, relation=relation, state=state, welcome_code=welcome_code, event_time=at)
-    )
+    events.emit(org, events.Kind.RELATION_ADDED, relation, {
+        "state": state, "welcome_code": welcome_code, "event_time": at.isoformat() if at else None})
     return relation
 
 
@@ -211,7 +210,7 @@ def relation_ended(org, *, userid: str, external_userid: str, status: str, at=No
         Relation.Status.TRANSFERRED: timeline.transferred_away,
     }[status](relation, at=at)
     _update_friendship(relation.customer)
-    transaction.on_commit(lambda: relation_lost.send(sender=Relation, relation=relation, reason=status))
+    events.emit(org, events.Kind.RELATION_LOST, relation, {"reason": status})
     return relation
 
 

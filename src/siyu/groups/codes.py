@@ -4,7 +4,7 @@ A code is one WeCom 「加入群聊」 join way (``groupchat/add_join_way``) ove
 full (200 members by QR code), WeCom creates the next room itself (``auto_create_room``, named
 ``room_base_name`` + a serial from ``room_base_id``) and appends it to the join way, so one printed code keeps
 working for thousands of people. Siyu learns of the new room from the ``change_external_chat`` callbacks:
-:func:`group_saved` wakes a :class:`~siyu.groups.models.GroupCodeSync` row when a group of a code fills or a
+:func:`on_group_changed` wakes a :class:`~siyu.groups.models.GroupCodeSync` row when a group of a code fills or a
 new group of the same owner appears, and the row re-reads the join way (``get_join_way``). A periodic check
 (:func:`sync_all_codes`) catches anything a lost callback would miss.
 
@@ -546,20 +546,19 @@ def wake(code: GroupCode, *, delay: float = 0) -> None:
         )
 
 
-def group_saved(group: CustomerGroup, *, created: bool, update_fields=None) -> None:
-    """A group row was written (callbacks re-read groups on every change). Wake the codes that may have a new
-    room: a code one of whose groups just filled up, and, for a group seen for the first time, the
-    auto-creating codes whose groups have the same owner (WeCom gives a new room the owner of the group it
-    was modelled on)."""
-    if group.status != CustomerGroup.Status.ACTIVE:
+def on_group_changed(event) -> None:
+    """A group was re-read from WeCom (callbacks re-read groups on every change; the ``group.changed`` event).
+    Wake the codes that may have a new room: a code one of whose groups just filled up, and, for a group seen
+    for the first time, the auto-creating codes whose groups have the same owner (WeCom gives a new room the
+    owner of the group it was modelled on)."""
+    group = event.subject()
+    if group is None or group.status != CustomerGroup.Status.ACTIVE:
         return
-    counted = update_fields is None or "member_count" in update_fields
-    if not created and not counted:
-        return
+    created = bool(event.payload.get("created"))
     codes = GroupCode.objects.for_org(group.org_id).filter(status=GroupCode.Status.ACTIVE, auto_create_room=True).exclude(config_id="")
     for code in codes.only("pk", "org_id", "chat_ids"):
         if group.chat_id in code.chat_ids:
-            if counted and group.member_count >= QR_JOIN_CAP:
+            if group.member_count >= QR_JOIN_CAP:
                 wake(code)
         elif created and group.owner_userid and CustomerGroup.objects.for_org(group.org_id).filter(
                 chat_id__in=code.chat_ids, owner_userid=group.owner_userid).exists():

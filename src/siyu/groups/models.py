@@ -87,7 +87,6 @@ class GroupMember(TenantModel):
 
 # -- group live codes (群活码) and store codes (区域码) ------------------------------------------------------
 from django.conf import settings  # noqa: E402
-from django.db.models.signals import post_save  # noqa: E402
 
 from siyu.core.durable import DurableRow  # noqa: E402
 
@@ -234,13 +233,3 @@ class StoreRouting(TenantModel):
     @classmethod
     def scope_stores(cls, store_ids) -> Q:
         return Q(store_id__in=store_ids)
-
-
-def _group_saved(sender, instance, created=False, update_fields=None, **kwargs):
-    # Group codes follow the groups WeCom adds to their join ways (see siyu.groups.codes.group_saved).
-    from siyu.groups.codes import group_saved
-
-    group_saved(instance, created=created, update_fields=update_fields)
-
-
-post_save.connect(_group_saved, sender=CustomerGroup, dispatch_uid="groups.group_code_sync")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from siyu.core import events
 from siyu.customers import timeline
 from siyu.customers.models import Customer
 from siyu.customers.services import from_epoch
@@ -16,7 +17,7 @@ from siyu.orgs.models import Staff
 def refresh_group(org, chat_id: str, client) -> CustomerGroup:
     data = client.post("externalcontact/groupchat/get", {"chat_id": chat_id, "need_name": 1})["group_chat"]
     owner = Staff.objects.for_org(org).filter(userid=data.get("owner", "")).first()
-    group, _ = CustomerGroup.objects.for_org(org).update_or_create(
+    group, created = CustomerGroup.objects.for_org(org).update_or_create(
         org=org, chat_id=chat_id,
         defaults={
             "name": (data.get("name") or "")[:100], "owner": owner, "owner_userid": data.get("owner", ""),
@@ -58,12 +59,14 @@ def refresh_group(org, chat_id: str, client) -> CustomerGroup:
             member.save()
         if rejoined and member.customer is not None:
             timeline.joined_group(member.customer, group, at=member.join_time, scene=member.join_scene)
+            events.emit(org, events.Kind.GROUP_JOINED, member.customer, {"group_id": group.pk})
     GroupMember.objects.bulk_create(fresh)
     for userid, member in existing.items():
         if userid not in members and member.is_active:
             _leave(member, group)
     group.member_count = len(members)
     group.save(update_fields=["member_count"])
+    events.emit(org, events.Kind.GROUP_CHANGED, group, {"created": created})
     return group
 
 

@@ -414,7 +414,9 @@ def apply_hits(org, hits: list[Hit]) -> int:
     """Tag and move the customers of ``hits``; returns how many tag links were added.
 
     Reads in bulk what customers already have, so a rule firing again for a tagged customer costs no write and
-    no WeCom call. A failure on one relation (WeCom refused, a tag deleted meanwhile) is logged and skipped.
+    no WeCom call. A tag deleted meanwhile is logged and skipped. A WeCom error (a rate limit, an outage) does
+    not stop the other relations, but is raised once they are done, so the event delivery that ran the rules
+    is retried: the relations already tagged are then skipped, the ones WeCom refused are tagged.
     """
     org_id = getattr(org, "pk", org)
     unique: dict[tuple, Hit] = {}
@@ -440,6 +442,7 @@ def apply_hits(org, hits: list[Hit]) -> int:
     rows: dict[int, Relation] = {}
     added: Counter = Counter()
     fired: set[int] = set()
+    wecom_error: WeComError | None = None
     for hit in hits:
         for relation_id in relations.get(hit.customer_id, ()):
             if hit.relation_id is not None and relation_id != hit.relation_id:
@@ -457,7 +460,10 @@ def apply_hits(org, hits: list[Hit]) -> int:
             try:
                 new = tagging.tag_relation(rows[relation_id], missing, source=RelationTag.Source.RULE,
                                            source_ref=source_ref(hit.rule.id, hit.event), client=_client(org_id))
-            except (WeComError, ValidationError, IntegrityError) as error:
+            except WeComError as error:
+                wecom_error = wecom_error or error
+                continue
+            except (ValidationError, IntegrityError) as error:
                 log.warning("rule %s could not tag relation %s: %s", hit.rule.id, relation_id, error)
                 continue
             have.update((relation_id, t.pk) for t in missing)
@@ -467,6 +473,8 @@ def apply_hits(org, hits: list[Hit]) -> int:
     now = timezone.now()
     for rule_id in fired:
         Rule.objects.for_org(org_id).filter(pk=rule_id).update(tagged_count=F("tagged_count") + added[rule_id], last_fired_at=now)
+    if wecom_error is not None:
+        raise wecom_error
     return sum(added.values())
 
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.dispatch import Signal
 from django.utils import timezone
 
+from siyu.core import events
 from siyu.orgs import audit
 from siyu.orgs.models import Staff
-
-# sender=Staff; kwargs: staff
-staff_departed = Signal()
 
 # WeCom member Status: 1 activated, 2 disabled, 4 not activated, 5 left the corp.
 _STATUS = {"1": Staff.Status.ACTIVE, "2": Staff.Status.DISABLED, "4": Staff.Status.INACTIVE, "5": Staff.Status.DEPARTED}
@@ -61,5 +58,5 @@ def mark_departed(staff: Staff, *, at=None) -> Staff:
     staff.save(update_fields=["status", "departed_at"])
     if not already:
         audit.record("staff.departed", org=staff.org_id, actor=None, obj=staff)
-        transaction.on_commit(lambda: staff_departed.send(sender=Staff, staff=staff))
+        events.emit(staff.org_id, events.Kind.STAFF_DEPARTED, staff)
     return staff

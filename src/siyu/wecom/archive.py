@@ -14,14 +14,13 @@ the default, e.g. ``{"brand-a": "wecom_sdk", "*": "off"}``.
 
 :func:`fetch_archive` reads from the organization's :class:`ArchiveCursor` in pages, stores the new
 messages and advances the cursor in the same transaction (a compare-and-set on the cursor, so two fetchers
-never store the same range twice), writes ``chatted`` timeline events and, after commit, sends
-:data:`message_archived` for each new message.
+never store the same range twice), writes ``chatted`` timeline events and a ``message.archived`` domain event for each
+new message, all in one transaction.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -31,18 +30,13 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from django.conf import settings
 from django.db import transaction
-from django.dispatch import Signal
 from django.utils import timezone
 
+from siyu.core import events
 from siyu.customers import timeline
 from siyu.customers.models import Customer
 from siyu.orgs.models import Staff
 from siyu.wecom.models import DEFAULT_API_BASE, ArchiveCursor, ChatMessage, WeComConnection
-
-log = logging.getLogger(__name__)
-
-# sender=ChatMessage; kwargs: message (a stored ChatMessage). Sent once per message, after commit.
-message_archived = Signal()
 
 PAGE_LIMIT = 1000  # GetChatData: at most 1000 messages per call
 MAX_PAGES = 20  # per fetch; the next minute's run continues from the cursor
@@ -218,15 +212,8 @@ def _store_batch(org, cursor_pk: int, seq: int, batch: list[ArchiveMessage]) -> 
         for message in new:
             if message.customer_id is not None:
                 timeline.chatted(message)
-        transaction.on_commit(lambda: _announce(new), robust=True)
+        events.emit_many(org, events.Kind.MESSAGE_ARCHIVED, new)
     return len(new)
-
-
-def _announce(messages: list[ChatMessage]) -> None:
-    for message in messages:
-        for receiver, result in message_archived.send_robust(sender=ChatMessage, message=message):
-            if isinstance(result, Exception):
-                log.error("message_archived receiver %r failed on %s", receiver, message.msgid, exc_info=result)
 
 
 def _message_row(org, item: ArchiveMessage) -> ChatMessage:

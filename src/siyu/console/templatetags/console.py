@@ -18,7 +18,7 @@ def query_with(context, **changes) -> str:
 STATUS_CLASSES = {
     "succeeded": "ok", "done": "ok", "active": "ok",
     "running": "info", "queued": "info", "pending": "info",
-    "failed": "bad", "cancelled": "warn",
+    "failed": "bad", "cancelled": "warn", "expired": "warn",
 }
 
 
