@@ -9,6 +9,7 @@ external API). Rows stay visible, cancellable and countable, which queue message
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import ClassVar
@@ -132,10 +133,29 @@ def claim(model: type[DurableRow], *, owner: str, limit: int, lease_seconds: int
     can still be on time.
     """
     now = timezone.now()
+    probe, sql = _claim_sql(model, connection.vendor)
+    t_now, t_lease = _db_time(now), _db_time(now + timedelta(seconds=lease_seconds))
+    with connection.cursor() as cursor:
+        # Most models have nothing due on most passes: a plain read says so without taking the write lock.
+        cursor.execute(probe, [t_now, t_now])
+        if cursor.fetchone() is None:
+            return []
+        with transaction.atomic():
+            expire_late(model, now=now)
+            cursor.execute(sql, [t_lease, owner, t_now, t_now, t_now, t_now, limit])
+            values = cursor.fetchall()
+    rows = _rows_from_db(model, values)
+    rows.sort(key=lambda row: (row.due_at, row.pk), reverse=model.deadline_seconds is not None)
+    return rows
+
+
+@functools.cache
+def _claim_sql(model: type[DurableRow], vendor: str) -> tuple[str, str]:
+    """The probe for anything claimable, and the claim itself, of ``model`` on ``vendor``'s database."""
     table = connection.ops.quote_name(model._meta.db_table)
     order = "due_at DESC" if model.deadline_seconds is not None else "due_at"
     picked = f"SELECT id FROM {table} WHERE {CLAIMABLE} ORDER BY {order} LIMIT %s"
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         # ARRAY(…) makes the locking subquery an InitPlan that runs once. As a plain IN (…) the planner may
         # choose a nested-loop semi-join that re-runs it for every outer row and claims past the limit.
         match = f"id = ANY(ARRAY({picked} FOR UPDATE SKIP LOCKED))"
@@ -143,15 +163,31 @@ def claim(model: type[DurableRow], *, owner: str, limit: int, lease_seconds: int
         match = f"id IN ({picked})"
     # RETURNING every column: the claimed rows come back whole, with no second read.
     columns = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
-    sql = (
+    claim_sql = (
         f"UPDATE {table} SET status = 'running', lease_until = %s, lease_owner = %s, attempts = attempts + 1 "
         f"WHERE {CLAIMABLE} AND {match} RETURNING {columns}"
     )
-    t_now, t_lease = _db_time(now), _db_time(now + timedelta(seconds=lease_seconds))
-    with transaction.atomic():
-        expire_late(model, now=now)
-        rows = list(model._base_manager.raw(sql, [t_lease, owner, t_now, t_now, t_now, t_now, limit]))
-    rows.sort(key=lambda row: (row.due_at, row.pk), reverse=model.deadline_seconds is not None)
+    return f"SELECT 1 FROM {table} WHERE {CLAIMABLE} LIMIT 1", claim_sql
+
+
+def _rows_from_db(model: type[DurableRow], values: list[tuple]) -> list[DurableRow]:
+    """Model instances from raw column values, converted as the ORM converts them (SQLite's text datetimes)."""
+    table = model._meta.db_table
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(table)
+        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if found:
+            converters.append((index, column, found))
+    names = [f.attname for f in fields]
+    rows = []
+    for raw in values:
+        raw = list(raw)
+        for index, column, found in converters:
+            for convert in found:
+                raw[index] = convert(raw[index], column, connection)
+        rows.append(model.from_db(connection.alias, names, raw))
     return rows
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 
+from siyu.core import events
 from siyu.customers.models import Customer, TimelineEvent
 
 
@@ -40,8 +42,12 @@ def untagged(relation, tag, *, source: str, actor=None) -> TimelineEvent:
     return record(relation.customer, "untagged", staff=relation.staff, actor=actor, tag=tag.name, tag_id=tag.pk, source=source)
 
 
+@transaction.atomic
 def joined_group(customer, group, *, at=None, scene: int | None = None) -> TimelineEvent:
-    return record(customer, "joined_group", at=at, group=group.name or group.chat_id, group_id=group.pk, scene=scene)
+    """Also the ``group.joined`` event, which behaviour rules subscribe to."""
+    event = record(customer, "joined_group", at=at, group=group.name or group.chat_id, group_id=group.pk, scene=scene)
+    events.emit(customer.org_id, events.Kind.GROUP_JOINED, customer, {"group_id": group.pk})
+    return event
 
 
 def left_group(customer, group, *, at=None, scene: int | None = None) -> TimelineEvent:

@@ -59,7 +59,6 @@ def refresh_group(org, chat_id: str, client) -> CustomerGroup:
             member.save()
         if rejoined and member.customer is not None:
             timeline.joined_group(member.customer, group, at=member.join_time, scene=member.join_scene)
-            events.emit(org, events.Kind.GROUP_JOINED, member.customer, {"group_id": group.pk})
     GroupMember.objects.bulk_create(fresh)
     for userid, member in existing.items():
         if userid not in members and member.is_active:

@@ -64,6 +64,7 @@ def on_message_archived(event: DomainEvent) -> None:
 
 
 def on_group_joined(event: DomainEvent) -> None:
+    """A customer joined a group: behaviour rules on group joins."""
     from siyu.lifecycle import rules
 
     customer = event.subject()
