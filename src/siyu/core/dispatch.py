@@ -58,7 +58,7 @@ def _perform(model, rows: list, owner: str, pool: ThreadPoolExecutor | None) -> 
 def _serve(models, owner: str, limit: int, pool: ThreadPoolExecutor | None, between=None) -> int:
     """Claim one batch of each model in turn and perform it chunk by chunk, calling ``between`` after a chunk."""
     performed = 0
-    for model in models:
+    for model in durable.with_claimable_rows(models):
         rows = durable.claim(model, owner=owner, limit=limit, lease_seconds=settings.DISPATCH_LEASE_SECONDS)
         for start in range(0, len(rows), CHUNK):
             _perform(model, rows[start:start + CHUNK], owner, pool)
