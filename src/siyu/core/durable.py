@@ -291,6 +291,15 @@ def run_row(row: DurableRow, owner: str) -> str:
     return run_rows(type(row), [row], owner)[row.pk]
 
 
+def requeue_failed(row: DurableRow) -> bool:
+    """Queue a failed row again (re-drive): pending, due now, attempts from zero. False if it had not failed."""
+    updated = type(row)._base_manager.filter(pk=row.pk, status=DurableRow.Status.FAILED).update(
+        status=DurableRow.Status.PENDING, due_at=timezone.now(), attempts=0, lease_until=None, lease_owner="",
+        finished_at=None,
+    )
+    return updated == 1
+
+
 def cancel(row: DurableRow) -> bool:
     """Cancel a row that has not started; False if it is already running or settled."""
     updated = type(row)._base_manager.filter(pk=row.pk, status=DurableRow.Status.PENDING).update(

@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, ClassVar
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from siyu.core.durable import DurableRow, PermanentFailure
+from siyu.core.durable import DurableRow, PermanentFailure, requeue_failed
 from siyu.core.tenancy import TenantModel
 
 if TYPE_CHECKING:
@@ -172,11 +171,7 @@ def redrive(delivery: EventDelivery, *, by: Membership) -> EventDelivery:
     from siyu.orgs import audit
 
     previous = {"attempts": delivery.attempts, "last_error": delivery.last_error[:500]}
-    updated = EventDelivery.objects.for_org(delivery.org_id).filter(pk=delivery.pk, status=DurableRow.Status.FAILED).update(
-        status=DurableRow.Status.PENDING, due_at=timezone.now(), attempts=0, lease_until=None, lease_owner="",
-        finished_at=None,
-    )
-    if not updated:
+    if not requeue_failed(delivery):
         raise ValidationError(_("只有投递失败的事件可以重新投递。"))
     delivery.refresh_from_db()
     audit.record("event.delivery_redriven", org=delivery.org_id, actor=by.user, obj=delivery,

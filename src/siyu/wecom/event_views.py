@@ -10,13 +10,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from siyu.console.access import requires
 from siyu.console.paging import paginate
+from siyu.core import durable
 from siyu.core.durable import DurableRow
 from siyu.orgs import audit
 from siyu.wecom import sync as sync_services
@@ -45,11 +45,7 @@ def redrive_event(event: CallbackEvent, *, by) -> CallbackEvent:
     Raises :class:`ValidationError` for an event that has not failed (it is still queued, running or done).
     """
     previous = {"attempts": event.attempts, "last_error": event.last_error[:500]}
-    updated = CallbackEvent.objects.for_org(event.org_id).filter(pk=event.pk, status=DurableRow.Status.FAILED).update(
-        status=DurableRow.Status.PENDING, due_at=timezone.now(), attempts=0, lease_until=None, lease_owner="",
-        finished_at=None,
-    )
-    if not updated:
+    if not durable.requeue_failed(event):
         raise ValidationError(_("只有处理失败的事件可以重新处理。"))
     audit.record("wecom.event_redriven", org=event.org_id, actor=by, obj=event,
                  details={"event": event.event, "change_type": event.change_type, **previous})
