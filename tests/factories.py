@@ -63,6 +63,16 @@ class World:
         self.other_guide = make_member(self.other_org, Role.GUIDE, self.other_store, username="other_guide")
 
 
+def deliver_events() -> int:
+    """Perform the domain events' deliveries that are due, and nothing else (not what they queue)."""
+    from siyu.core import durable
+    from siyu.core.events import EventDelivery
+
+    rows = durable.claim(EventDelivery, owner="test", limit=10_000, lease_seconds=60)
+    durable.run_rows(EventDelivery, rows, "test")
+    return len(rows)
+
+
 def drain(passes: int = 50) -> int:
     """Run dispatcher passes until nothing is due: the domain events' reactions, and what they queue, happen."""
     from siyu.core.dispatch import dispatch_once
