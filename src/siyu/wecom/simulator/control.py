@@ -17,7 +17,7 @@ from .errors import SimulatorError
 
 ACTIONS = (
     "add-department", "update-department", "delete-department",
-    "add-staff", "update-staff", "remove-staff",
+    "add-staff", "update-staff", "remove-staff", "set-visible-range",
     "scan", "accept", "add-customer", "chat",
     "customer-deletes-staff", "staff-deletes-customer", "staff-edits-customer", "refuse-transfer",
     "admin-add-tags", "admin-edit-tag", "admin-delete-tags", "admin-reorder-tags",
