@@ -57,9 +57,13 @@ def _tag(event: CallbackEvent, client):
     if event.change_type == "delete":
         customers.delete_tag_or_group(event.org, p.get("Id", ""), p.get("TagType", "tag"))
         return
-    # create / update / shuffle: re-read the group or tag from WeCom
-    key = "tag_id" if p.get("TagType") == "tag" else "group_id"
-    data = client.post("externalcontact/get_corp_tag_list", {key: [p.get("Id", "")]})
+    # create / update / shuffle: re-read the group or tag from WeCom. A shuffle with an empty Id means every
+    # group was reordered (reference §8), so everything is re-read.
+    if not p.get("Id"):
+        data = client.post("externalcontact/get_corp_tag_list", {})
+    else:
+        key = "tag_id" if p.get("TagType") == "tag" else "group_id"
+        data = client.post("externalcontact/get_corp_tag_list", {key: [p["Id"]]})
     customers.upsert_tag_groups(event.org, data.get("tag_group", []))
 
 
@@ -67,6 +71,8 @@ def _member(event: CallbackEvent, client):
     p = event.payload
     change = event.change_type
     if change in {"create_user", "update_user"}:
+        # A partial record: callback URLs set after 2022-08-15 get only UserID and Department (doc 90970), and
+        # upsert_staff changes only the fields present, so a missing Name or Mobile keeps what Siyu has.
         info = dict(p)
         if p.get("NewUserID"):
             info["UserID"] = p["NewUserID"]

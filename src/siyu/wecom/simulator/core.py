@@ -803,6 +803,17 @@ class Simulator:
             events.append(self._tag_event("shuffle", group_id))
             return {"group_id": group_id, "tag_ids": list(tag_ids)}
 
+    def admin_reorder_tag_groups(self, group_ids: list[str]) -> dict[str, Any]:
+        """The admin drags the tag groups into a new order: one shuffle with an empty Id ("every group")."""
+        with self._change() as events:
+            live = [g.group_id for g in self.state.tag_groups.values() if not g.deleted]
+            if sorted(group_ids) != sorted(live):
+                raise SimulatorError("group_ids must list every tag group exactly once")
+            for position, gid in enumerate(group_ids):
+                self.state.tag_groups[gid].order = len(group_ids) - position  # larger order = earlier
+            events.append(self._tag_event("shuffle", ""))
+            return {"group_ids": list(group_ids)}
+
     # --- customer groups (change_external_chat) -------------------------------------------------
 
     def create_group(
