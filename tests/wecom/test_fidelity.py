@@ -1,11 +1,14 @@
 """Siyu against the parts of WeCom that differ from a naive reading of the API: tag lists without a "tags" key,
 rule-group tag ids, a shuffle of every tag group, and member callbacks that carry only UserID/Department."""
 
+import time
+
 import pytest
 
 from siyu.customers.models import Relation, RelationTag, Tag, TagGroup
 from siyu.customers import services as customer_services
 from siyu.orgs.models import Staff
+from siyu.wecom.simulator import SimClock
 from tests.factories import make_org
 from tests.wecom.live import siyu_view, sim_view, wire
 
@@ -69,3 +72,19 @@ def test_member_callbacks_with_only_userid_and_department_keep_what_siyu_knows(w
     wired.process()
     staff = Staff.objects.for_org(org).get(userid="zhangsan")
     assert (staff.name, staff.position, staff.department_ids) == ("张三", "店长", [shop])
+
+
+def test_a_brief_84061_right_after_an_add_is_retried_within_the_welcome_window(db, settings):
+    settings.WECOM_BACKOFF_BASE, settings.WECOM_BACKOFF_MAX = 0.001, 0.01
+    wired, stop = wire(make_org(), clock=SimClock(frozen=True))  # WeCom's time moves only when told to
+    sim, org = wired.sim, wired.org
+    sim.set_limits(not_contact_after_add=1)  # unverified community report, modelled as a switch
+    sim.add_staff("zhangsan", "张三")
+    ext = sim.add_customer("zhangsan", name="王女士")["external_userid"]
+    wired.process()
+    assert not Relation.objects.for_org(org).filter(customer__external_userid=ext).exists()
+    sim.advance(1)
+    time.sleep(1.1)  # the retry is due a second later on the dispatcher's clock
+    wired.process()
+    assert Relation.objects.for_org(org).get(customer__external_userid=ext).status == Relation.Status.ACTIVE
+    stop()

@@ -277,6 +277,9 @@ def queue_welcome(relation, *, code: ChannelCode | None, welcome_code: str, even
         return None  # this relation was welcomed (or is being welcomed) already: never twice
 
 
+WELCOME_CODE_EXPIRED = 41050  # 无效的欢迎语code: "须在添加好友后20秒内使用" (doc 90313)
+
+
 def _settle(row: WelcomeSend, outcome: str, errcode: int | None = None) -> None:
     changes = {"outcome": outcome, "errcode": errcode}
     if outcome == WelcomeSend.Outcome.SENT:
@@ -318,6 +321,8 @@ def perform_send(row: WelcomeSend) -> None:
         _settle(row, WelcomeSend.Outcome.REFUSED)
         raise PermanentFailure(str(error.hint)) from error
     except WeComError as error:
+        if error.errcode == WELCOME_CODE_EXPIRED:
+            raise _expired(row, _("企业微信回复 41050：欢迎语 code 已过 20 秒有效期。"), error.errcode) from error
         _settle(row, WelcomeSend.Outcome.REFUSED, error.errcode)
         raise PermanentFailure(f"{error} ({error.hint})") from error
     _settle(row, WelcomeSend.Outcome.SENT, 0)
