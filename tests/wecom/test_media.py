@@ -1,0 +1,77 @@
+"""Attachments' files uploaded to WeCom before a send: an image once through uploadimg (its URL never expires),
+temporary media through media/upload and again once WeCom's three days are over (40007)."""
+
+import http.server
+import threading
+
+import pytest
+
+from siyu.wecom import media
+from siyu.wecom.client import WeComClient
+from siyu.wecom.models import ApiCall
+from siyu.wecom.simulator import SimClock
+from tests.factories import make_org
+from tests.wecom.live import wire
+
+FILES = {"/poster.jpg": b"\xff\xd8\xff\xe0" + b"jpeg" * 64, "/guide.pdf": b"%PDF-1.4" + b"pdf" * 64}
+
+
+class _Files(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = FILES.get(self.path)
+        self.send_response(200 if body else 404)
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def files():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def wired(db, settings):
+    settings.WECOM_BACKOFF_BASE, settings.WECOM_BACKOFF_MAX = 0.001, 0.01
+    wiring, stop = wire(make_org(), clock=SimClock(frozen=True))
+    yield wiring
+    stop()
+
+
+def uploads(org, endpoint: str) -> int:
+    return ApiCall.objects.for_org(org).filter(endpoint=endpoint, errcode=0).count()
+
+
+def test_a_welcome_image_is_uploaded_once_and_temporary_media_again_after_three_days(wired, files):
+    sim, org = wired.sim, wired.org
+    sim.add_staff("zhangsan", "张三")
+    payload = {"text": {"content": "欢迎！"}, "attachments": [
+        {"msgtype": "image", "image": {"pic_url": f"{files}/poster.jpg"}},
+        {"msgtype": "file", "file": {"media_id": f"{files}/guide.pdf"}},
+    ]}
+
+    def welcome() -> dict:
+        code = sim.add_customer("zhangsan")["welcome_code"]
+        with WeComClient.for_org(org) as client:
+            media.post_with_media(client, org.pk, "externalcontact/send_welcome_msg", {**payload, "welcome_code": code})
+        return sim.welcomes()[-1]
+
+    first = welcome()
+    picture = first["attachments"][0]["image"]["pic_url"]
+    assert picture in sim.state.uploaded_images and first["attachments"][1]["file"]["media_id"] in sim.state.media
+    welcome()
+    assert (uploads(org, "media/uploadimg"), uploads(org, "media/upload")) == (1, 1)  # remembered, not re-uploaded
+
+    sim.advance(3 * 86400)  # WeCom's three days pass; Siyu's own clock has not moved, so WeCom says 40007
+    third = welcome()
+
+    assert (uploads(org, "media/uploadimg"), uploads(org, "media/upload")) == (1, 2)
+    assert third["attachments"][0]["image"]["pic_url"] == picture
+    assert third["attachments"][1]["file"]["media_id"] != first["attachments"][1]["file"]["media_id"]
+    assert len(sim.welcomes()) == 3
