@@ -1,9 +1,6 @@
 """Attachments' files uploaded to WeCom before a send: an image once through uploadimg (its URL never expires),
 temporary media through media/upload and again once WeCom's three days are over (40007)."""
 
-import http.server
-import threading
-
 import pytest
 
 from siyu.wecom import media
@@ -11,29 +8,13 @@ from siyu.wecom.client import WeComClient
 from siyu.wecom.models import ApiCall
 from siyu.wecom.simulator import SimClock
 from tests.factories import make_org
+from tests.wecom.files import serving
 from tests.wecom.live import wire
-
-FILES = {"/poster.jpg": b"\xff\xd8\xff\xe0" + b"jpeg" * 64, "/guide.pdf": b"%PDF-1.4" + b"pdf" * 64}
-
-
-class _Files(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = FILES.get(self.path)
-        self.send_response(200 if body else 404)
-        self.end_headers()
-        self.wfile.write(body or b"")
-
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
 def files():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving() as base:
+        yield base
 
 
 @pytest.fixture
