@@ -6,8 +6,9 @@ plain message. ``{customer_nickname}``, ``{staff_name}`` and ``{channel}`` in th
 
 Sending: WeCom hands a ``WelcomeCode`` with the add event; it works once, within 20 seconds. A
 :class:`~siyu.channels.models.WelcomeSend` row per relation (idempotency key = the welcome code) sends it:
-41051 (already sent, or the customer already chats) ends it without a retry; 41096 (another app is sending)
-retries shortly while the window lasts; when the window has passed the row fails with that reason.
+41051 (already sent, or the customer already chats) ends it without a retry; 41050 (the code is no longer valid)
+ends it as expired; 41096 (another app is sending) retries shortly while the window lasts; when the window has
+passed the row fails with that reason.
 
 Media: an image's ``pic_url`` and an http(s) URL given for a file, video or mini-program cover are sources
 that :mod:`siyu.wecom.media` uploads to WeCom before the send (``uploadimg`` once; temporary media again
