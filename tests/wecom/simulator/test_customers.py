@@ -370,3 +370,22 @@ def test_welcome_content_limits_keep_the_code_usable(sim, api, body, detail):
 def test_unknown_welcome_code(api):
     err(api.post("externalcontact/send_welcome_msg", {"welcome_code": "nope", "text": {"content": "hi"}}), 41050)
     err(api.post("externalcontact/send_welcome_msg", {"text": {"content": "hi"}}), 41049)
+
+
+@pytest.mark.parametrize("keeps, expected", [(True, False), (False, True)])
+def test_update_contact_way_without_skip_verify_follows_the_switch(sim, api, keeps, expected):
+    # Unverified whether WeCom keeps an omitted skip_verify: a Limits switch, documented in docs/simulator.md.
+    sim.set_limits(update_keeps_skip_verify=keeps)
+    staff(sim, "zhangsan")
+    config_id = contact_way(api, skip_verify=False)
+    ok(api.post("externalcontact/update_contact_way", {"config_id": config_id, "remark": "新备注"}))
+    assert ok(api.post("externalcontact/get_contact_way", {"config_id": config_id}))["contact_way"]["skip_verify"] is expected
+
+
+def test_get_may_answer_84061_right_after_an_add_when_switched_on(sim, api):
+    sim.set_limits(not_contact_after_add=2)  # community reports, unverified
+    staff(sim, "zhangsan")
+    ext = sim.add_customer("zhangsan")["external_userid"]
+    err(api.get("externalcontact/get", external_userid=ext), 84061)
+    sim.advance(2)
+    ok(api.get("externalcontact/get", external_userid=ext))
