@@ -18,11 +18,11 @@ from siyu.wecom.crypto import generate_encoding_aes_key, generate_token
 from siyu.wecom.models import WeComConnection
 from siyu.wecom.receiver import forget_cryptor
 from siyu.wecom.simulator import Simulator, run_in_thread
+from tests.wecom.files import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-IMAGE_URL = "https://img.example.com/welcome-gift.png"
-MINI = {"title": "山茶商城·新人礼", "appid": "wx8bd80126147df0a1", "page": "pages/gift/index.html", "media_id": "MEDIA_GIFT_COVER"}
+MINI = {"title": "山茶商城·新人礼", "appid": "wx8bd80126147df0a1", "page": "pages/gift/index.html"}
 
 
 @pytest.fixture
@@ -46,7 +46,16 @@ def settle(limit: int = 50) -> None:
             return
 
 
-def test_create_a_code_in_the_console_download_its_qr_and_ten_customers_scan_it(page, live_server, world, simulated, sign_in, console):
+@pytest.fixture
+def files():
+    """The poster and the mini-program cover, served locally: Siyu uploads them to WeCom before each send."""
+    with serving() as base:
+        yield base
+
+
+def test_create_a_code_in_the_console_download_its_qr_and_ten_customers_scan_it(page, live_server, world, simulated, sign_in, console,
+                                                                                 files):
+    image_url, cover_url = f"{files}/poster.jpg", f"{files}/cover.png"
     sim = simulated
     people = {}
     for userid, name in (("zhangxiao", "张晓"), ("zhouting", "周婷")):
@@ -77,7 +86,7 @@ def test_create_a_code_in_the_console_download_its_qr_and_ten_customers_scan_it(
     first = page.locator("[data-testid=attachments] [data-forms] > fieldset").nth(0)
     first.locator("select[name='att-0-kind']").select_option("image")
     expect(first.locator("input[name='att-0-appid']")).to_be_hidden()
-    first.locator("input[name='att-0-pic_url']").fill(IMAGE_URL)
+    first.locator("input[name='att-0-pic_url']").fill(image_url)
     add.click()
     second = page.locator("[data-testid=attachments] [data-forms] > fieldset").nth(1)
     second.locator("select[name='att-1-kind']").select_option("miniprogram")
@@ -85,7 +94,7 @@ def test_create_a_code_in_the_console_download_its_qr_and_ten_customers_scan_it(
     second.locator("input[name='att-1-title']").fill(MINI["title"])
     second.locator("input[name='att-1-appid']").fill(MINI["appid"])
     second.locator("input[name='att-1-page']").fill(MINI["page"])
-    second.locator("input[name='att-1-media_id']").fill(MINI["media_id"])
+    second.locator("input[name='att-1-media_id']").fill(cover_url)
     page.get_by_role("button", name="保存").click()
 
     expect(page.get_by_role("heading", name="南京路店·门口海报")).to_be_visible()
@@ -128,11 +137,10 @@ def test_create_a_code_in_the_console_download_its_qr_and_ten_customers_scan_it(
         message = next(w for w in welcomes if w["external_userid"] == scan["external_userid"])
         nickname = next(c["name"] for c in sim.list_customers() if c["external_userid"] == scan["external_userid"])
         assert message["text"]["content"] == f"你好 {nickname}，我是{names[scan['userid']]}，新人礼已备好～"
-        assert message["attachments"] == [
-            {"msgtype": "image", "image": {"pic_url": IMAGE_URL}},
-            {"msgtype": "miniprogram", "miniprogram": {"title": MINI["title"], "pic_media_id": MINI["media_id"],
-                                                       "appid": MINI["appid"], "page": MINI["page"]}},
-        ]
+        picture, cover = message["attachments"]
+        assert picture["image"]["pic_url"] in sim.state.uploaded_images  # uploaded through media/uploadimg
+        assert cover["miniprogram"]["pic_media_id"] in sim.state.media  # uploaded through media/upload
+        assert {k: cover["miniprogram"][k] for k in ("title", "appid", "page")} == MINI
     assert set(WelcomeSend.objects.for_org(world.org).values_list("outcome", flat=True)) == {"sent"}
 
     # -- the console shows them ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from siyu.channels.models import (
     WelcomeMessage,
 )
 from siyu.orgs.models import AuditEntry, Staff
+from siyu.wecom.models import ApiCall
 
 IMAGE = {"msgtype": "image", "image": {"pic_url": "https://img.example.com/welcome.png"}}
 MINI = {"msgtype": "miniprogram", "miniprogram": {
@@ -234,3 +235,16 @@ def test_staff_must_be_active_and_visible(world, corp, team):
     with pytest.raises(ValidationError) as caught:
         make_code(world, team, staff=[alice, other])
     assert "不存在或不在你的管理范围内" in caught.value.message_dict["staff"][0]
+
+
+def test_a_member_without_customer_contact_is_refused_before_any_wecom_call(world, corp, team):
+    # Doc 95724: WeCom refuses 「联系我」 members without 客户联系 (84074) or outside the app's visible range.
+    alice, bob, *_ = team
+    bob.is_customer_contact = False
+    bob.save(update_fields=["is_customer_contact"])
+    with pytest.raises(ValidationError) as caught:
+        make_code(world, team)
+    message = caught.value.message_dict["staff"][0]
+    assert "未开通客户联系功能" in message and "可见范围" in message
+    assert not ApiCall.objects.for_org(world.org).filter(endpoint="externalcontact/add_contact_way").exists()
+    assert corp.sim.state.contact_ways == {}

@@ -16,6 +16,7 @@ from siyu.core.durable import DurableRow
 from siyu.customers.models import TimelineEvent
 from siyu.wecom.simulator import SimClock
 from tests.channels.conftest import Corp
+from tests.wecom.files import serving
 
 IMAGE = {"msgtype": "image", "image": {"pic_url": "https://img.example.com/a.png"}}
 LINK = {"msgtype": "link", "link": {"title": "新品菜单", "url": "https://example.com/menu", "desc": "第二杯半价"}}
@@ -107,8 +108,16 @@ def sent(corp) -> list[dict]:
 
 def test_each_new_customer_is_welcomed_once_with_the_right_attachments(world, corp):
     alice, bob = corp.staff("alice", "张晓"), corp.staff("bob", "周婷")
-    code = services.create_channel_code(world.org, by=world.admin, name="海报", staff=[alice, bob],
-                                        welcome_text="你好 {customer_nickname}，我是{staff_name}", welcome_attachments=[IMAGE, MINI])
+    with serving() as files:  # the poster and the mini-program cover are uploaded to WeCom before the sends
+        image = {"msgtype": "image", "image": {"pic_url": f"{files}/poster.jpg"}}
+        mini = {"msgtype": "miniprogram", "miniprogram": {**MINI["miniprogram"], "pic_media_id": f"{files}/cover.png"}}
+        code = services.create_channel_code(world.org, by=world.admin, name="海报", staff=[alice, bob],
+                                            welcome_text="你好 {customer_nickname}，我是{staff_name}",
+                                            welcome_attachments=[image, mini])
+        _welcome_four(world, corp, code)
+
+
+def _welcome_four(world, corp, code):
     corp.sim.set_duplicate_deliveries(True)  # every callback twice, byte for byte
     scans = [corp.scan(code, name=f"客户{i}") for i in range(4)]
     corp.sim.redeliver_all()  # and once more, all of them
@@ -119,7 +128,10 @@ def test_each_new_customer_is_welcomed_once_with_the_right_attachments(world, co
         assert message["external_userid"] == scan["external_userid"] and message["userid"] == scan["userid"]
         name = "张晓" if scan["userid"] == "alice" else "周婷"
         assert message["text"] == {"content": f"你好 {message_name(corp, scan)}，我是{name}"}
-        assert message["attachments"] == [IMAGE, MINI]
+        (picture, cover) = message["attachments"]
+        assert picture["image"]["pic_url"] in corp.sim.state.uploaded_images
+        assert {**cover["miniprogram"], "pic_media_id": ""} == {**MINI["miniprogram"], "pic_media_id": ""}
+        assert cover["miniprogram"]["pic_media_id"] in corp.sim.state.media
     rows = WelcomeSend.objects.for_org(world.org)
     assert rows.count() == 4 and set(rows.values_list("outcome", flat=True)) == {"sent"}
     assert corp.calls("externalcontact/send_welcome_msg") == 4

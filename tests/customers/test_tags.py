@@ -171,7 +171,7 @@ def test_wecom_refusals_become_field_errors(corp, world):
     with pytest.raises(ValidationError) as caught:
         tag_services.add_tags(group, ["二"], by=world.admin.user)
     assert "企业微信中已有同名标签" in field_errors(caught.value)["name"][0]
-    # WeCom's own count is full (other apps' tags, strategy tags): its 40058 is the limit message.
+    # WeCom's own count is full (other apps' tags, strategy tags): its 40126 is the limit message.
     corp.sim.set_limits(max_corp_tags=2)
     with pytest.raises(ValidationError) as caught:
         tag_services.add_tags(group, ["三"], by=world.admin.user)
@@ -368,3 +368,52 @@ def test_bulk_tagging_marks_every_customer_in_wecom(corp, world, django_capture_
                                        (customers[2], "li", [])]:
         assert corp.sim.state.relation(userid, customer.external_userid).tag_ids == expected
     assert corp.calls("externalcontact/mark_tag") == 2
+
+
+# -- tags made in WeCom's admin console are read-only (doc 92117) ----------------------------------------------------
+def test_renaming_an_admin_created_tag_is_refused_in_the_console_and_changes_nothing(corp, world):
+    admin = corp.sim.admin_add_tags(["金卡"], group_name="会员")
+    tag_services.pull_corp_tags(world.org)
+    tag = Tag.objects.for_org(world.org).get(wecom_id=admin["tags"][0]["id"])
+    page = client_for(world.admin).get(reverse("customers:tags")).content.decode()
+    assert "企业微信管理员在管理后台创建" in page and f'value="{tag.name}"' not in page  # shown read-only, with why
+
+    response = client_for(world.admin).post(reverse("customers:tag_action", args=[tag.pk]), {"op": "rename", "name": "黑卡"})
+
+    assert response.status_code == 400
+    assert "企业微信只允许创建标签的应用修改" in response.content.decode()
+    tag.refresh_from_db()
+    assert tag.name == "金卡" and corp.wecom_tags()[tag.wecom_id] == "金卡"
+    assert corp.calls("externalcontact/edit_corp_tag") == 0  # refused before any WeCom call
+    for change in (lambda: tag_services.delete_tag(tag), lambda: tag_services.move_tag(tag, "down"),
+                   lambda: tag_services.rename_tag_group(tag.group, "VIP")):
+        with pytest.raises(ValidationError):
+            change()
+    assert corp.calls("externalcontact/edit_corp_tag") == corp.calls("externalcontact/del_corp_tag") == 0
+
+
+def test_tags_siyu_created_stay_editable_and_wecoms_81011_marks_a_tag_read_only(corp, world):
+    group = tag_services.create_tag_group(world.org, name="口味", tags=["少糖"], by=world.admin.user)
+    tag = Tag.objects.for_org(world.org).get(group=group)
+    assert tag_services.read_only_reason(tag) is None
+    tag_services.rename_tag(tag, "无糖")
+    assert corp.wecom_tags()[tag.wecom_id] == "无糖"
+    corp.sim.state.tags[tag.wecom_id].agentid = 0  # e.g. created by an earlier install's app
+    with pytest.raises(ValidationError, match="企业微信只允许创建标签的应用修改"):
+        tag_services.rename_tag(tag, "半糖")
+    tag.refresh_from_db()
+    assert (tag.name, tag.made_by_app) == ("无糖", False)
+
+
+def test_a_failed_write_after_wecom_accepted_the_rename_is_undone_in_wecom(corp, world, monkeypatch):
+    group = tag_services.create_tag_group(world.org, name="口味", tags=["少糖"], by=world.admin.user)
+    tag = Tag.objects.for_org(world.org).get(group=group)
+
+    def broken_record(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(tag_services.audit, "record", broken_record)  # the local write fails after WeCom's answer
+    with pytest.raises(RuntimeError):
+        tag_services.rename_tag(tag, "无糖")
+    tag.refresh_from_db()
+    assert tag.name == "少糖" and corp.wecom_tags()[tag.wecom_id] == "少糖"

@@ -129,7 +129,7 @@ def test_full_sync_mirrors_the_simulator_and_a_second_run_changes_nothing(corp, 
     boss = Staff.objects.for_org(org).get(userid="boss")
     assert (boss.name, boss.is_customer_contact, boss.department_ids) == ("老板", False, [1])
     assert set(Staff.objects.for_org(org).filter(is_customer_contact=True).values_list("userid", flat=True)) == set(world["staff"])
-    assert Staff.objects.for_org(org).get(userid="zhangsan").mobile == "13800000000"
+    assert Staff.objects.for_org(org).get(userid="zhangsan").mobile == ""  # apps created after 2022-06-20 see none
     # Relations: remark, description, encrypted mobiles, add way, time, tags by id.
     ext = world["customers"][3]
     relation = Relation.objects.for_org(org).get(customer__external_userid=ext, staff__userid="zhaoliu")
@@ -154,6 +154,39 @@ def test_full_sync_mirrors_the_simulator_and_a_second_run_changes_nothing(corp, 
     assert siyu_counts(org) == before, "a second sync adds, removes and re-timelines nothing"
     assert (again.result["relations_started"], again.result["relations_ended"], again.result["groups_dismissed"]) == (0, 0, 0)
     assert_mirrors(corp)
+
+
+@pytest.mark.parametrize("gone", [90501, 49008])  # which code a dismissed group gives is unverified: both work
+def test_a_large_corp_keeps_a_departed_owners_groups_and_lists_them_for_inheritance(corp, django_capture_on_commit_callbacks,
+                                                                                   gone):
+    # Doc 92120: with more than 1,000 people visible, groupchat/list needs owner_filter (81017 otherwise), and a
+    # departed owner's groups are listed only when owner_filter names that owner.
+    sim = corp.sim
+    # The 1,000-member threshold lowered to 3 stands for a large corp (the simulator's own tests cover 1,000).
+    sim.set_limits(groupchat_list_unfiltered_max=3, dismissed_group_errcode=gone)
+    for n in range(4):
+        sim.add_staff(f"s{n:04d}", f"员工{n}", external_contact=False)
+    sim.add_staff("leaver", "离职导购")
+    sim.add_staff("stayer", "在职导购")
+    orphan = sim.create_group("leaver", "离职导购的群", new_members=2)["chat_id"]
+    kept = sim.create_group("stayer", "在职导购的群", new_members=1)["chat_id"]
+    first = corp.sync(django_capture_on_commit_callbacks)
+    assert first.status == Job.Status.SUCCEEDED, first.error
+    sim.remove_staff("leaver")
+    dismissed = sim.create_group("stayer", "将解散的群")["chat_id"]
+    CustomerGroup.objects.for_org(corp.org).filter(chat_id=kept).update(name="旧名")
+    corp.sync(django_capture_on_commit_callbacks)
+    sim.dismiss_group(dismissed)
+
+    job = corp.sync(django_capture_on_commit_callbacks)
+
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    groups = {g.chat_id: g for g in CustomerGroup.objects.for_org(corp.org)}
+    assert groups[orphan].status == CustomerGroup.Status.ACTIVE, "a departed owner's group is not dismissed"
+    assert groups[orphan].inheritance == CustomerGroup.Inheritance.WAITING  # listed for 离职继承
+    assert (groups[kept].status, groups[kept].name) == (CustomerGroup.Status.ACTIVE, "在职导购的群")
+    assert groups[dismissed].status == CustomerGroup.Status.DISMISSED  # confirmed by groupchat/get
+    assert job.result["groups_dismissed"] == 1
 
 
 def test_every_cursor_pages_with_small_limits_and_progress_follows_the_pages(corp, django_capture_on_commit_callbacks,

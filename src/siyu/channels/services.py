@@ -99,6 +99,12 @@ def _clean_staff(org, people, field: str, errors: dict, by) -> list[Staff]:
             errors.setdefault(field, []).append(_("员工“%(name)s”不存在或不在你的管理范围内。") % {"name": person})
         elif person.status != Staff.Status.ACTIVE:
             errors.setdefault(field, []).append(_("员工“%(name)s”不是在职状态，不能接待客户。") % {"name": person})
+        elif not person.is_customer_contact:
+            # Doc 95724: WeCom refuses members without 客户联系 or outside the app's visible range; the directory
+            # sync marks both as not customer-contact (get_follow_user_list lists only visible members).
+            errors.setdefault(field, []).append(_(
+                "员工“%(name)s”未开通客户联系功能，或不在本应用的可见范围内，企业微信不允许其接待客户。"
+                "请在企业微信管理后台为其开通客户联系并加入应用可见范围，再同步通讯录。") % {"name": person})
     return people
 
 
@@ -457,17 +463,18 @@ def update_channel_code(code: ChannelCode, *, by=None, client: WeComClient | Non
     return code
 
 
+CONTACT_WAY_GONE = 41044  # 无效的「联系我」config_id参数 (doc 90313)
+
+
 def _set_status(code: ChannelCode, status: str, *, by, client, action: str, call: tuple[str, dict], what: str) -> ChannelCode:
     client, own = _client(code.org, client)
     try:
         try:
             client.post(*call)
-        except InvalidParameter as error:
-            if status != ChannelCode.Status.DELETED:
+        except WeComError as error:
+            if status != ChannelCode.Status.DELETED or error.errcode != CONTACT_WAY_GONE:
                 raise _wecom_refused(error, what) from error
             log.info("channel code %s: WeCom no longer has contact way %s", code.pk, code.config_id)
-        except WeComError as error:
-            raise _wecom_refused(error, what) from error
     finally:
         if own:
             client.close()

@@ -6,12 +6,13 @@ plain message. ``{customer_nickname}``, ``{staff_name}`` and ``{channel}`` in th
 
 Sending: WeCom hands a ``WelcomeCode`` with the add event; it works once, within 20 seconds. A
 :class:`~siyu.channels.models.WelcomeSend` row per relation (idempotency key = the welcome code) sends it:
-41051 (already sent, or the customer already chats) ends it without a retry; 41096 (another app is sending)
-retries shortly while the window lasts; when the window has passed the row fails with that reason.
+41051 (already sent, or the customer already chats) ends it without a retry; 41050 (the code is no longer valid)
+ends it as expired; 41096 (another app is sending) retries shortly while the window lasts; when the window has
+passed the row fails with that reason.
 
-Media: the simulator has no ``media/upload``, so images go out by ``pic_url`` (WeCom's ``uploadimg`` URL or any
-image URL) or by a ``media_id`` the operator supplies; files, videos and mini-program covers need a
-``media_id`` (WeCom's temporary media last three days, so long-lived messages should use images by URL).
+Media: an image's ``pic_url`` and an http(s) URL given for a file, video or mini-program cover are sources
+that :mod:`siyu.wecom.media` uploads to WeCom before the send (``uploadimg`` once; temporary media again
+after its three days); a plain ``media_id`` goes out as given.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from django.utils.translation import gettext as _
 from siyu.channels.models import ATTACHMENTS_MAX, ChannelCode, WelcomeMessage, WelcomeSend
 from siyu.core.durable import PermanentFailure, RetryLater
 from siyu.customers import timeline
+from siyu.wecom import media
 from siyu.wecom.client import WeComClient
 from siyu.wecom.errors import (
     NotConnected,
@@ -277,6 +279,9 @@ def queue_welcome(relation, *, code: ChannelCode | None, welcome_code: str, even
         return None  # this relation was welcomed (or is being welcomed) already: never twice
 
 
+WELCOME_CODE_EXPIRED = 41050  # 无效的欢迎语code: "须在添加好友后20秒内使用" (doc 90313)
+
+
 def _settle(row: WelcomeSend, outcome: str, errcode: int | None = None) -> None:
     changes = {"outcome": outcome, "errcode": errcode}
     if outcome == WelcomeSend.Outcome.SENT:
@@ -299,7 +304,7 @@ def perform_send(row: WelcomeSend) -> None:
             "late": int((now - row.event_at).total_seconds())})
     try:
         with WeComClient.for_org(row.org_id) as client:
-            client.post("externalcontact/send_welcome_msg", row.payload)
+            media.post_with_media(client, row.org_id, "externalcontact/send_welcome_msg", row.payload)  # uploads first
     except WelcomeAlreadySent as error:
         if timezone.now() > row.deadline:
             raise _expired(row, _("企业微信回复 41051：欢迎语的 20 秒有效期已过。"), error.errcode) from error
@@ -318,6 +323,8 @@ def perform_send(row: WelcomeSend) -> None:
         _settle(row, WelcomeSend.Outcome.REFUSED)
         raise PermanentFailure(str(error.hint)) from error
     except WeComError as error:
+        if error.errcode == WELCOME_CODE_EXPIRED:
+            raise _expired(row, _("企业微信回复 41050：欢迎语 code 已过 20 秒有效期。"), error.errcode) from error
         _settle(row, WelcomeSend.Outcome.REFUSED, error.errcode)
         raise PermanentFailure(f"{error} ({error.hint})") from error
     _settle(row, WelcomeSend.Outcome.SENT, 0)

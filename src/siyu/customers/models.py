@@ -136,6 +136,8 @@ class TagGroup(TenantModel):
     name = models.CharField(_("标签组"), max_length=30)
     order = models.IntegerField(default=0)
     deleted = models.BooleanField(default=False)
+    # Created in WeCom by Siyu's app: WeCom lets an app change only the tags it created (doc 92117).
+    made_by_app = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -162,6 +164,7 @@ class Tag(TenantModel):
     name = models.CharField(_("标签"), max_length=30)
     order = models.IntegerField(default=0)
     deleted = models.BooleanField(default=False)
+    made_by_app = models.BooleanField(default=False)  # as TagGroup.made_by_app
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -85,6 +85,12 @@ def _tag_for(org, tag_id: str, *, name: str = "", group_name: str = "") -> Tag:
     return tag
 
 
+def is_corp_tag_id(tag_id: str) -> bool:
+    """Rule-group tags (规则组标签, ids ``st…``, reference §3.0) share tag lists with corp tags but are not
+    corp tags: Siyu cannot list, edit or put them on customers, so it keeps them out of its tag rows."""
+    return bool(tag_id) and not tag_id.startswith("st")
+
+
 def set_wecom_tags(relation: Relation, tags: list[Tag]) -> None:
     """Make the relation's corp tags exactly WeCom's; personal (Siyu-only) tags are left alone."""
     org = relation.org_id
@@ -101,11 +107,13 @@ def set_wecom_tags(relation: Relation, tags: list[Tag]) -> None:
 
 
 # -- relations -------------------------------------------------------------------------------------------
-def apply_follow_info(org, customer: Customer, info: dict, *, adding: bool = False) -> tuple[Relation, bool]:
+def apply_follow_info(org, customer: Customer, info: dict, *, adding: bool = False,
+                      keep_tags: bool = False) -> tuple[Relation, bool]:
     """Mirror one ``follow_user`` / ``follow_info`` entry; returns the relation and whether it (re)started.
 
     WeCom keeps listing a customer who deleted the staff member (a one-sided friendship), so such a
     relation stays ended on a refresh; only an add event (``adding``) makes it a friendship again.
+    ``keep_tags``: ``info`` was built by Siyu, not read from WeCom, so it says nothing about tags.
     """
     staff = staff_for(org, info["userid"])
     if not staff.is_customer_contact:  # whoever has customers has 客户联系 enabled
@@ -129,12 +137,16 @@ def apply_follow_info(org, customer: Customer, info: dict, *, adding: bool = Fal
     relation.synced_at = timezone.now()
     relation.save()
     index_customer_phones(relation)  # phone search finds customers by the numbers staff noted
-    if "tags" in info:  # externalcontact/get: [{group_name, tag_name, tag_id, type}], type 1 = corp tag
+    if keep_tags:
+        pass
+    elif "tag_id" in info:  # batch/get_by_user: a bare list of ids, rule-group (st…) ids among them
+        set_wecom_tags(relation, [_tag_for(org, tag_id) for tag_id in info["tag_id"] if is_corp_tag_id(tag_id)])
+    else:
+        # externalcontact/get: [{group_name, tag_name, tag_id, type}], type 1 = corp tag. A follow_user without
+        # tags has no "tags" key at all (official sample), so a missing key means the last tag was removed.
         tags = [_tag_for(org, t["tag_id"], name=t.get("tag_name", ""), group_name=t.get("group_name", ""))
-                for t in info["tags"] if int(t.get("type", 1)) == 1]
+                for t in info.get("tags") or [] if int(t.get("type", 1)) == 1 and is_corp_tag_id(t.get("tag_id", ""))]
         set_wecom_tags(relation, tags)
-    elif "tag_id" in info:  # batch/get_by_user: a bare list of ids
-        set_wecom_tags(relation, [_tag_for(org, tag_id) for tag_id in info["tag_id"]])
     if started:
         timeline.added(relation)
     return relation, started

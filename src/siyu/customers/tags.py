@@ -7,15 +7,22 @@ made in WeCom's own admin console arrive as ``change_external_tag`` callbacks (`
 :func:`pull_corp_tags`.
 
 Everything WeCom would refuse is refused here first, with a message a person can act on: a name over 30
-characters, a duplicate in the group, a name containing a protected label (seed 000), and a corp that already
-has WeCom's 3,000 tags. WeCom's own refusals (40071 duplicate, 40058 invalid or over the limit, 40068 gone) are
-mapped to the same field errors, for the cases Siyu could not see coming (a tag made in WeCom meanwhile).
+characters, a duplicate in the group, a name containing a protected label (seed 000), a corp that already
+has WeCom's 3,000 tags, and a change to a tag Siyu's app did not create (doc 92117: "自建/第三方应用仅能编辑和删除
+本应用创建的标签" — tags made in WeCom's admin console are read-only here). WeCom's own refusals, by errcode
+(40071 duplicate, 40126 over the limit, 40068 gone, 81011 not ours), are mapped to the same field errors,
+for the cases Siyu could not see coming (a tag made in WeCom meanwhile).
+
+No WeCom call runs inside a database transaction: each change is validated, made in WeCom, then written;
+when the write fails, the WeCom change is undone where WeCom allows it (a deletion cannot be undone there,
+and the next sync removes what WeCom no longer lists).
 
 Personal tags (个人标签) belong to one staff member and live only in Siyu.
 """
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 
 from django.core.exceptions import ValidationError
@@ -34,7 +41,11 @@ from siyu.wecom.errors import NotConnected, NotExternalContact, WeComError
 
 MAX_NAME = 30  # WeCom: group_name and tag name ≤ 30 characters (reference §3.3)
 MAX_CORP_TAGS = 3000  # WeCom: ≤ 3000 corp tags per corp, strategy tags included (reference §3.3)
+# WeCom errcodes this module branches on (doc 90313): the names say what happened.
+DUPLICATE_NAME, TAG_LIMIT, UNKNOWN_TAG, NOT_OUR_TAG = 40071, 40126, 40068, 81011
 SEEDED_ACTION = "protected_labels.seeded"
+
+log = logging.getLogger(__name__)
 
 PROTECTION_EXPLANATION = gettext_lazy(
     "标签不能把客户标记为“容易被误导、容易被利用”的人：这类标签会让弱势人群（如老人）被反复推送低质甚至欺骗性的"
@@ -186,17 +197,39 @@ def _client(org, client):
         raise ValidationError(_("尚未连接企业微信：%(hint)s") % {"hint": error.hint}) from None
 
 
+READ_ONLY_REASON = gettext_lazy(
+    "该标签由企业微信管理员在管理后台创建。企业微信只允许创建标签的应用修改、排序或删除它，"
+    "请到企业微信管理后台“客户联系 → 客户标签”中修改，改动会自动同步到这里。"
+)
+
+
+def read_only_reason(row: Tag | TagGroup) -> str | None:
+    """Why Siyu cannot change a corp tag or group, or None when it can (doc 92117: only the creating app may)."""
+    if isinstance(row, Tag) and row.kind == Tag.Kind.PERSONAL:
+        return None
+    if row.wecom_id and not row.made_by_app:
+        return str(READ_ONLY_REASON)
+    return None
+
+
+def _refuse_read_only(*rows) -> None:
+    for row in rows:
+        reason = read_only_reason(row)
+        if reason:
+            raise ValidationError(_("“%(name)s”不能在思语中修改：%(reason)s") % {"name": row.name, "reason": reason})
+
+
 def _wecom_error(error: WeComError, field: str) -> ValidationError:
-    """WeCom's refusal as the field error the person can act on."""
-    if error.errcode == 40071:
+    """WeCom's refusal, by errcode, as the field error the person can act on."""
+    if error.errcode == DUPLICATE_NAME:
         return ValidationError({field: _("企业微信中已有同名标签（可能是刚在企业微信后台创建的），请换一个名称，或先同步标签。")})
-    if error.errcode == 40058 and "max" in (error.errmsg or "").lower():
+    if error.errcode == TAG_LIMIT:
         return ValidationError({field: _("企业微信提示企业标签数量已达上限（每个企业最多 %(max)d 个），请先删除不再使用的标签。") % {
             "max": MAX_CORP_TAGS}})
-    if error.errcode == 40058:
-        return ValidationError({field: _("企业微信认为名称不合法：%(errmsg)s") % {"errmsg": (error.errmsg or "").split(",")[0]}})
-    if error.errcode == 40068:
+    if error.errcode == UNKNOWN_TAG:
         return ValidationError(_("该标签或标签组在企业微信中已不存在，请先点击“从企业微信同步”。"))
+    if error.errcode == NOT_OUR_TAG:
+        return ValidationError(str(READ_ONLY_REASON))
     return ValidationError(_("企业微信拒绝了操作（错误码 %(code)s）：%(hint)s") % {"code": error.errcode, "hint": error.hint})
 
 
@@ -206,32 +239,61 @@ def _call(org, client, path: str, body: dict, *, field: str = "name") -> dict:
     try:
         return client.post(path, body)
     except WeComError as error:
+        if error.errcode == NOT_OUR_TAG:
+            _mark_read_only(org, body)
         raise _wecom_error(error, field) from None
     finally:
         if own:
             client.close()
 
 
+def _mark_read_only(org, body: dict) -> None:
+    """WeCom says the app did not create these (a tag from before Siyu kept track): show them read-only."""
+    ids = [body["id"]] if body.get("id") else list(body.get("tag_id") or []) + list(body.get("group_id") or [])
+    Tag.objects.for_org(org).filter(wecom_id__in=ids).update(made_by_app=False)
+    TagGroup.objects.for_org(org).filter(wecom_id__in=ids).update(made_by_app=False)
+
+
+def _undo(org, client, path: str, body: dict) -> None:
+    """Best-effort undo in WeCom after a local write failed; the write's own error is what the caller sees."""
+    try:
+        _call(org, client, path, body)
+    except ValidationError:
+        log.warning("could not undo %s %s in WeCom after a failed write; the next sync repairs it", path, body)
+
+
+def _written(org, client, write, undo: tuple[str, dict] | None):
+    """Run ``write`` in a transaction after the WeCom call succeeded; undo the WeCom change if it fails."""
+    try:
+        with transaction.atomic():
+            return write()
+    except Exception:
+        if undo is not None:
+            _undo(org, client, *undo)
+        raise
+
+
 def _group_from_answer(org, answer: dict, group: TagGroup | None = None) -> tuple[TagGroup, list[Tag]]:
+    """Rows for what add_corp_tag created: made by this app, so Siyu may change them later."""
     data = answer.get("tag_group") or {}
     if group is None:
         group, _ = TagGroup.objects.for_org(org).update_or_create(
             org=org, wecom_id=data["group_id"],
-            defaults={"name": data.get("group_name", "")[:MAX_NAME], "order": int(data.get("order") or 0), "deleted": False},
+            defaults={"name": data.get("group_name", "")[:MAX_NAME], "order": int(data.get("order") or 0), "deleted": False,
+                      "made_by_app": True},
         )
     tags = []
     for item in data.get("tag") or []:
         tag, _ = Tag.objects.for_org(org).update_or_create(
             org=org, wecom_id=item["id"],
             defaults={"group": group, "kind": Tag.Kind.CORP, "name": item.get("name", "")[:MAX_NAME],
-                      "order": int(item.get("order") or 0), "deleted": False, "owner": None},
+                      "order": int(item.get("order") or 0), "deleted": False, "owner": None, "made_by_app": True},
         )
         tags.append(tag)
     return group, tags
 
 
 # -- corp tag groups and tags ------------------------------------------------------------------------------
-@transaction.atomic
 def create_tag_group(org, *, name: str, tags: list[str], by=None, client=None) -> TagGroup:
     """Create a corp tag group with its first tags in WeCom (a group cannot be empty there), then locally."""
     live_groups = TagGroup.objects.for_org(org).filter(deleted=False)
@@ -244,12 +306,15 @@ def create_tag_group(org, *, name: str, tags: list[str], by=None, client=None) -
         "group_name": name, "order": top + 1,
         "tag": [{"name": n, "order": len(names) - i} for i, n in enumerate(names)],
     }, field="tags")
-    group, created = _group_from_answer(org, answer)
-    audit.record("tags.group_created", org=org, actor=by, obj=group, details={"tags": [t.name for t in created]})
-    return group
+
+    def write():
+        group, created = _group_from_answer(org, answer)
+        audit.record("tags.group_created", org=org, actor=by, obj=group, details={"tags": [t.name for t in created]})
+        return group
+
+    return _written(org, client, write, ("externalcontact/del_corp_tag", {"group_id": [answer["tag_group"]["group_id"]]}))
 
 
-@transaction.atomic
 def add_tags(group: TagGroup, names: list[str], *, by=None, client=None) -> list[Tag]:
     """Add corp tags to an existing group, in WeCom first."""
     org = group.org
@@ -260,15 +325,20 @@ def add_tags(group: TagGroup, names: list[str], *, by=None, client=None) -> list
     answer = _call(org, client, "externalcontact/add_corp_tag", {
         "group_id": group.wecom_id, "tag": [{"name": n, "order": 0} for n in names],
     })
-    _, created = _group_from_answer(org, answer, group)
-    audit.record("tags.created", org=org, actor=by, obj=group, details={"tags": [t.name for t in created]})
-    return created
+
+    def write():
+        _, created = _group_from_answer(org, answer, group)
+        audit.record("tags.created", org=org, actor=by, obj=group, details={"tags": [t.name for t in created]})
+        return created
+
+    new_ids = [item["id"] for item in (answer.get("tag_group") or {}).get("tag") or []]
+    return _written(org, client, write, ("externalcontact/del_corp_tag", {"tag_id": new_ids}))
 
 
-@transaction.atomic
 def rename_tag(tag: Tag, name: str, *, by=None, client=None) -> Tag:
     """Rename a corp tag (in WeCom first) or a personal tag."""
     org = tag.org
+    _refuse_read_only(tag)
     if tag.kind == Tag.Kind.PERSONAL:
         siblings = Tag.objects.for_org(org).filter(kind=Tag.Kind.PERSONAL, owner=tag.owner, deleted=False).exclude(pk=tag.pk)
     else:
@@ -277,67 +347,89 @@ def rename_tag(tag: Tag, name: str, *, by=None, client=None) -> Tag:
     name = check_name(org, name, siblings=siblings)
     if name == old:
         return tag
+    undo = None
     if tag.kind == Tag.Kind.CORP:
         _call(org, client, "externalcontact/edit_corp_tag", {"id": tag.wecom_id, "name": name})
-    tag.name = name
-    tag.save(update_fields=["name"])
-    audit.record("tags.renamed", org=org, actor=by, obj=tag, details={"from": old, "to": name, "kind": tag.kind})
-    return tag
+        undo = ("externalcontact/edit_corp_tag", {"id": tag.wecom_id, "name": old})
+
+    def write():
+        tag.name = name
+        tag.save(update_fields=["name"])
+        audit.record("tags.renamed", org=org, actor=by, obj=tag, details={"from": old, "to": name, "kind": tag.kind})
+        return tag
+
+    return _written(org, client, write, undo)
 
 
-@transaction.atomic
 def rename_tag_group(group: TagGroup, name: str, *, by=None, client=None) -> TagGroup:
     org = group.org
+    _refuse_read_only(group)
     siblings = TagGroup.objects.for_org(org).filter(deleted=False).exclude(pk=group.pk)
     old = group.name
     name = check_name(org, name, siblings=siblings, what=_("标签组"))
     if name == old:
         return group
     _call(org, client, "externalcontact/edit_corp_tag", {"id": group.wecom_id, "name": name})
-    group.name = name
-    group.save(update_fields=["name"])
-    audit.record("tags.group_renamed", org=org, actor=by, obj=group, details={"from": old, "to": name})
-    return group
+
+    def write():
+        group.name = name
+        group.save(update_fields=["name"])
+        audit.record("tags.group_renamed", org=org, actor=by, obj=group, details={"from": old, "to": name})
+        return group
+
+    return _written(org, client, write, ("externalcontact/edit_corp_tag", {"id": group.wecom_id, "name": old}))
 
 
 def _customers_with(tags) -> int:
     return RelationTag.objects.for_org(tags[0].org_id).filter(tag__in=tags).values("relation__customer_id").distinct().count()
 
 
-@transaction.atomic
 def delete_tag(tag: Tag, *, by=None, client=None) -> int:
     """Delete a tag: it leaves every customer. Returns how many customers had it. A corp group left empty is
     deleted too, as WeCom does."""
     org = tag.org
+    _refuse_read_only(tag)
     affected = _customers_with([tag])
-    if tag.kind == Tag.Kind.CORP and tag.wecom_id:
+    in_wecom = tag.kind == Tag.Kind.CORP and tag.wecom_id
+    if in_wecom:
         _call(org, client, "externalcontact/del_corp_tag", {"tag_id": [tag.wecom_id]})
-        mirror.delete_tag_or_group(org, tag.wecom_id, "tag")
-    else:
-        RelationTag.objects.for_org(org).filter(tag=tag).delete()
-        Tag.objects.for_org(org).filter(pk=tag.pk).update(deleted=True)
-    if tag.group_id and not Tag.objects.for_org(org).filter(group_id=tag.group_id, deleted=False).exists():
-        TagGroup.objects.for_org(org).filter(pk=tag.group_id).update(deleted=True)
-    audit.record("tags.deleted", org=org, actor=by, obj=tag, details={"name": tag.name, "kind": tag.kind, "customers": affected})
-    return affected
+
+    def write():
+        if in_wecom:
+            mirror.delete_tag_or_group(org, tag.wecom_id, "tag")
+        else:
+            RelationTag.objects.for_org(org).filter(tag=tag).delete()
+            Tag.objects.for_org(org).filter(pk=tag.pk).update(deleted=True)
+        if tag.group_id and not Tag.objects.for_org(org).filter(group_id=tag.group_id, deleted=False).exists():
+            TagGroup.objects.for_org(org).filter(pk=tag.group_id).update(deleted=True)
+        audit.record("tags.deleted", org=org, actor=by, obj=tag,
+                     details={"name": tag.name, "kind": tag.kind, "customers": affected})
+        return affected
+
+    return _written(org, client, write, None)  # WeCom cannot undelete; the next sync drops the row
 
 
-@transaction.atomic
 def delete_tag_group(group: TagGroup, *, by=None, client=None) -> int:
     """Delete a group with all its tags (WeCom deletes them with it and sends no per-tag callbacks)."""
     org = group.org
     tags = list(Tag.objects.for_org(org).filter(group=group, deleted=False))
+    _refuse_read_only(group, *tags)
     affected = _customers_with(tags) if tags else 0
     if group.wecom_id:
         _call(org, client, "externalcontact/del_corp_tag", {"group_id": [group.wecom_id]})
-        mirror.delete_tag_or_group(org, group.wecom_id, "tag_group")
-    else:
-        RelationTag.objects.for_org(org).filter(tag__group=group).delete()
-        Tag.objects.for_org(org).filter(group=group).update(deleted=True)
-        TagGroup.objects.for_org(org).filter(pk=group.pk).update(deleted=True)
-    audit.record("tags.group_deleted", org=org, actor=by, obj=group,
-                 details={"name": group.name, "tags": [t.name for t in tags], "customers": affected})
-    return affected
+
+    def write():
+        if group.wecom_id:
+            mirror.delete_tag_or_group(org, group.wecom_id, "tag_group")
+        else:
+            RelationTag.objects.for_org(org).filter(tag__group=group).delete()
+            Tag.objects.for_org(org).filter(group=group).update(deleted=True)
+            TagGroup.objects.for_org(org).filter(pk=group.pk).update(deleted=True)
+        audit.record("tags.group_deleted", org=org, actor=by, obj=group,
+                     details={"name": group.name, "tags": [t.name for t in tags], "customers": affected})
+        return affected
+
+    return _written(org, client, write, None)
 
 
 def _reorder(rows: list, moving, direction: str) -> list:
@@ -349,49 +441,55 @@ def _reorder(rows: list, moving, direction: str) -> list:
     return rows
 
 
-@transaction.atomic
 def move_tag(tag: Tag, direction: str, *, by=None, client=None) -> None:
     """Move a corp tag one place up or down in its group. WeCom shows larger ``order`` first, so the group's tags
     are renumbered n…1 and only the tags whose number changed are sent with ``edit_corp_tag``."""
     org = tag.org
     rows = _reorder(list(Tag.objects.for_org(org).filter(group_id=tag.group_id, deleted=False).order_by("-order", "id")), tag, direction)
-    _renumber(org, rows, client)
-    audit.record("tags.reordered", org=org, actor=by, obj=tag, details={"direction": direction})
+    _renumber(org, rows, client, lambda: audit.record("tags.reordered", org=org, actor=by, obj=tag,
+                                                      details={"direction": direction}))
 
 
-@transaction.atomic
 def move_tag_group(group: TagGroup, direction: str, *, by=None, client=None) -> None:
     org = group.org
     rows = _reorder(list(TagGroup.objects.for_org(org).filter(deleted=False).order_by("-order", "id")), group, direction)
-    _renumber(org, rows, client)
-    audit.record("tags.group_reordered", org=org, actor=by, obj=group, details={"direction": direction})
+    _renumber(org, rows, client, lambda: audit.record("tags.group_reordered", org=org, actor=by, obj=group,
+                                                      details={"direction": direction}))
 
 
-def _renumber(org, rows: list, client) -> None:
-    changed = []
-    for position, row in enumerate(rows):
-        order = len(rows) - position
-        if row.order != order:
-            row.order = order
-            changed.append(row)
+def _renumber(org, rows: list, client, record) -> None:
+    """Send the new ``order`` of every row whose number changed, then write them all; a row Siyu's app did not
+    create cannot be renumbered in WeCom, so such a move is refused before any call."""
+    changed = [(row, len(rows) - position, row.order) for position, row in enumerate(rows) if row.order != len(rows) - position]
     if not changed:
         return
+    _refuse_read_only(*[row for row, _new, _old in changed])
     own = client is None
     client = _client(org, client)
+    sent = []
     try:
-        for row in changed:
+        for row, new, old in changed:
             if row.wecom_id:
                 try:
-                    client.post("externalcontact/edit_corp_tag", {"id": row.wecom_id, "order": row.order})
-                except WeComError as error:
-                    raise _wecom_error(error, "order") from None
-            type(row).objects.for_org(org).filter(pk=row.pk).update(order=row.order)
+                    _call(org, client, "externalcontact/edit_corp_tag", {"id": row.wecom_id, "order": new}, field="order")
+                except ValidationError:
+                    for done, _new, before in sent:  # put back the ones already moved
+                        _undo(org, client, "externalcontact/edit_corp_tag", {"id": done.wecom_id, "order": before})
+                    raise
+                sent.append((row, new, old))
+
+        def write():
+            for row, new, _old in changed:
+                row.order = new
+                type(row).objects.for_org(org).filter(pk=row.pk).update(order=new)
+            record()
+
+        _written(org, client, write, None)
     finally:
         if own:
             client.close()
 
 
-@transaction.atomic
 def pull_corp_tags(org, *, by=None, client=None) -> dict:
     """Make the local corp tags WeCom's. Groups and tags created in Siyu while WeCom was not connected (no
     ``wecom_id``) are matched to WeCom's by name or created there; then ``get_corp_tag_list`` is mirrored and
@@ -408,6 +506,11 @@ def pull_corp_tags(org, *, by=None, client=None) -> dict:
     finally:
         if own:
             client.close()
+    with transaction.atomic():
+        return _mirror_tag_list(org, groups, by)
+
+
+def _mirror_tag_list(org, groups: list[dict], by) -> dict:
     mirror.upsert_tag_groups(org, groups)
     live_groups = {g["group_id"] for g in groups}
     live_tags = {t["id"] for g in groups for t in g.get("tag") or []}
@@ -446,11 +549,12 @@ def _push_pending(org, client, wecom_groups: list[dict]) -> int:
         data = client.post("externalcontact/add_corp_tag", body).get("tag_group") or {}
         if not group.wecom_id:
             group.wecom_id = data.get("group_id", "")
-            group.save(update_fields=["wecom_id"])
+            group.made_by_app = True
+            group.save(update_fields=["wecom_id", "made_by_app"])
         ids = {item["name"]: item["id"] for item in data.get("tag") or []}
         for tag in pending:
             if tag.name in ids:
-                Tag.objects.for_org(org).filter(pk=tag.pk).update(wecom_id=ids[tag.name])
+                Tag.objects.for_org(org).filter(pk=tag.pk).update(wecom_id=ids[tag.name], made_by_app=True)
                 created += 1
     return created
 

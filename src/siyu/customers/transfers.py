@@ -510,7 +510,7 @@ def _move_relation(transfer: Transfer, *, at) -> None:
         if old is not None:
             info.update(remark=old.remark, description=old.description, remark_corp_name=old.remark_corp_name,
                         remark_mobiles=json.loads(old.remark_mobiles) if old.remark_mobiles else [], state=old.state)
-        services.apply_follow_info(org, customer, info)
+        services.apply_follow_info(org, customer, info, keep_tags=True)
     services.relation_ended(
         org, userid=transfer.handover.userid, external_userid=customer.external_userid,
         status=Relation.Status.TRANSFERRED, at=at,

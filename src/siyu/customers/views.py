@@ -285,10 +285,12 @@ def _tag_page(request, *, errors: dict | None = None, status: int = 200, group_f
     errors = errors or {}
     for tag in Tag.objects.for_org(org).filter(kind=Tag.Kind.CORP, deleted=False, group__in=groups).order_by("-order", "id"):
         tag.errors = errors.get(f"tag-{tag.pk}")
+        tag.read_only = tag_services.read_only_reason(tag)
         by_group[tag.group_id].append(tag)
     for group in groups:
         group.live_tags = by_group[group.pk]
         group.errors = errors.get(f"group-{group.pk}")
+        group.read_only = tag_services.read_only_reason(group)
     context = {
         "groups": groups, "total": tag_services.corp_tag_count(org), "limit": tag_services.MAX_CORP_TAGS,
         "max_name": tag_services.MAX_NAME, "group_form": group_form or TagGroupForm(), "errors": errors,

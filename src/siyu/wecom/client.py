@@ -28,6 +28,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -111,6 +112,14 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file for WeCom's upload APIs."""
+
+    filename: str
+    data: bytes
+
+
 class WeComClient:
     """Calls WeCom for one organization's connection. Use as a context manager, or call :meth:`close`.
 
@@ -178,6 +187,10 @@ class WeComClient:
     def post(self, path: str, json: dict | None = None) -> dict:
         """POST ``json`` to an API; the answer's JSON on errcode 0."""
         return self._call("POST", endpoint_of(path), {}, json if json is not None else {})
+
+    def upload(self, path: str, filename: str, data: bytes, **params) -> dict:
+        """POST a file as multipart/form-data in a ``media`` part (``media/upload``, ``media/uploadimg``)."""
+        return self._call("POST", endpoint_of(path), params, Upload(filename, data))
 
     def iter_cursor(self, path: str, body: dict | None, list_key: str) -> Iterator:
         """Every item of ``list_key`` across a cursor-paged POST API (``next_cursor`` empty or absent = end)."""
@@ -314,7 +327,8 @@ class WeComClient:
         self._take_rate_slot(endpoint)
         started = time.perf_counter()
         try:
-            response = self._http.request(method, endpoint, params=query, json=body)
+            content = {"files": {"media": (body.filename, body.data)}} if isinstance(body, Upload) else {"json": body}
+            response = self._http.request(method, endpoint, params=query, **content)
             if response.status_code != 200:
                 raise WeComNetworkError(f"HTTP {response.status_code}", endpoint)
             data = response.json()

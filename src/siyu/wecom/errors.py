@@ -152,7 +152,21 @@ _ERRORS: dict[int, tuple[type[WeComError], object]] = {
     60020: (PermissionDenied, _(
         "服务器IP不在企业可信IP中：请在“应用管理 → 自建应用 → 企业可信IP”中加入本服务器的出口IP。"
     )),
+    40007: (InvalidParameter, _("素材已失效（临时素材 media_id 只有 3 天有效期），需要重新上传。")),
+    40126: (InvalidParameter, _("企业标签已达企业微信的上限（每个企业最多 3000 个），请先删除不再使用的标签。")),
+    40130: (InvalidParameter, _("原跟进成员与接替成员不能是同一人。")),
+    40131: (InvalidParameter, _("该客户不是原跟进成员的客户，可能已被删除或转接。")),
+    41041: (InvalidParameter, _("「联系我」的使用成员超过 100 人（部门成员也计算在内），请减少成员或部门。")),
+    41044: (InvalidParameter, _("该「联系我」在企业微信中已不存在（config_id 无效）。")),
+    41050: (InvalidParameter, _("欢迎语 code 已失效：只能在添加客户后 20 秒内使用。")),
+    41054: (InvalidParameter, _("成员尚未激活企业微信（从未登录过），不能用于「联系我」，请让其先登录企业微信。")),
+    41055: (InvalidParameter, _("入群欢迎语素材已达上限（100 个），请先删除不再使用的素材。")),
+    41091: (InvalidParameter, _("一个加入群聊二维码最多关联 5 个群。")),
+    45029: (InvalidParameter, _("返回数据过大：通讯录较大时请按部门逐个拉取成员。")),
+    49008: (InvalidParameter, _("客户群已解散。")),
+    81011: (PermissionDenied, _("企业微信只允许创建标签的应用修改或删除该标签，请在企业微信管理后台修改。")),
     81017: (InvalidParameter, _("应用可见范围过大，请按群主分批查询（owner_filter）。")),
+    84074: (PermissionDenied, _("成员没有客户联系权限：请在企业微信管理后台“客户联系 → 权限配置”中为其开通。")),
     84061: (NotExternalContact, _("该成员与此客户不是好友关系（客户可能已删除成员），无需重试。")),
     301002: (PermissionDenied, _("成员没有接口许可（仅第三方/代开发应用需要），请为成员购买并激活接口许可。")),
 }

@@ -4,7 +4,11 @@ recorded and marked done, so a new WeCom event type never blocks the queue."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from django.utils import timezone
+
+from siyu.core.durable import RetryLater
 from siyu.customers import services as customers
 from siyu.customers import timeline
 from siyu.customers.models import Relation
@@ -17,6 +21,8 @@ from siyu.wecom.models import CallbackEvent, Department
 
 log = logging.getLogger(__name__)
 
+WELCOME_WINDOW = timedelta(seconds=20)  # a WelcomeCode is valid 20 s after the add (doc 92599)
+
 
 def _contact(event: CallbackEvent, client):
     p = event.payload
@@ -24,8 +30,13 @@ def _contact(event: CallbackEvent, client):
     at = customers.from_epoch(p.get("CreateTime"))
     change = event.change_type
     if change in {"add_external_contact", "add_half_external_contact"}:
-        customers.customer_added(event.org, userid=userid, external_userid=external_userid, state=p.get("State", ""),
-                                 welcome_code=p.get("WelcomeCode", ""), client=client, at=at)
+        relation = customers.customer_added(event.org, userid=userid, external_userid=external_userid,
+                                            state=p.get("State", ""), welcome_code=p.get("WelcomeCode", ""),
+                                            client=client, at=at)
+        if relation is None and at is not None and timezone.now() - at < WELCOME_WINDOW:
+            # Community reports (unverified, a simulator switch): right after the add, externalcontact/get may
+            # answer 84061 for a moment. Retry while the welcome code can still be used instead of dropping both.
+            raise RetryLater(1.0, f"WeCom does not list {external_userid} for {userid} yet")
     elif change == "edit_external_contact":
         customers.refresh_customer(event.org, external_userid, client)
     elif change == "del_external_contact":
@@ -57,9 +68,13 @@ def _tag(event: CallbackEvent, client):
     if event.change_type == "delete":
         customers.delete_tag_or_group(event.org, p.get("Id", ""), p.get("TagType", "tag"))
         return
-    # create / update / shuffle: re-read the group or tag from WeCom
-    key = "tag_id" if p.get("TagType") == "tag" else "group_id"
-    data = client.post("externalcontact/get_corp_tag_list", {key: [p.get("Id", "")]})
+    # create / update / shuffle: re-read the group or tag from WeCom. A shuffle with an empty Id means every
+    # group was reordered (reference §8), so everything is re-read.
+    if not p.get("Id"):
+        data = client.post("externalcontact/get_corp_tag_list", {})
+    else:
+        key = "tag_id" if p.get("TagType") == "tag" else "group_id"
+        data = client.post("externalcontact/get_corp_tag_list", {key: [p["Id"]]})
     customers.upsert_tag_groups(event.org, data.get("tag_group", []))
 
 
@@ -67,6 +82,8 @@ def _member(event: CallbackEvent, client):
     p = event.payload
     change = event.change_type
     if change in {"create_user", "update_user"}:
+        # A partial record: callback URLs set after 2022-08-15 get only UserID and Department (doc 90970), and
+        # upsert_staff changes only the fields present, so a missing Name or Mobile keeps what Siyu has.
         info = dict(p)
         if p.get("NewUserID"):
             info["UserID"] = p["NewUserID"]

@@ -13,7 +13,8 @@ Steps, each reported to the job's progress (per page where WeCom pages):
 2. corp tags (``get_corp_tag_list``); groups and tags WeCom no longer lists are deleted;
 3. customers and their relations (``externalcontact/batch/get_by_user``, ≤100 members per call, cursor
    paged); relations Siyu holds as active that WeCom no longer lists have ended;
-4. customer groups (``groupchat/list``, then ``groupchat/get`` for each); groups gone upstream are dismissed.
+4. customer groups (``groupchat/list`` per batch of ≤ 100 owners, departed owners included, then
+   ``groupchat/get`` for each); a group is dismissed only when ``groupchat/get`` says it is gone.
 
 What WeCom cannot tell us: a customer who deleted a member stays in that member's list (a one-sided
 friendship, see docs/simulator.md), so a missed ``del_follow_user`` cannot be repaired from the list; the
@@ -57,7 +58,10 @@ JOB_KIND = "wecom.full_sync"
 USERIDS_PER_CALL = 100  # batch/get_by_user: userid_list 1..100
 CUSTOMERS_PER_PAGE = 100  # batch/get_by_user: limit 1..100
 GROUPS_PER_PAGE = 1000  # groupchat/list: limit 1..1000
-GROUP_GONE = 90501  # groupchat/get: unknown or dismissed chat
+REPLY_TOO_LARGE = 45029  # user/list with fetch_child=1 on a large corp
+OWNERS_PER_CALL = 100  # groupchat/list: owner_filter.userid_list ≤ 100 (doc 92120)
+# groupchat/get on a dismissed or unknown chat: 90501, or 49008 (群已经解散) — which one is not verified.
+GROUP_GONE = frozenset({90501, 49008})
 # A queued job older than this was lost by the queue (huey is at-most-once): it no longer blocks a new sync.
 LOST_AFTER = timedelta(hours=1)
 
@@ -203,9 +207,8 @@ class FullSync:
         parent_of = {int(d["id"]): int(d.get("parentid") or 0) for d in departments}
         roots = sorted(d for d, parent in parent_of.items() if parent not in parent_of) or [1]
         users: dict[str, dict] = {}
-        for root in roots:
-            for user in self.call(self.client.get, "user/list", department_id=root, fetch_child=1).get("userlist") or []:
-                users.setdefault(user["userid"], user)
+        for user in self._members(roots, sorted(dept_ids)):
+            users.setdefault(user["userid"], user)
         follow = sorted(set(self.call(self.client.get, "externalcontact/get_follow_user_list").get("follow_user") or []))
         with transaction.atomic():
             for user in users.values():
@@ -225,6 +228,19 @@ class FullSync:
         self._part(1.0, _("已同步 %(n)d 位员工") % {"n": len(users)})
         self.result.update(departments=len(dept_ids), staff=len(users), staff_departed=departed, follow_users=len(follow))
         return follow
+
+    def _members(self, roots: list[int], departments: list[int]) -> list[dict]:
+        """Every visible member: one ``user/list`` with ``fetch_child=1`` per root, or, when WeCom answers 45029
+        (reply too large; doc 90313: "建议按部门分别拉取，同时不要指定fetch_child=1"), one call per department."""
+        try:
+            return [user for root in roots
+                    for user in self.call(self.client.get, "user/list", department_id=root, fetch_child=1).get("userlist") or []]
+        except WeComError as error:
+            if error.errcode != REPLY_TOO_LARGE:
+                raise
+        log.info("full sync of %s: user/list too large, reading %d departments one by one", self.org, len(departments))
+        return [user for dept in departments
+                for user in self.call(self.client.get, "user/list", department_id=dept).get("userlist") or []]
 
     # -- 2. tags -------------------------------------------------------------------------------------------------
     def sync_tags(self) -> None:
@@ -344,41 +360,53 @@ class FullSync:
 
     # -- 4. groups -------------------------------------------------------------------------------------------------
     def sync_groups(self) -> None:
-        org = self.org
-        listed: dict[str, int] = {}
-        body = {"status_filter": 0, "cursor": "", "limit": GROUPS_PER_PAGE}
-        cursors: set[str] = set()
-        while True:
-            data = self.call(self.client.post, "externalcontact/groupchat/list", body)
-            for entry in data.get("group_chat_list") or []:
-                listed[entry["chat_id"]] = int(entry.get("status") or 0)
-            self.result["pages"]["groups"] += 1
-            self._part(0.05, _("客户群：已列出 %(n)d 个") % {"n": len(listed)})
-            cursor = data.get("next_cursor") or ""
-            if not cursor or cursor in cursors:
-                break
-            cursors.add(cursor)
-            body = {**body, "cursor": cursor}
+        """List the groups owner by owner, read each, and dismiss only what ``groupchat/get`` confirms is gone.
 
+        Doc 92120: without ``owner_filter`` an app seeing more than 1,000 people gets 81017, and a departed
+        owner's groups are listed only when ``owner_filter`` names that owner. So every member Siyu knows,
+        departed ones included, is asked for in batches of 100; a group missing from the lists (its owner
+        is outside the app's visible range, or unknown to Siyu) is read once before anything is dismissed.
+        """
+        org = self.org
+        owners = sorted(set(Staff.objects.for_org(org).values_list("userid", flat=True)))
+        batches = [owners[i : i + OWNERS_PER_CALL] for i in range(0, len(owners), OWNERS_PER_CALL)]
+        listed: dict[str, int] = {}
+        for batch in batches:
+            body = {"status_filter": 0, "owner_filter": {"userid_list": batch}, "cursor": "", "limit": GROUPS_PER_PAGE}
+            cursors: set[str] = set()
+            while True:
+                data = self.call(self.client.post, "externalcontact/groupchat/list", body)
+                for entry in data.get("group_chat_list") or []:
+                    listed[entry["chat_id"]] = int(entry.get("status") or 0)
+                self.result["pages"]["groups"] += 1
+                self._part(0.05, _("客户群：已列出 %(n)d 个") % {"n": len(listed)})
+                cursor = data.get("next_cursor") or ""
+                if not cursor or cursor in cursors:
+                    break
+                cursors.add(cursor)
+                body = {**body, "cursor": cursor}
+
+        groups = CustomerGroup.objects.for_org(org)
+        unlisted = list(groups.filter(status=CustomerGroup.Status.ACTIVE).exclude(chat_id__in=listed)
+                        .values_list("chat_id", flat=True))
+        to_read = list(listed) + unlisted
         gone: set[str] = set()
-        for index, chat_id in enumerate(listed, 1):
+        for index, chat_id in enumerate(to_read, 1):
             try:
                 self.call(group_services.refresh_group, org, chat_id, self.client)
             except WeComError as error:
-                if error.errcode != GROUP_GONE:
+                if error.errcode not in GROUP_GONE:
                     raise
-                gone.add(chat_id)  # dismissed between the list and the read
-            self._part(0.05 + 0.9 * index / len(listed), _("客户群：已同步 %(i)d/%(n)d") % {"i": index, "n": len(listed)})
+                gone.add(chat_id)  # dismissed (or never a customer group): confirmed by WeCom itself
+            self._part(0.05 + 0.9 * index / len(to_read), _("客户群：已同步 %(i)d/%(n)d") % {"i": index, "n": len(to_read)})
 
         live = {chat_id: status for chat_id, status in listed.items() if chat_id not in gone}
-        groups = CustomerGroup.objects.for_org(org)
         for status in set(live.values()):
             # 离职继承 status only comes from groupchat/list.
             ids = [chat_id for chat_id, s in live.items() if s == status]
             groups.filter(chat_id__in=ids).exclude(inheritance=status).update(inheritance=status)
         dismissed = 0
-        for chat_id in groups.filter(status=CustomerGroup.Status.ACTIVE).values_list("chat_id", flat=True):
-            if chat_id not in live:
-                group_services.dismiss_group(org, chat_id)
-                dismissed += 1
-        self.result.update(groups=len(live), groups_dismissed=dismissed)
+        for chat_id in groups.filter(status=CustomerGroup.Status.ACTIVE, chat_id__in=gone).values_list("chat_id", flat=True):
+            group_services.dismiss_group(org, chat_id)
+            dismissed += 1
+        self.result.update(groups=len(live) + len(set(unlisted) - gone), groups_dismissed=dismissed)

@@ -77,6 +77,14 @@ class Api:
     def post(self, path: str, body: dict | None = None, **params) -> dict:
         return self._call("POST", path, params, body or {})
 
+    def upload(self, path: str = "media/upload", filename: str = "photo.jpg", data: bytes = b"\xff\xd8\xff" + b"0" * 64,
+               **params) -> dict:
+        """A multipart/form-data upload with a ``media`` part, as media/upload and media/uploadimg take it."""
+        response = self.http.post(f"/cgi-bin/{path}", params={"access_token": self.token, **params},
+                                  files={"media": (filename, data)})
+        assert response.status_code == 200
+        return response.json()
+
     def _call(self, method: str, path: str, params: dict, body: dict | None) -> dict:
         """One call; on an expired token (tests advance the clock by days) refetch once, like a real client."""
         for attempt in (1, 2):
@@ -100,6 +108,16 @@ def err(result: dict, errcode: int) -> dict:
     assert f"more info at https://open.work.weixin.qq.com/devtool/query?e={errcode}" in result["errmsg"]
     assert ", hint: [" in result["errmsg"]
     return result
+
+
+def media_id(api: Api, kind: str = "image", filename: str = "photo.jpg") -> str:
+    """A fresh temporary media id (valid three simulated days)."""
+    return ok(api.upload(type=kind, filename=filename))["media_id"]
+
+
+def image_url(api: Api) -> str:
+    """A pic_url WeCom accepts: one media/uploadimg returned."""
+    return ok(api.upload("media/uploadimg"))["url"]
 
 
 def contact_way(api: Api, **fields) -> str:

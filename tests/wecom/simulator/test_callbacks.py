@@ -215,6 +215,7 @@ def test_deleting_the_last_tag_deletes_its_group(sim, receiver):
 
 
 def test_contact_events(sim, receiver):
+    sim.set_limits(callback_set_after_2022_08_15=False)  # a callback URL configured before 2022-08-15
     dept = sim.add_department("上海门店", parentid=1, order=5)
     sim.add_staff("zhangsan", "张三", [dept["id"]], mobile="13800000000", position="店长")
     sim.update_staff("zhangsan", position="区域经理")
@@ -233,6 +234,14 @@ def test_contact_events(sim, receiver):
     assert set(delete) == {"ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "ChangeType", "UserID"}
     assert set(gone) - {"ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "ChangeType"} == {"Id"}
     assert "<ChangeType>create_user</ChangeType>" in receiver.xml(1)  # bare text, as in WeCom's sample
+
+
+def test_member_events_carry_only_userid_and_department_for_new_callback_urls(sim, receiver):
+    # Doc 90970: for callback URLs set after 2022-08-15 (the default), members carry only UserID and Department.
+    sim.add_staff("lisi", "李四", mobile="13900000000", position="导购")
+    sim.update_staff("lisi", position="店长")
+    base = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "ChangeType"}
+    assert [set(e) - base for e in receiver.events()] == [{"UserID", "Department"}] * 2
 
 
 def test_async_delivery_keeps_order(receiver):

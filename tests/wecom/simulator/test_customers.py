@@ -6,7 +6,7 @@ import pytest
 
 from siyu.wecom.simulator import NotFound, SimulatorError
 
-from .support import contact_way, err, ok, staff
+from .support import contact_way, err, image_url, media_id, ok, staff
 
 
 # --- contact ways ----------------------------------------------------------------------------------
@@ -15,10 +15,7 @@ from .support import contact_way, err, ok, staff
 @pytest.mark.parametrize("fields, detail", [
     ({"state": "s" * 31}, "state exceed max length 30"),
     ({"remark": "备" * 31}, "remark exceed max length 30"),
-    ({"user": [f"u{n}" for n in range(101)]}, "user exceed max size 100"),
     ({"type": 1, "user": ["zhangsan", "lisi"]}, "exactly one user"),
-    ({"type": 3}, "type must be between 1 and 2"),
-    ({"scene": None}, "scene missing"),
     ({"is_temp": True}, "is_temp is only allowed for type 1"),
     ({"type": 1, "user": ["zhangsan"], "is_temp": True, "expires_in": 15 * 86400}, "expires_in must be between"),
 ])
@@ -32,6 +29,48 @@ def test_add_contact_way_limits_return_40058_and_change_nothing(sim, api, fields
 
 def test_add_contact_way_with_unknown_member_is_40003(sim, api):
     err(api.post("externalcontact/add_contact_way", {"type": 1, "scene": 2, "user": ["ghost"]}), 40003)
+
+
+@pytest.mark.parametrize("fields, errcode", [
+    ({"type": None}, 41037), ({"scene": None}, 41038), ({"type": 3}, 41039), ({"scene": 0}, 41040),
+])
+def test_contact_way_type_and_scene_have_their_own_errcodes(sim, api, fields, errcode):
+    # Doc 90313: 41037/41038 missing type/scene, 41039/41040 invalid type/scene.
+    staff(sim, "zhangsan")
+    body = {"type": 2, "scene": 2, "user": ["zhangsan"], **fields}
+    err(api.post("externalcontact/add_contact_way", {k: v for k, v in body.items() if v is not None}), errcode)
+    assert sim.state.contact_ways == {}
+
+
+def test_contact_way_members_must_be_eligible(sim, api):
+    # Doc 95724: members must be activated (41054) and have 客户联系 (84074).
+    sim.add_staff("fresh", "新人", activated=False)
+    sim.add_staff("backoffice", "后勤", external_contact=False)
+    sim.add_staff("ok", "导购")
+    for userid, errcode in (("fresh", 41054), ("backoffice", 84074)):
+        err(api.post("externalcontact/add_contact_way", {"type": 1, "scene": 2, "user": [userid]}), errcode)
+    ok(api.post("externalcontact/add_contact_way", {"type": 1, "scene": 2, "user": ["ok"]}))
+
+
+def test_a_member_outside_the_visible_range_is_refused_with_60011(sim, api):
+    shop = sim.add_department("门店")["id"]
+    hq = sim.add_department("总部")["id"]
+    sim.add_staff("guide", "导购", [shop])
+    sim.set_visible_range(departments=[hq])
+    err(api.post("externalcontact/add_contact_way", {"type": 1, "scene": 2, "user": ["guide"]}), 60011)
+    assert api.get("externalcontact/get_follow_user_list")["follow_user"] == []
+    sim.set_visible_range(departments=[hq], users=["guide"])
+    ok(api.post("externalcontact/add_contact_way", {"type": 1, "scene": 2, "user": ["guide"]}))
+
+
+def test_a_contact_way_counts_department_members_towards_100(sim, api):
+    # 41041: "默认限制不超过100人(包括部门展开后的人数)" (doc 90313).
+    shop = sim.add_department("门店")["id"]
+    for n in range(100):
+        sim.add_staff(f"g{n:03d}", f"导购{n}", [shop])
+    sim.add_staff("boss", "店长")
+    err(api.post("externalcontact/add_contact_way", {"type": 2, "scene": 2, "user": ["boss"], "party": [shop]}), 41041)
+    ok(api.post("externalcontact/add_contact_way", {"type": 2, "scene": 2, "party": [shop]}))
 
 
 def test_contact_way_crud_shapes(sim, api):
@@ -52,7 +91,7 @@ def test_contact_way_crud_shapes(sim, api):
     err(api.post("externalcontact/update_contact_way", {"config_id": result["config_id"], "state": "x" * 31}), 40058)
     assert api.post("externalcontact/get_contact_way", {"config_id": result["config_id"]})["contact_way"]["state"] == "new"
     ok(api.post("externalcontact/del_contact_way", {"config_id": result["config_id"]}))
-    err(api.post("externalcontact/get_contact_way", {"config_id": result["config_id"]}), 40058)
+    err(api.post("externalcontact/get_contact_way", {"config_id": result["config_id"]}), 41044)
 
 
 def test_mini_program_contact_way_has_no_qr_code(sim, api):
@@ -273,12 +312,37 @@ def test_welcome_code_expires_after_20_seconds(sim, api):
     ok(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "text": {"content": "hi"}}))
     code = sim.scan(state="w")["welcome_code"]
     sim.advance(21)
-    err(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "text": {"content": "hi"}}), 41051)
+    err(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "text": {"content": "hi"}}), 41050)
     assert len(sim.welcomes()) == 1
 
 
 def _image(n):
     return {"msgtype": "image", "image": {"media_id": f"MEDIA_{n}"}}
+
+
+def test_welcome_media_must_be_uploaded_and_expires_after_three_days(sim, api):
+    # Doc 90313 (40007: "上传临时素材生成的media_id，有效期是3天") and doc 92137 (pic_url from media/uploadimg).
+    media, url = media_id(api), image_url(api)
+    code = _welcome_code(sim, api)
+    for attachment in ({"media_id": "never-uploaded"}, {"pic_url": "https://example.com/a.png"}):
+        err(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "attachments": [
+            {"msgtype": "image", "image": attachment}]}), 40007 if "media_id" in attachment else 40058)
+    ok(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "attachments": [
+        {"msgtype": "image", "image": {"media_id": media}}, {"msgtype": "image", "image": {"pic_url": url}}]}))
+    sim.advance(3 * 86400)
+    code = sim.scan(state="w")["welcome_code"]
+    err(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "attachments": [
+        {"msgtype": "image", "image": {"media_id": media}}]}), 40007)
+    ok(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "attachments": [
+        {"msgtype": "image", "image": {"pic_url": url}}]}))  # uploadimg URLs do not expire
+
+
+def test_uploads_are_checked_like_wecom_checks_them(api):
+    assert ok(api.upload(type="image"))["type"] == "image"
+    err(api.upload(type="gif"), 40005)
+    err(api.upload(type="image", filename="a.gif"), 40004)
+    err(api.upload(type="image", data=b"1234"), 40006)
+    err(api.upload("media/uploadimg", data=b"0" * (2 * 1024 * 1024 + 1)), 40006)
 
 
 @pytest.mark.parametrize("body, detail", [
@@ -299,9 +363,29 @@ def test_welcome_content_limits_keep_the_code_usable(sim, api, body, detail):
     code = _welcome_code(sim, api)
     result = err(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, **body}), 40058)
     assert detail in result["errmsg"]
-    ok(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "attachments": [_image(1)] * 9}))
+    image = {"msgtype": "image", "image": {"media_id": media_id(api)}}
+    ok(api.post("externalcontact/send_welcome_msg", {"welcome_code": code, "attachments": [image] * 9}))
 
 
 def test_unknown_welcome_code(api):
-    err(api.post("externalcontact/send_welcome_msg", {"welcome_code": "nope", "text": {"content": "hi"}}), 40058)
-    err(api.post("externalcontact/send_welcome_msg", {"text": {"content": "hi"}}), 40058)
+    err(api.post("externalcontact/send_welcome_msg", {"welcome_code": "nope", "text": {"content": "hi"}}), 41050)
+    err(api.post("externalcontact/send_welcome_msg", {"text": {"content": "hi"}}), 41049)
+
+
+@pytest.mark.parametrize("keeps, expected", [(True, False), (False, True)])
+def test_update_contact_way_without_skip_verify_follows_the_switch(sim, api, keeps, expected):
+    # Unverified whether WeCom keeps an omitted skip_verify: a Limits switch, documented in docs/simulator.md.
+    sim.set_limits(update_keeps_skip_verify=keeps)
+    staff(sim, "zhangsan")
+    config_id = contact_way(api, skip_verify=False)
+    ok(api.post("externalcontact/update_contact_way", {"config_id": config_id, "remark": "新备注"}))
+    assert ok(api.post("externalcontact/get_contact_way", {"config_id": config_id}))["contact_way"]["skip_verify"] is expected
+
+
+def test_get_may_answer_84061_right_after_an_add_when_switched_on(sim, api):
+    sim.set_limits(not_contact_after_add=2)  # community reports, unverified
+    staff(sim, "zhangsan")
+    ext = sim.add_customer("zhangsan")["external_userid"]
+    err(api.get("externalcontact/get", external_userid=ext), 84061)
+    sim.advance(2)
+    ok(api.get("externalcontact/get", external_userid=ext))

@@ -6,7 +6,7 @@ import pytest
 
 from siyu.wecom.simulator import SimulatorError
 
-from .support import err, ok, staff
+from .support import err, image_url, media_id, ok, staff
 
 LINK = {"title": "入群福利", "url": "https://example.com/gift", "desc": "新人券", "picurl": "https://example.com/p.png"}
 
@@ -30,8 +30,8 @@ def test_add_get_edit_delete(sim, api):
 
 
 def test_only_one_attachment_is_kept_in_wecom_priority_order(sim, api):
-    template_id = ok(_add(api, link=LINK, image={"pic_url": "https://wework.qpic.cn/wwpic/abc/0"},
-                          file={"media_id": "FILE"}))["template_id"]
+    template_id = ok(_add(api, link=LINK, image={"pic_url": image_url(api)},
+                          file={"media_id": media_id(api, "file", "a.pdf")}))["template_id"]
     got = ok(api.post("externalcontact/group_welcome_template/get", {"template_id": template_id}))
     assert set(got) == {"errcode", "errmsg", "image"}
 
@@ -57,14 +57,15 @@ def test_invalid_templates_change_nothing(sim, api, body, reason):
 def test_the_library_holds_100_templates(sim, api):
     for n in range(100):
         ok(_add(api, text={"content": f"欢迎 {n}"}))
-    assert "max count 100" in err(_add(api, text={"content": "one more"}), 40058)["errmsg"]
+    assert "max count 100" in err(_add(api, text={"content": "one more"}), 41055)["errmsg"]  # doc 90313
 
 
 def test_joins_through_a_join_way_are_greeted_and_new_rooms_keep_the_welcome(sim, api):
     staff(sim, "zhangsan")
     sim.set_limits(group_qr_cap=4)  # the owner counts
     first = sim.create_group("zhangsan", "福利群")["chat_id"]
-    template_id = ok(_add(api, text={"content": "欢迎%NICKNAME%！"}, image={"pic_url": "https://wework.qpic.cn/wwpic/x/0"}))["template_id"]
+    picture = image_url(api)
+    template_id = ok(_add(api, text={"content": "欢迎%NICKNAME%！"}, image={"pic_url": picture}))["template_id"]
     config_id = ok(api.post("externalcontact/groupchat/add_join_way", {
         "scene": 2, "chat_id_list": [first], "state": "g_welcome", "room_base_name": "福利群", "room_base_id": 2}))["config_id"]
     sim.join_group(config_id=config_id, name="未设置欢迎语前")
@@ -76,7 +77,7 @@ def test_joins_through_a_join_way_are_greeted_and_new_rooms_keep_the_welcome(sim
     welcomes = sim.group_welcomes()
     assert [(w["chat_id"], w["external_userid"]) for w in welcomes] == [(j["chat_id"], j["external_userid"]) for j in joined]
     assert welcomes[0]["text"] == {"content": "欢迎客户0！"}
-    assert welcomes[0]["attachment"] == {"msgtype": "image", "image": {"pic_url": "https://wework.qpic.cn/wwpic/x/0"}}
+    assert welcomes[0]["attachment"] == {"msgtype": "image", "image": {"pic_url": picture}}
     assert {(w["template_id"], w["config_id"], w["state"]) for w in welcomes} == {(template_id, config_id, "g_welcome")}
     assert sim.group_welcomes(chat_id=second) == welcomes[2:]
     assert sim.state.groups[second].name == "福利群2"

@@ -56,7 +56,7 @@ def _join_way(api, chats, **fields):
 def test_join_way_limits_and_shape(sim, api):
     staff(sim, "zhangsan")
     chats = [sim.create_group("zhangsan", f"群{n}")["chat_id"] for n in range(6)]
-    assert "chat_id_list exceed max size 5" in err(_join_way(api, chats), 40058)["errmsg"]
+    err(_join_way(api, chats), 41091)  # doc 92229: at most 5 groups (41091, doc 90313)
     assert "state exceed max length 30" in err(_join_way(api, chats[:1], state="s" * 31), 40058)["errmsg"]
     err(_join_way(api, chats[:1], remark="r" * 31), 40058)
     err(_join_way(api, chats[:1], room_base_name="名" * 41), 40058)
@@ -144,7 +144,10 @@ def test_group_transfers(sim, api, receiver):
     kept = sim.create_group("zhangsan", "在职群")["chat_id"]
     orphan = sim.create_group("lisi", "离职群")["chat_id"]
     sim.remove_staff("lisi")
-    listed = api.post("externalcontact/groupchat/list", {"limit": 10, "status_filter": 1})["group_chat_list"]
+    # Doc 92120: a departed owner's groups are listed only with owner_filter naming that owner.
+    assert api.post("externalcontact/groupchat/list", {"limit": 10, "status_filter": 1})["group_chat_list"] == []
+    listed = api.post("externalcontact/groupchat/list", {"limit": 10, "status_filter": 1,
+                                                         "owner_filter": {"userid_list": ["lisi"]}})["group_chat_list"]
     assert listed == [{"chat_id": orphan, "status": 1}]
     receiver.clear()
 
@@ -165,3 +168,24 @@ def test_group_transfers(sim, api, receiver):
     assert result["failed_chat_list"] == []
     assert api.post("externalcontact/groupchat/get", {"chat_id": kept})["group_chat"]["owner"] == "wangwu"
     assert receiver.calls == []  # API transfers do not call back
+
+
+def test_listing_without_owner_filter_is_81017_on_large_visible_ranges(sim, api):
+    # Doc 92120: more than 1,000 people in the app's visible range need owner_filter.
+    sim.set_limits(groupchat_list_unfiltered_max=2)
+    staff(sim, "a", "b", "c")
+    chat = sim.create_group("a", "群")["chat_id"]
+    err(api.post("externalcontact/groupchat/list", {"limit": 10}), 81017)
+    listed = ok(api.post("externalcontact/groupchat/list", {"limit": 10, "owner_filter": {"userid_list": ["a", "b"]}}))
+    assert listed["group_chat_list"] == [{"chat_id": chat, "status": 0}]
+
+
+@pytest.mark.parametrize("errcode", [90501, 49008])
+def test_a_dismissed_group_answers_the_configured_code(sim, api, errcode):
+    # Unverified which of the two WeCom gives; a switch lets Siyu be tested against both.
+    sim.set_limits(dismissed_group_errcode=errcode)
+    staff(sim, "a")
+    chat = sim.create_group("a", "群")["chat_id"]
+    sim.dismiss_group(chat)
+    err(api.post("externalcontact/groupchat/get", {"chat_id": chat}), errcode)
+    err(api.post("externalcontact/groupchat/get", {"chat_id": "wrNeverExisted"}), 90501)

@@ -54,7 +54,7 @@ def test_duplicate_against_existing_tags_is_40071(sim, api):
 def test_corp_tag_cap(sim, api):
     sim.set_limits(max_corp_tags=3)
     ok(_add(api, group_name="g", tag=[{"name": "a"}, {"name": "b"}]))
-    assert "max count 3" in err(_add(api, group_name="g", tag=[{"name": "c"}, {"name": "d"}]), 40058)["errmsg"]
+    assert "max count 3" in err(_add(api, group_name="g", tag=[{"name": "c"}, {"name": "d"}]), 40126)["errmsg"]
     ok(_add(api, group_name="g", tag=[{"name": "c"}]))
 
 
@@ -104,3 +104,28 @@ def test_get_corp_tag_list_filters(sim, api):
     by_group = ok(api.post("externalcontact/get_corp_tag_list", {"tag_id": [one["tag"][0]["id"]],
                                                                  "group_id": [two["group_id"]]}))["tag_group"]
     assert [g["group_id"] for g in by_group] == [two["group_id"]]  # group_id wins over tag_id
+
+
+def test_the_app_edits_and_deletes_only_the_tags_it_created(sim, api):
+    # Doc 92117: "自建/第三方应用仅能编辑和删除本应用创建的标签".
+    admin = sim.admin_add_tags(["金卡"], group_name="会员")
+    admin_tag = admin["tags"][0]["id"]
+    mine = ok(_add(api, group_id=admin["group_id"], tag=[{"name": "银卡"}]))["tag_group"]["tag"][0]["id"]
+    for body in ({"id": admin_tag, "name": "黑卡"}, {"id": admin_tag, "order": 9}, {"id": admin["group_id"], "name": "VIP"}):
+        err(api.post("externalcontact/edit_corp_tag", body), 81011)
+    err(api.post("externalcontact/del_corp_tag", {"tag_id": [admin_tag]}), 81011)
+    err(api.post("externalcontact/del_corp_tag", {"group_id": [admin["group_id"]]}), 81011)
+    assert sim.state.tags[admin_tag].name == "金卡" and not sim.state.tags[admin_tag].deleted
+    ok(api.post("externalcontact/edit_corp_tag", {"id": mine, "name": "铂金卡"}))
+    ok(api.post("externalcontact/del_corp_tag", {"tag_id": [mine]}))
+
+
+def test_a_follow_user_without_tags_has_no_tags_key(sim, api):
+    # Appendix A get.response: the second follow_user has no "tags" key.
+    staff(sim, "zhangsan")
+    ext = sim.add_customer("zhangsan")["external_userid"]
+    tag = ok(_add(api, group_name="g", tag=[{"name": "t"}]))["tag_group"]["tag"][0]["id"]
+    sim.staff_edits_customer("zhangsan", ext, add_tags=[tag])
+    assert [t["tag_id"] for t in ok(api.get("externalcontact/get", external_userid=ext))["follow_user"][0]["tags"]] == [tag]
+    sim.staff_edits_customer("zhangsan", ext, remove_tags=[tag])
+    assert "tags" not in ok(api.get("externalcontact/get", external_userid=ext))["follow_user"][0]

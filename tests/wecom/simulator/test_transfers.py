@@ -154,11 +154,11 @@ def test_onjob_transfer_request_limits(sim, api):
     err(api.post("externalcontact/transfer_customer", {"handover_userid": "zhangsan", "takeover_userid": "lisi",
                                                        "external_userid": customers,
                                                        "transfer_success_msg": "字" * 201}), 40058)
-    err(_onjob(api, customers, takeover="zhangsan"), 40058)
+    err(_onjob(api, customers, takeover="zhangsan"), 40130)
     err(_onjob(api, customers, takeover="ghost"), 40003)
     assert sim.state.transfers == []
     result = ok(_onjob(api, customers + ["wmSomeoneElse"], handover="lisi", takeover="zhangsan"))
-    assert [c["errcode"] for c in result["customer"]] == [84061, 84061, 40096]
+    assert [c["errcode"] for c in result["customer"]] == [40131, 40131, 40096]  # 40131: not lisi's customers
 
 
 def test_transfer_to_an_existing_friend_adds_no_callback(sim, api, receiver):

@@ -6,15 +6,18 @@ relies on). Handlers run under the simulator's lock and return the payload
 that follows ``"errcode": 0, "errmsg": "ok"``; failures raise
 :class:`~.errors.ApiError`. Changes made here never call back (§2.0).
 
-Field names are copied from reference §3 and Appendix A. Where the reference
-gives no errcode for a rule, the handler uses 40058 (不合法的参数) with an
-errmsg that names the field and the limit; docs/simulator.md lists them.
+Field names are copied from reference §3 and Appendix A. Where WeCom has a
+specific errcode (the global list, doc 90313) the handler answers it; where no
+source gives one, 40058 (不合法的参数) with an errmsg that names the field and
+the limit. docs/simulator.md lists every rule with its source.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import email
+import email.policy
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -29,6 +32,7 @@ from .state import (
     VISIBLE,
     AppMessage,
     ContactWay,
+    Media,
     GroupMember,
     GroupWelcomeTemplate,
     JoinWay,
@@ -49,16 +53,18 @@ TRANSFER_RESULT_PAGE = 1000
 @dataclass(frozen=True)
 class Route:
     method: str
-    handler: Callable[[Any, dict[str, str], dict[str, Any]], dict[str, Any]]
+    handler: Callable[[Any, dict[str, str], Any], dict[str, Any]]
     needs_token: bool = True
+    # The handler takes the raw body (a multipart/form-data upload) instead of parsed JSON.
+    raw_body: bool = False
 
 
 ROUTES: dict[str, Route] = {}
 
 
-def route(path: str, method: str = "POST", *, needs_token: bool = True):
+def route(path: str, method: str = "POST", *, needs_token: bool = True, raw_body: bool = False):
     def register(handler):
-        ROUTES[path] = Route(method, handler, needs_token)
+        ROUTES[path] = Route(method, handler, needs_token, raw_body)
         return handler
 
     return register
@@ -187,7 +193,36 @@ def _active_user(sim, userid: str | None, key: str = "userid", **extra) -> str:
         raise _missing(key, **extra)
     if sim.state.active_staff(userid) is None:
         raise ApiError(40003, f"{key} {userid}", **extra)
+    if not sim.state.visible(userid):
+        # Global code 60011 "指定的成员/部门/标签参数无权限": the member is outside the app's visible range.
+        raise ApiError(60011, f"{key} {userid} is outside the app's visible range", **extra)
     return userid
+
+
+def _contact_member(sim, userid: str, key: str = "user") -> str:
+    """A member a 「联系我」 may name (doc 95724: activated, with 客户联系, inside the app's visible range)."""
+    _active_user(sim, userid, key)
+    staff = sim.state.staff[userid]
+    if not staff.activated:
+        raise ApiError(41054, f"{key} {userid}")  # 41054 该用户尚未激活 (doc 90313)
+    if not staff.external_contact:
+        raise ApiError(84074, f"{key} {userid} has no 客户联系 permission")  # 84074 没有外部联系人权限 (doc 90313)
+    return userid
+
+
+def _media(sim, media_id: str, where: str) -> None:
+    """A media_id must come from media/upload and is valid for three days (doc 90313, 40007: "上传临时素材生成的
+    media_id，有效期是3天")."""
+    media = sim.state.media.get(media_id)
+    if media is None or sim.now() - media.created_at >= sim.limits.media_ttl:
+        raise ApiError(40007, f"{where} {media_id}")
+
+
+def _pic_url(sim, url: str, where: str) -> None:
+    """Doc 92137: an image's pic_url is "通过上传图片接口（media/uploadimg）得到的图片链接"; WeCom gives no code for
+    other URLs, so 40058 names the rule."""
+    if url not in sim.state.uploaded_images:
+        raise ApiError(40058, f"{where}.pic_url must be a URL returned by media/uploadimg")
 
 
 def _check_agentid(sim, body: dict) -> None:
@@ -210,10 +245,18 @@ def _live_tag(sim, tag_id: str) -> Tag:
     return tag
 
 
+def _own_tag(sim, target) -> None:
+    """Doc 92117: "自建/第三方应用仅能编辑和删除本应用创建的标签". The doc names no errcode; the simulator answers
+    81011 (无权限操作标签, doc 90313), documented as unverified in docs/simulator.md."""
+    if target.agentid != sim.agent_id:
+        name = getattr(target, "name", None) or getattr(target, "group_name", "")
+        raise ApiError(81011, f"{name} was not created by this app")
+
+
 ATTACHMENT_TYPES = ("image", "link", "miniprogram", "video", "file")
 
 
-def _validate_content(body: dict, *, max_attachments: int = 9, text_bytes: int = 4000) -> tuple[dict | None, list]:
+def _validate_content(sim, body: dict, *, max_attachments: int = 9, text_bytes: int = 4000) -> tuple[dict | None, list]:
     """text + attachments of send_welcome_msg / add_msg_template (§3.5, §3.6)."""
     text = _object(body, "text")
     content = _str(text, "content", max_bytes=text_bytes) if text else None
@@ -235,19 +278,26 @@ def _validate_content(body: dict, *, max_attachments: int = 9, text_bytes: int =
         if msgtype == "image":
             if not payload.get("media_id") and not payload.get("pic_url"):
                 raise ApiError(40058, f"{where} needs media_id or pic_url")
+            if payload.get("media_id"):
+                _media(sim, payload["media_id"], f"{where}.media_id")
+            else:
+                _pic_url(sim, payload["pic_url"], where)
         elif msgtype == "link":
             _str(payload, "title", required=True, max_bytes=128)
             _str(payload, "url", required=True, max_bytes=2048)
             _str(payload, "desc", max_bytes=512)
         elif msgtype == "miniprogram":
             _str(payload, "title", required=True, max_bytes=64)
-            _str(payload, "pic_media_id", required=True)
+            pic_media_id = _str(payload, "pic_media_id", required=True)
             _str(payload, "appid", required=True)
             page = _str(payload, "page", required=True)
             if not page.split("?", 1)[0].endswith(".html"):
                 raise ApiError(40058, f"{where}.page must end with .html")
+            _media(sim, pic_media_id, f"{where}.pic_media_id")
         elif not payload.get("media_id"):
             raise ApiError(40058, f"{where}.media_id missing")
+        else:
+            _media(sim, payload["media_id"], f"{where}.media_id")
     return ({"content": content} if content else None), attachments
 
 
@@ -281,6 +331,62 @@ def ticket_get(sim, q, body):
     return {"ticket": ids.ticket(), "expires_in": 7200}
 
 
+# --- media (上传临时素材 doc 90253, 上传图片 doc 90256) ----------------------------------------------------
+
+# type -> (extensions, max bytes), doc 90253 "上传的媒体文件限制"; every file must be larger than 5 bytes.
+MEDIA_RULES = {
+    "image": ((".jpg", ".jpeg", ".png"), 10 * 1024 * 1024),
+    "voice": ((".amr",), 2 * 1024 * 1024),
+    "video": ((".mp4",), 10 * 1024 * 1024),
+    "file": ((), 20 * 1024 * 1024),
+}
+UPLOADIMG_RULE = ((".jpg", ".jpeg", ".png"), 2 * 1024 * 1024)  # doc 90256: jpg/png, 5 B to 2 MB
+
+
+def _uploaded_file(raw: bytes) -> tuple[str, bytes]:
+    """The ``media`` part of a multipart/form-data body (the boundary is the body's first line)."""
+    first = raw.split(b"\r\n", 1)[0]
+    if not first.startswith(b"--") or len(first) < 3:
+        raise ApiError(40058, "the body must be multipart/form-data with a media part")
+    message = email.message_from_bytes(
+        b"Content-Type: multipart/form-data; boundary=\"" + first[2:] + b"\"\r\n\r\n" + raw, policy=email.policy.HTTP)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "media":
+            return part.get_filename() or "", part.get_payload(decode=True) or b""
+    raise ApiError(40058, "the multipart body has no media part")
+
+
+def _check_file(filename: str, data: bytes, rule: tuple[tuple[str, ...], int]) -> None:
+    extensions, max_bytes = rule
+    if extensions and not filename.lower().endswith(extensions):
+        raise ApiError(40004, f"{filename!r}: allowed {', '.join(extensions)}")  # 不合法的媒体文件类型
+    if not 5 < len(data) <= max_bytes:
+        raise ApiError(40006, f"{len(data)} bytes: allowed 6..{max_bytes}")  # 不合法的文件大小
+
+
+@route("media/upload", raw_body=True)
+def media_upload(sim, q, raw):
+    """Temporary media: the media_id lives ``limits.media_ttl`` (3 days), then messages using it get 40007."""
+    kind = q.get("type") or ""
+    if kind not in MEDIA_RULES:
+        raise ApiError(40005, f"type {kind!r}")  # 不合法的type参数
+    filename, data = _uploaded_file(raw)
+    _check_file(filename, data, MEDIA_RULES[kind])
+    media = Media(ids.media_id(), kind, sim.now(), filename, len(data))
+    sim.state.media[media.media_id] = media
+    return {"type": kind, "media_id": media.media_id, "created_at": str(int(media.created_at))}
+
+
+@route("media/uploadimg", raw_body=True)
+def media_uploadimg(sim, q, raw):
+    """A permanent image URL, the only kind of pic_url messages accept (doc 92137)."""
+    filename, data = _uploaded_file(raw)
+    _check_file(filename, data, UPLOADIMG_RULE)
+    url = ids.image_url()
+    sim.state.uploaded_images.append(url)
+    return {"url": url}
+
+
 # --- 通讯录 read (shapes of WeCom's 通讯录管理 pages; not in the reference) -------------------------------------
 
 
@@ -308,7 +414,11 @@ def department_simplelist(sim, q, body):
                                "order": sim.state.departments[d].order} for d in tree]}
 
 
-def _user_json(staff, detail: bool) -> dict[str, Any]:
+# Notice of 2022-06-20 (reference §8): apps created after it no longer receive these member fields.
+PRIVATE_MEMBER_FIELDS = ("mobile", "gender", "email", "avatar", "thumb_avatar")
+
+
+def _user_json(sim, staff, detail: bool) -> dict[str, Any]:
     data = {"userid": staff.userid, "name": staff.name, "department": list(staff.department)}
     if detail:
         data.update({
@@ -326,13 +436,20 @@ def _user_json(staff, detail: bool) -> dict[str, Any]:
             "status": staff.status,
             "main_department": staff.department[0] if staff.department else 1,
         })
+        if sim.limits.app_created_after_2022_06_20:
+            for key in PRIVATE_MEMBER_FIELDS:
+                del data[key]
     return data
 
 
 def _department_users(sim, q, detail: bool) -> dict[str, Any]:
     roots = _root_departments(sim, q, "department_id")
-    members = sim.state.members_of(roots, recursive=_int(q, "fetch_child", default=0) == 1)
-    return {"userlist": [_user_json(sim.state.staff[u], detail) for u in members]}
+    fetch_child = _int(q, "fetch_child", default=0) == 1
+    members = [u for u in sim.state.members_of(roots, recursive=fetch_child) if sim.state.visible(u)]
+    if fetch_child and len(members) > sim.limits.fetch_child_max_users:
+        # Doc 90313, 45029 回包大小超过上限: "由于通讯录组织架构庞大，建议按部门分别拉取，同时不要指定fetch_child=1".
+        raise ApiError(45029, "fetch the departments one by one without fetch_child=1")
+    return {"userlist": [_user_json(sim, sim.state.staff[u], detail) for u in members]}
 
 
 @route("user/simplelist", "GET")
@@ -351,13 +468,16 @@ def user_get(sim, q, body):
     staff = sim.state.active_staff(userid) if userid else None
     if staff is None:
         raise ApiError(60111, f"userid {userid}")
-    return _user_json(staff, detail=True)
+    if not sim.state.visible(userid):
+        raise ApiError(60011, f"userid {userid} is outside the app's visible range")
+    return _user_json(sim, staff, detail=True)
 
 
 @route("user/list_id", "POST")
 def user_list_id(sim, q, body):
     limit = _int(body, "limit", default=10000, lo=1, hi=10000)
-    rows = [{"userid": s.userid, "department": d} for s in sim.state.staff.values() if s.active for d in s.department]
+    rows = [{"userid": s.userid, "department": d} for s in sim.state.staff.values()
+            if s.active and sim.state.visible(s.userid) for d in s.department]
     page, next_cursor = _page("user", rows, _str(body, "cursor"), limit)
     return {"next_cursor": next_cursor, "dept_user": page}
 
@@ -388,11 +508,13 @@ def _follow_json(sim, rel, *, expand_tags: bool) -> dict[str, Any]:
         "createtime": rel.createtime,
     }
     if expand_tags:
-        data["tags"] = [
-            {"group_name": sim.state.tag_groups[sim.state.tags[t].group_id].group_name,
-             "tag_name": sim.state.tags[t].name, "tag_id": t, "type": 1}
-            for t in rel.tag_ids
-        ]
+        # Appendix A (get.response): a follow_user without tags has no "tags" key at all.
+        if rel.tag_ids:
+            data["tags"] = [
+                {"group_name": sim.state.tag_groups[sim.state.tags[t].group_id].group_name,
+                 "tag_name": sim.state.tags[t].name, "tag_id": t, "type": 1}
+                for t in rel.tag_ids
+            ]
     else:
         data["tag_id"] = list(rel.tag_ids)
     if rel.remark_corp_name:
@@ -405,7 +527,9 @@ def _follow_json(sim, rel, *, expand_tags: bool) -> dict[str, Any]:
 
 @route("externalcontact/get_follow_user_list", "GET")
 def get_follow_user_list(sim, q, body):
-    return {"follow_user": [s.userid for s in sim.state.staff.values() if s.active and s.external_contact]}
+    # Members with 客户联系, inside the app's visible range (reference §8).
+    return {"follow_user": [s.userid for s in sim.state.staff.values()
+                            if s.active and s.external_contact and sim.state.visible(s.userid)]}
 
 
 @route("externalcontact/list", "GET")
@@ -425,8 +549,10 @@ def externalcontact_get(sim, q, body):
     customer = sim.state.customers.get(ext)
     if customer is None:
         raise ApiError(40096, follow_user=[])
-    rels = sim.state.relations_of_customer(ext)
-    if not rels:
+    # follow_user holds only members inside the app's visible range (reference §8).
+    rels = [r for r in sim.state.relations_of_customer(ext) if sim.state.visible(r.userid)]
+    if not rels or all(sim.now() - r.createtime < sim.limits.not_contact_after_add for r in rels):
+        # Unverified (community reports): right after add_external_contact, get may still answer 84061.
         raise ApiError(84061, follow_user=[])
     page, next_cursor = _page("follow", rels, q.get("cursor"), FOLLOW_USER_PAGE)
     result = {
@@ -445,6 +571,9 @@ def batch_get_by_user(sim, q, body):
     unknown = [u for u in userids if u not in sim.state.staff]
     if unknown:
         raise ApiError(40003, f"userid {unknown[0]}")
+    hidden = [u for u in userids if not sim.state.visible(u)]
+    if hidden:
+        raise ApiError(60011, f"userid {hidden[0]} is outside the app's visible range")
     rows = [r for u in dict.fromkeys(userids) for r in sim.state.relations_of_staff(u)]
     page, next_cursor = _page("batch", rows, _str(body, "cursor"), limit)
     return {
@@ -554,14 +683,15 @@ def add_corp_tag(sim, q, body):
         raise ApiError(40071, f"tag name {duplicate}")
     live = sum(1 for t in state.tags.values() if not t.deleted)
     if live + len(new_names) > sim.limits.max_corp_tags:
-        raise ApiError(40058, f"corp tags exceed max count {sim.limits.max_corp_tags}")
+        # 40126 企业标签个数达到上限，最多为3000个 (doc 90313; doc 92117 counts strategy tags too)
+        raise ApiError(40126, f"corp tags exceed max count {sim.limits.max_corp_tags}")
     now = int(sim.now())
     if group is None:
-        group = TagGroup(ids.tag_id(), group_name, now, order)
+        group = TagGroup(ids.tag_id(), group_name, now, order, agentid=sim.agent_id)
         state.tag_groups[group.group_id] = group
     created = []
     for spec, name in zip(specs, new_names):
-        tag = Tag(ids.tag_id(), name, group.group_id, now, _int(spec, "order", default=0))
+        tag = Tag(ids.tag_id(), name, group.group_id, now, _int(spec, "order", default=0), agentid=sim.agent_id)
         state.tags[tag.id] = tag
         group.tag_ids.append(tag.id)
         created.append(tag)
@@ -588,6 +718,7 @@ def edit_corp_tag(sim, q, body):
         if any(g.group_name == name and not g.deleted and g is not group for g in state.tag_groups.values()):
             raise ApiError(40071, f"group name {name}")
     target = tag if tag is not None else group
+    _own_tag(sim, target)
     if name is not None:
         if tag is not None:
             tag.name = name
@@ -607,10 +738,14 @@ def del_corp_tag(sim, q, body):
     if not tag_ids and not group_ids:
         raise ApiError(40058, "tag_id and group_id cannot both be empty")
     for tid in tag_ids:
-        _live_tag(sim, tid)
+        _own_tag(sim, _live_tag(sim, tid))
     for gid in group_ids:
         if gid not in state.tag_groups or state.tag_groups[gid].deleted:
             raise ApiError(40068, f"group_id {gid}")
+        _own_tag(sim, state.tag_groups[gid])
+        for tid in state.tag_groups[gid].tag_ids:
+            if not state.tags[tid].deleted:
+                _own_tag(sim, state.tags[tid])
     state.delete_tags(list(dict.fromkeys(tag_ids)), list(dict.fromkeys(group_ids)))
     return {}
 
@@ -638,8 +773,13 @@ def _contact_way_changes(sim, body: dict, way: ContactWay | None) -> dict[str, A
     """Validate add/update_contact_way fields; returns what to set. ``way`` is None for add."""
     changes: dict[str, Any] = {}
     if way is None:
-        changes["type"] = _int(body, "type", required=True, lo=1, hi=2)
-        changes["scene"] = _int(body, "scene", required=True, lo=1, hi=2)
+        # Doc 90313: 41037/41038 缺少「联系我」type/scene参数, 41039/41040 无效的「联系我」type/scene参数.
+        for key, missing, invalid in (("type", 41037, 41039), ("scene", 41038, 41040)):
+            if body.get(key) in (None, ""):
+                raise ApiError(missing)
+            if body.get(key) not in (1, 2) or isinstance(body.get(key), bool):
+                raise ApiError(invalid, f"{key} {body.get(key)!r}")
+            changes[key] = body[key]
         changes["is_temp"] = _bool(body, "is_temp", False)
         changes["is_exclusive"] = _bool(body, "is_exclusive", False)
     for key, limit in (("remark", 30), ("state", 30)):
@@ -649,19 +789,27 @@ def _contact_way_changes(sim, body: dict, way: ContactWay | None) -> dict[str, A
         changes["style"] = _int(body, "style")
     if "skip_verify" in body:
         changes["skip_verify"] = _bool(body, "skip_verify", True)
+    elif way is not None and not sim.limits.update_keeps_skip_verify:
+        # Unverified: whether update_contact_way resets an omitted skip_verify to its default (true).
+        changes["skip_verify"] = True
     if "mark_source" in body:
         changes["mark_source"] = _bool(body, "mark_source", False)
     if "user" in body or way is None:
-        users = _list(body, "user", max_items=100)
+        users = _list(body, "user")
         for userid in users:
-            _active_user(sim, userid, "user")
+            _contact_member(sim, userid)
         changes["user"] = list(dict.fromkeys(users))
     if "party" in body or way is None:
-        party = _list(body, "party", item=int, max_items=100)
+        party = _list(body, "party", item=int)
         bad = [p for p in party if p not in sim.state.departments]
         if bad:
             raise ApiError(60123, f"party {bad[0]}")
         changes["party"] = party
+    people = set(changes.get("user", way.user if way else [])) | set(
+        sim.state.members_of(changes.get("party", way.party if way else [])))
+    if len(people) > 100:
+        # 41041 「联系我」使用人数超过限制: "默认限制不超过100人(包括部门展开后的人数)" (doc 90313).
+        raise ApiError(41041, f"{len(people)} members")
     for key, default in (("expires_in", 7 * 86400), ("chat_expires_in", 86400)):
         if key in body or (way is None and changes.get("is_temp")):
             changes[key] = _int(body, key, default=default, lo=1, hi=14 * 86400)
@@ -699,10 +847,12 @@ def _contact_way_json(way: ContactWay) -> dict[str, Any]:
 
 
 def _contact_way(sim, body) -> ContactWay:
-    config_id = _str(body, "config_id", required=True)
+    config_id = _str(body, "config_id")
+    if not config_id:
+        raise ApiError(41043)  # 缺少「联系我」config_id参数 (doc 90313)
     way = sim.state.contact_ways.get(config_id)
     if way is None:
-        raise ApiError(40058, f"invalid config_id {config_id}")
+        raise ApiError(41044, f"config_id {config_id}")  # 无效的「联系我」config_id参数 (doc 90313)
     return way
 
 
@@ -759,18 +909,17 @@ def del_contact_way(sim, q, body):
 
 @route("externalcontact/send_welcome_msg")
 def send_welcome_msg(sim, q, body):
-    """Valid for ``limits.welcome_code_ttl`` (20 s) after the event, once.
-
-    A second use and a late use both answer 41051 ("externaluser has started
-    chatting"): WeCom reports an expired or spent code that way too.
-    """
-    code = _str(body, "welcome_code", required=True)
-    text, attachments = _validate_content(body)
+    """Valid for ``limits.welcome_code_ttl`` (20 s) after the event (41050 after), once (41051 after)."""
+    code = _str(body, "welcome_code")
+    if not code:
+        raise ApiError(41049)  # 缺少欢迎语code参数 (doc 90313)
+    text, attachments = _validate_content(sim, body)
     welcome = sim.state.welcome_codes.get(code)
-    if welcome is None:
-        raise ApiError(40058, "invalid welcome_code")
-    if welcome.used or sim.now() - welcome.issued_at > sim.limits.welcome_code_ttl:
-        raise ApiError(41051)
+    if welcome is None or sim.now() - welcome.issued_at > sim.limits.welcome_code_ttl:
+        # 41050 无效的欢迎语code: "具有时效性，须在添加好友后20秒内使用" (doc 90313).
+        raise ApiError(41050, f"welcome_code {code}")
+    if welcome.used:
+        raise ApiError(41051)  # "只可调用一次" (doc 92599): a spent code reads as already chatting
     welcome.used = True
     sim.state.welcome_messages.append(
         WelcomeMessage(code, welcome.userid, welcome.external_userid, int(sim.now()), text, attachments)
@@ -785,7 +934,7 @@ GROUP_WELCOME_TEMPLATES_MAX = 100  # "每个企业的入群欢迎语素材库中
 GROUP_WELCOME_ATTACHMENTS = ("image", "link", "miniprogram", "file", "video")
 
 
-def _group_welcome_content(body: dict) -> tuple[dict | None, dict | None]:
+def _group_welcome_content(sim, body: dict) -> tuple[dict | None, dict | None]:
     """text (≤3000 bytes) and the one attachment WeCom keeps; text and attachment not both empty."""
     text = _object(body, "text")
     content = _str(text, "content", max_bytes=3000) if text else None
@@ -797,8 +946,10 @@ def _group_welcome_content(body: dict) -> tuple[dict | None, dict | None]:
         if kind == "image":
             if not payload.get("media_id") and not payload.get("pic_url"):
                 raise ApiError(40058, "image needs media_id or pic_url")
-            _str(payload, "media_id")
-            _str(payload, "pic_url", max_bytes=2048)
+            if _str(payload, "media_id"):
+                _media(sim, payload["media_id"], "image.media_id")
+            elif _str(payload, "pic_url", max_bytes=2048):
+                _pic_url(sim, payload["pic_url"], "image")
         elif kind == "link":
             _str(payload, "title", required=True, max_bytes=128)
             _str(payload, "url", required=True, max_bytes=2048)
@@ -830,10 +981,11 @@ def _group_welcome_template(sim, body: dict):
 def group_welcome_template_add(sim, q, body):
     """A 入群欢迎语 template; group owners apply it to their groups in the client (control: set_group_welcome)."""
     _check_agentid(sim, body)
-    text, attachment = _group_welcome_content(body)
+    text, attachment = _group_welcome_content(sim, body)
     notify = _int(body, "notify", default=1, lo=0, hi=1)
     if len(sim.state.group_welcome_templates) >= GROUP_WELCOME_TEMPLATES_MAX:
-        raise ApiError(40058, f"group welcome templates exceed max count {GROUP_WELCOME_TEMPLATES_MAX}")
+        # 41055 群欢迎语模板数量达到上限 (doc 90313)
+        raise ApiError(41055, f"group welcome templates exceed max count {GROUP_WELCOME_TEMPLATES_MAX}")
     template = GroupWelcomeTemplate(ids.msgid(), int(sim.now()), text, attachment, notify)
     sim.state.group_welcome_templates[template.template_id] = template
     return {"template_id": template.template_id}
@@ -844,7 +996,7 @@ def group_welcome_template_edit(sim, q, body):
     """Replaces the template's content; the groups using it send the new content from now on."""
     template = _group_welcome_template(sim, body)
     _check_agentid(sim, body)
-    template.text, template.attachment = _group_welcome_content(body)
+    template.text, template.attachment = _group_welcome_content(sim, body)
     return {}
 
 
@@ -896,7 +1048,7 @@ def add_msg_template(sim, q, body):
     chat_type = _str(body, "chat_type") or "single"
     if chat_type not in ("single", "group"):
         raise ApiError(40058, "chat_type must be single or group")
-    text, attachments = _validate_content(body)
+    text, attachments = _validate_content(sim, body)
     sender = _str(body, "sender")
     if sender:
         _active_user(sim, sender, "sender")
@@ -992,11 +1144,18 @@ def groupchat_list(sim, q, body):
     limit = _int(body, "limit", required=True, lo=1, hi=1000)
     status_filter = _int(body, "status_filter", default=0, lo=0, hi=3)
     owners = _list(_object(body, "owner_filter"), "userid_list", max_items=100)
+    if not owners and sim.state.visible_staff_count() > sim.limits.groupchat_list_unfiltered_max:
+        # Doc 92120: without owner_filter an app whose visible range holds more than 1,000 people gets 81017.
+        raise ApiError(81017, "owner_filter is required when the app's visible range exceeds 1000 members")
     groups = sorted((g for g in sim.state.groups.values() if not g.dismissed), key=lambda g: g.create_time)
     if status_filter:
         groups = [g for g in groups if g.status == status_filter]
+    # Doc 92120: "当群主为离职成员时，必须要指定群主过滤才可拉取对应数据" — a departed owner's groups are listed only
+    # when owner_filter names that owner.
     if owners:
-        groups = [g for g in groups if g.owner in set(owners)]
+        groups = [g for g in groups if g.owner in owners]
+    else:
+        groups = [g for g in groups if sim.state.active_staff(g.owner)]
     page, next_cursor = _page("chat", groups, _str(body, "cursor"), limit)
     return {"group_chat_list": [{"chat_id": g.chat_id, "status": g.status} for g in page], "next_cursor": next_cursor}
 
@@ -1025,7 +1184,12 @@ def _member_json(member: GroupMember, need_name: bool) -> dict[str, Any]:
 
 @route("externalcontact/groupchat/get")
 def groupchat_get(sim, q, body):
-    group = _live_group(sim, _str(body, "chat_id", required=True))
+    chat_id = _str(body, "chat_id", required=True)
+    group = sim.state.groups.get(chat_id)
+    if group is not None and group.dismissed:
+        # Unverified which code WeCom gives a dismissed group: 90501 or 49008 (群已经解散), a Limits switch.
+        raise ApiError(sim.limits.dismissed_group_errcode, f"chat_id {chat_id}")
+    group = _live_group(sim, chat_id)
     need_name = _int(body, "need_name", default=0, lo=0, hi=1) == 1
     return {
         "group_chat": {
@@ -1043,7 +1207,9 @@ def groupchat_get(sim, q, body):
 
 def _join_way_changes(sim, body: dict) -> dict[str, Any]:
     """add/update_join_way overwrite the whole configuration (DOC 92229)."""
-    chat_ids = _list(body, "chat_id_list", required=True, max_items=5)
+    chat_ids = _list(body, "chat_id_list", required=True)
+    if len(chat_ids) > 5:
+        raise ApiError(41091, "chat_id_list holds at most 5 groups")  # doc 92229: "最多可关联5个群"
     for chat_id in chat_ids:
         _live_group(sim, chat_id)
     return {
@@ -1124,7 +1290,7 @@ def _transfer_request(sim, body, *, resigned: bool) -> tuple[str, str, list[str]
     if not resigned and not staff.active:
         raise ApiError(40003, f"handover_userid {handover} has resigned")
     if handover == takeover:
-        raise ApiError(40058, "handover_userid and takeover_userid must differ")
+        raise ApiError(40130)  # 原跟进人与接手人一样，不可继承 (doc 90313)
     customers = _list(body, "external_userid", required=True, max_items=100)
     return handover, takeover, list(dict.fromkeys(customers))
 
@@ -1137,7 +1303,7 @@ def _start_transfers(sim, kind: str, handover: str, takeover: str, customers: li
         if ext not in state.customers:
             code = 40096
         elif state.relation(handover, ext) is None or state.relation(handover, ext).status not in VISIBLE:
-            code = 84061
+            code = 40131  # handover_userid 并不是外部联系人的跟进人 (doc 90313)
         elif any(t.status == TRANSFER_WAITING for t in history):
             code = 40129
         elif kind == "onjob" and sum(

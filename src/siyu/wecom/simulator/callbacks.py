@@ -140,10 +140,16 @@ def external_tag(corp_id: str, create_time: int, change_type: str, id: str, tag_
 # --- §2.4 change_contact --------------------------------------------------------------------------
 
 
-def contact_user(corp_id: str, create_time: int, change_type: str, staff, new_userid: str | None = None) -> Event:
-    """create_user/update_user carry the member's details; delete_user only the UserID."""
+def contact_user(corp_id: str, create_time: int, change_type: str, staff, new_userid: str | None = None,
+                 *, partial: bool = False) -> Event:
+    """create_user/update_user carry the member's details; delete_user only the UserID.
+
+    ``partial``: for callback URLs set after 2022-08-15 only UserID and Department are sent (doc 90970).
+    """
     fields: list[tuple[str, Any]] = [("ChangeType", _Bare(change_type)), ("UserID", staff.userid)]
-    if change_type != "delete_user":
+    if change_type != "delete_user" and partial:
+        fields += [("NewUserID", new_userid), ("Department", ",".join(str(d) for d in staff.department))]
+    elif change_type != "delete_user":
         fields += [
             ("NewUserID", new_userid),
             ("Name", staff.name),

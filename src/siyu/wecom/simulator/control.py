@@ -17,10 +17,10 @@ from .errors import SimulatorError
 
 ACTIONS = (
     "add-department", "update-department", "delete-department",
-    "add-staff", "update-staff", "remove-staff",
+    "add-staff", "update-staff", "remove-staff", "set-visible-range",
     "scan", "accept", "add-customer", "chat",
     "customer-deletes-staff", "staff-deletes-customer", "staff-edits-customer", "refuse-transfer",
-    "admin-add-tags", "admin-edit-tag", "admin-delete-tags", "admin-reorder-tags",
+    "admin-add-tags", "admin-edit-tag", "admin-delete-tags", "admin-reorder-tags", "admin-reorder-tag-groups",
     "create-group", "join-group", "leave-group", "rename-group", "set-group-notice", "change-group-owner",
     "set-group-welcome", "dismiss-group", "confirm-groupmsg",
     "advance", "fail-next", "expire-tokens", "set-limits", "set-callback-url", "set-duplicate-deliveries",

@@ -247,7 +247,10 @@ class Simulator:
                     raise ApiError(45009)
                 if route.needs_token:
                     self._check_token(query.get("access_token"), now)
-                payload = api.parse_body(body) if method == "POST" else {}
+                if route.raw_body:
+                    payload = body
+                else:
+                    payload = api.parse_body(body) if method == "POST" else {}
                 result = route.handler(self, query, payload)
             except ApiError as exc:
                 return 200, self._error_body(exc, now, ip)
@@ -331,6 +334,10 @@ class Simulator:
 
     def _chat_event(self, change_type: str, chat_id: str, **kw) -> Event:
         return callbacks.external_chat(self.corp_id, self._ts(), change_type, chat_id, **kw)
+
+    def _member_event(self, change_type: str, staff: Staff) -> Event:
+        partial = self.limits.callback_set_after_2022_08_15
+        return callbacks.contact_user(self.corp_id, self._ts(), change_type, staff, partial=partial)
 
     def _tag_event(self, change_type: str, id: str, tag_type: str | None = None) -> Event:
         return callbacks.external_tag(self.corp_id, self._ts(), change_type, id, tag_type)
@@ -418,8 +425,10 @@ class Simulator:
         alias: str = "",
         external_contact: bool = True,
         admin_welcome: bool = False,
+        activated: bool = True,
     ) -> dict[str, Any]:
-        """A member joins the corp (create_user). ``admin_welcome`` = admin set a welcome message for them."""
+        """A member joins the corp (create_user). ``admin_welcome`` = admin set a welcome message for them;
+        ``activated=False``: has never logged in to WeCom (「联系我」 refuses them with 41054)."""
         with self._change() as events:
             if userid is None:
                 userid = next(f"staff{n:03d}" for n in range(1, 100000) if f"staff{n:03d}" not in self.state.staff)
@@ -441,15 +450,17 @@ class Simulator:
                 alias=alias,
                 external_contact=bool(external_contact),
                 admin_welcome=bool(admin_welcome),
+                activated=bool(activated),
             )
             staff.avatar = f"https://wework.qpic.cn/wwhead/{ids.config_id()}/0"
             self.state.staff[userid] = staff
-            events.append(callbacks.contact_user(self.corp_id, self._ts(), "create_user", staff))
+            events.append(self._member_event("create_user", staff))
             return _staff_dict(staff)
 
     def update_staff(self, userid: str, **changes) -> dict[str, Any]:
         """A member's profile changes in the admin console (update_user)."""
-        allowed = {"name", "department", "position", "mobile", "gender", "email", "alias", "external_contact", "admin_welcome"}
+        allowed = {"name", "department", "position", "mobile", "gender", "email", "alias", "external_contact", "admin_welcome",
+                   "activated"}
         unknown = set(changes) - allowed
         if unknown:
             raise SimulatorError(f"cannot change {', '.join(sorted(unknown))}")
@@ -461,7 +472,7 @@ class Simulator:
                     raise NotFound("no such department")
             for key, value in changes.items():
                 setattr(staff, key, value)
-            events.append(callbacks.contact_user(self.corp_id, self._ts(), "update_user", staff))
+            events.append(self._member_event("update_user", staff))
             return _staff_dict(staff)
 
     def remove_staff(self, userid: str) -> dict[str, Any]:
@@ -473,9 +484,23 @@ class Simulator:
             for group in self.state.groups.values():
                 if group.owner == userid and not group.dismissed:
                     group.status = GROUP_RESIGNED_PENDING
-            events.append(callbacks.contact_user(self.corp_id, self._ts(), "delete_user", staff))
+            events.append(self._member_event("delete_user", staff))
             unassigned = len(self.state.relations_of_staff(userid))
             return {"userid": userid, "unassigned_customers": unassigned}
+
+    def set_visible_range(self, departments: list[int] = (1,), users: list[str] = ()) -> dict[str, Any]:
+        """The admin sets the app's visible range (应用可见范围): departments with their sub-departments, and members.
+
+        API calls naming a member outside it are refused (60011) and API lists leave such members out.
+        """
+        with self._change():
+            missing = [d for d in departments if int(d) not in self.state.departments]
+            if missing:
+                raise NotFound(f"no department {missing[0]}")
+            self.state.visible_departments = [int(d) for d in departments]
+            self.state.visible_users = list(users)
+            return {"departments": self.state.visible_departments, "users": self.state.visible_users,
+                    "visible_members": self.state.visible_staff_count()}
 
     # --- customers (change_external_contact) ----------------------------------------------------
 
@@ -777,6 +802,17 @@ class Simulator:
                 self.state.tags[tid].order = len(tag_ids) - position  # larger order = earlier
             events.append(self._tag_event("shuffle", group_id))
             return {"group_id": group_id, "tag_ids": list(tag_ids)}
+
+    def admin_reorder_tag_groups(self, group_ids: list[str]) -> dict[str, Any]:
+        """The admin drags the tag groups into a new order: one shuffle with an empty Id ("every group")."""
+        with self._change() as events:
+            live = [g.group_id for g in self.state.tag_groups.values() if not g.deleted]
+            if sorted(group_ids) != sorted(live):
+                raise SimulatorError("group_ids must list every tag group exactly once")
+            for position, gid in enumerate(group_ids):
+                self.state.tag_groups[gid].order = len(group_ids) - position  # larger order = earlier
+            events.append(self._tag_event("shuffle", ""))
+            return {"group_ids": list(group_ids)}
 
     # --- customer groups (change_external_chat) -------------------------------------------------
 

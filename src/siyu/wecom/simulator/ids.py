@@ -82,6 +82,16 @@ def qr_code_url() -> str:
     return f"https://wework.qpic.cn/wwpic/{secrets.token_hex(12)}/0"
 
 
+def media_id() -> str:
+    """A temporary media id (media/upload): ``3`` + 60 url-safe chars, like the real ``3a8asd892asd8asd…``."""
+    return "3" + _random(60)
+
+
+def image_url() -> str:
+    """The permanent URL media/uploadimg answers (the sample's ``http://p.qpic.cn/pic_wework/…/0``)."""
+    return f"http://p.qpic.cn/pic_wework/{secrets.randbelow(9_000_000_000) + 1_000_000_000}/{secrets.token_hex(20)}/0"
+
+
 def nonce() -> str:
     return str(secrets.randbelow(9_000_000_000) + 1_000_000_000)
 

@@ -36,6 +36,25 @@ class Limits:
     max_corp_tags: int = 3000
     # add_moment_task is asynchronous: get_moment_task_result reports "creating" for this long.
     moment_task_seconds: int = 2
+    # Doc 92120: without owner_filter, an app whose visible range holds more than 1,000 people gets 81017.
+    groupchat_list_unfiltered_max: int = 1000
+    # Doc 90313 (45029 回包大小超过上限): "由于通讯录组织架构庞大，建议按部门分别拉取，同时不要指定fetch_child=1".
+    # WeCom does not publish the size; this member count stands in for it.
+    fetch_child_max_users: int = 5000
+    # Notice of 2022-06-20: apps created after it get no mobile, avatar, gender or email from user/get, user/list.
+    app_created_after_2022_06_20: bool = True
+    # Doc 90970: for callback URLs set after 2022-08-15, change_contact member events carry only UserID and
+    # Department (the event goes to the contact-sync assistant, agency-built and shared upstream apps).
+    callback_set_after_2022_08_15: bool = True
+    # Doc 90253: a media_id from media/upload is valid for three days, then 40007.
+    media_ttl: int = 3 * 86400
+    # Unverified behaviours (docs/simulator.md), each a switch so Siyu can be tested against both answers:
+    # externalcontact/get answering 84061 for this long after add_external_contact (community reports; 0 = never).
+    not_contact_after_add: float = 0.0
+    # Whether update_contact_way without skip_verify keeps the current value (True) or resets it to the default.
+    update_keeps_skip_verify: bool = True
+    # What groupchat/get answers for a dismissed group: 90501 (chat is not external group chat) or 49008 (群已经解散).
+    dismissed_group_errcode: int = 90501
 
     def update(self, **changes) -> None:
         """Set fields by name, refusing unknown names (the control API passes user input here)."""
@@ -43,6 +62,8 @@ class Limits:
         unknown = set(changes) - names
         if unknown:
             raise ValueError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        if changes.get("dismissed_group_errcode", self.dismissed_group_errcode) not in (90501, 49008):
+            raise ValueError("dismissed_group_errcode must be 90501 or 49008")
         if changes.get("groupmsg_receive_cap", self.groupmsg_receive_cap) not in GROUPMSG_CAP_MODES:
             raise ValueError(f"groupmsg_receive_cap must be one of {GROUPMSG_CAP_MODES}")
         for name, value in changes.items():

@@ -58,6 +58,8 @@ class Staff:
     external_contact: bool = True
     admin_welcome: bool = False
     left_at: float | None = None
+    # Has logged in to the WeCom app once (「联系我」 refuses members who have not: 41054, doc 95724).
+    activated: bool = True
 
     @property
     def active(self) -> bool:
@@ -104,6 +106,9 @@ class Tag:
     create_time: int
     order: int = 0
     deleted: bool = False
+    # The app that created it through add_corp_tag; 0 = the admin console. Doc 92117: "自建/第三方应用仅能编辑和
+    # 删除本应用创建的标签", so only tags with the calling app's id may be edited or deleted through the API.
+    agentid: int = 0
 
 
 @dataclass
@@ -114,6 +119,7 @@ class TagGroup:
     order: int = 0
     deleted: bool = False
     tag_ids: list[str] = field(default_factory=list)
+    agentid: int = 0  # as Tag.agentid
 
 
 @dataclass
@@ -287,6 +293,17 @@ class GroupWelcomeDelivery:
 
 
 @dataclass
+class Media:
+    """A file uploaded with media/upload: its media_id lives three days (doc 90253, errcode 40007 after)."""
+
+    media_id: str
+    type: str
+    created_at: float
+    filename: str = ""
+    size: int = 0
+
+
+@dataclass
 class ArchiveMessage:
     seq: int
     msgid: str
@@ -314,6 +331,13 @@ class State:
     group_welcome_templates: dict[str, GroupWelcomeTemplate] = field(default_factory=dict)
     group_welcomes: list[GroupWelcomeDelivery] = field(default_factory=list)
     archive: list[ArchiveMessage] = field(default_factory=list)
+    media: dict[str, Media] = field(default_factory=dict)
+    # URLs handed out by media/uploadimg: the only pic_url values WeCom accepts in messages (doc 92137).
+    uploaded_images: list[str] = field(default_factory=list)
+    # The self-built app's visible range (应用可见范围): departments (with their sub-departments) and members.
+    # Only members inside it can be named in API calls or are listed by them.
+    visible_departments: list[int] = field(default_factory=lambda: [1])
+    visible_users: list[str] = field(default_factory=list)
     # access token -> expiry (sim time); tokens are dropped by expire_tokens().
     tokens: dict[str, float] = field(default_factory=dict)
     revoked_tokens: list[str] = field(default_factory=list)
@@ -339,6 +363,18 @@ class State:
     def active_staff(self, userid: str) -> Staff | None:
         staff = self.staff.get(userid)
         return staff if staff is not None and staff.active else None
+
+    def visible(self, userid: str) -> bool:
+        """Whether the member is inside the app's visible range (reference §8: API lists hold only members inside it)."""
+        staff = self.staff.get(userid)
+        if staff is None:
+            return False
+        if userid in self.visible_users:
+            return True
+        return bool(set(self.department_tree(self.visible_departments)).intersection(staff.department))
+
+    def visible_staff_count(self) -> int:
+        return sum(1 for s in self.staff.values() if s.active and self.visible(s.userid))
 
     def department_tree(self, roots: list[int]) -> list[int]:
         """``roots`` and all their sub-departments, breadth first, children by descending order."""
