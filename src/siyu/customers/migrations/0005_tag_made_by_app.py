@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0003_customer_360'),
+        ('customers', '0004_durable_status_expired'),
     ]
 
     operations = [
