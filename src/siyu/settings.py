@@ -140,6 +140,12 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_MAX_FAILURES = int(os.environ.get("SIYU_LOGIN_MAX_FAILURES", "5"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("SIYU_LOGIN_FAILURE_WINDOW", "900"))
 LOGIN_LOCK_SECONDS = int(os.environ.get("SIYU_LOGIN_LOCK_SECONDS", "900"))
+# How long a link inviting an existing account to join a brand stays valid (seconds).
+INVITATION_SECONDS = int(os.environ.get("SIYU_INVITATION_SECONDS", str(7 * 24 * 3600)))
+# Throttling before any password is hashed: failed sign-ins per client address, and per unknown username,
+# within the throttle window (seconds).
+LOGIN_IP_MAX_FAILURES = int(os.environ.get("SIYU_LOGIN_IP_MAX_FAILURES", "20"))
+LOGIN_THROTTLE_WINDOW = int(os.environ.get("SIYU_LOGIN_THROTTLE_WINDOW", "900"))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
