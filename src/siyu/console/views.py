@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -26,6 +28,9 @@ def login_view(request):
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
     if request.user.is_authenticated and request.method == "GET":
         return redirect(next_url)
+    if request.method == "POST" and signin.address_throttled(request):
+        return HttpResponse(_("尝试次数过多，请稍后再试。"), status=429, content_type="text/plain; charset=utf-8",
+                            headers={"Retry-After": str(settings.LOGIN_THROTTLE_WINDOW)})
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = signin.sign_in(request, form.cleaned_data["username"], form.cleaned_data["password"])

@@ -2,7 +2,8 @@
 
 Order of checks, cheapest first, so a flood costs no password hashing:
 
-1. the client address has failed too often in the window → refused at once (no hashing, no account lookup);
+1. the client address has failed too often in the window → refused at once (no hashing, no account lookup;
+   the login view answers 429 with a short text, without rendering the page);
 2. the attempted name (known or not) has failed too often → refused after a dummy hash;
 3. the account's lock check and its attempt counter move together under one row lock, so parallel guesses
    check at most ``LOGIN_MAX_FAILURES`` passwords; each attempt is counted before its password is checked and
@@ -99,10 +100,19 @@ def _settle(user: User, *, succeeded: bool, now) -> None:
         user.save(update_fields=["failed_logins", "first_failed_at", "locked_until"])
 
 
+def _ip_key(request) -> str:
+    return _key("ip", request.META.get("REMOTE_ADDR") or "")
+
+
+def address_throttled(request) -> bool:
+    """The client address failed too often lately: refuse before reading the form (one indexed read)."""
+    return _over_limit(_ip_key(request), settings.LOGIN_IP_MAX_FAILURES, timezone.now())
+
+
 def sign_in(request, username: str, password: str) -> User | None:
     """The user when ``password`` is right and nothing refuses the attempt, else None (one answer for all)."""
     now = timezone.now()
-    ip_key = _key("ip", request.META.get("REMOTE_ADDR") or "")
+    ip_key = _ip_key(request)
     if _over_limit(ip_key, settings.LOGIN_IP_MAX_FAILURES, now):
         return None
     name_key = _key("name", username)
