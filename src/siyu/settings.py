@@ -218,5 +218,10 @@ DISPATCH_IDLE_SLEEP = float(os.environ.get("SIYU_DISPATCH_IDLE_SLEEP", "0.5"))
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# Callbacks whose signed timestamp is further than this from our clock (seconds) are refused; 0 turns it off.
+WECOM_CALLBACK_WINDOW = int(os.environ.get("SIYU_WECOM_CALLBACK_WINDOW", "3600"))
+# The console warns when no callback arrived for this long (seconds) while the connection is active.
+WECOM_CALLBACK_GAP_WARNING = int(os.environ.get("SIYU_WECOM_CALLBACK_GAP_WARNING", str(6 * 3600)))
+
 # Where new WeCom connections point by default (the demo points it at the local simulator).
 WECOM_API_BASE = os.environ.get("SIYU_WECOM_API_BASE", "")
