@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "siyu.orgs.middleware.TenantMiddleware",
+    "siyu.core.inputs.BadInputMiddleware",
 ]
 
 ROOT_URLCONF = "siyu.urls"
