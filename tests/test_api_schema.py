@@ -5,6 +5,8 @@ import secrets
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 
@@ -13,7 +15,18 @@ from tests.factories import client_for
 
 
 @pytest.fixture
-def api_schema(world):
+def in_test_transaction():
+    """Serve through the real WSGI handler without it closing the test's connection after each request (what
+    Django's own test client does too)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(world, in_test_transaction):
     client = client_for(world.admin)
     spec = client.get("/api/openapi.json")
     assert spec.status_code == 200
