@@ -50,7 +50,7 @@ def test_console_forms_answer_bad_input_without_a_500(world, method, path, field
 def test_huge_ids_in_urls_are_not_a_500(world, path):
     client = client_for(world.owner)
     for number in (MAX_INT, MAX_INT + 1, 2**70):
-        assert client.get(path.format(number)).status_code in (400, 404)
+        assert client.get(path.format(number)).status_code in (400, 404, 405)
         assert client.post(path.format(number), {"tags": [str(number)]}).status_code in (400, 403, 404, 405)
 
 
@@ -59,7 +59,7 @@ def test_api_refuses_huge_integers_and_cleans_text(world):
     for query in (f"offset={2**64}", f"limit={2**64}", f"tags={2**63}", f"staff={2**63}", f"offset={'9' * 5000}"):
         assert client.get(f"/api/v1/customers?{query}").status_code == 422, query
         assert client.get(f"/api/v1/channels?{query}").status_code in (200, 422), query
-    assert client.get(f"/api/v1/customers/{2**63}").status_code == 422
+    assert client.get(f"/api/v1/customers/{2**63}").status_code in (404, 422)
     body = '{"tag_ids": [%d]}' % 2**63
     assert client.post("/api/v1/customers/1/tags", body, content_type="application/json").status_code == 422
 
