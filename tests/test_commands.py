@@ -103,7 +103,7 @@ def test_siyu_run_serves_the_console_and_stops_cleanly_on_ctrl_c(tmp_path):
             pass
 
 
-def _siyu(env, *args, timeout=120) -> str:
+def _siyu(env, *args, timeout=300) -> str:
     done = subprocess.run([sys.executable, "-m", "siyu", *args], env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
@@ -134,7 +134,7 @@ def test_a_killed_worker_is_restarted_and_finishes_the_pending_work(tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "siyu", "run", "--port", str(port)],
                                 env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         while "Siyu is running" not in log.read_text() and time.monotonic() < deadline:
             assert proc.poll() is None, log.read_text()
             time.sleep(0.3)
@@ -152,9 +152,9 @@ def test_a_killed_worker_is_restarted_and_finishes_the_pending_work(tmp_path):
         )).strip().splitlines()[-1]
         os.kill(worker, signal.SIGKILL)
         check = f"from siyu.core.models import Job; print(Job.objects.get(pk={job_id}).status)"
-        status, deadline = "", time.monotonic() + 90
+        status, deadline = "", time.monotonic() + 180
         while status != "succeeded" and time.monotonic() < deadline:
-            status = _siyu(env, "shell", "-c", check).strip()
+            status = _siyu(env, "shell", "-c", check).strip().splitlines()[-1]
             time.sleep(0.5)
         output = log.read_text()
         assert status == "succeeded", output[-3000:]
@@ -169,3 +169,14 @@ def test_a_killed_worker_is_restarted_and_finishes_the_pending_work(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_command_on_an_unmigrated_data_dir_says_what_to_run(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIYU_", "DJANGO_"))}
+    env["SIYU_DATA_DIR"] = str(tmp_path / "var")
+    done = subprocess.run([sys.executable, "-m", "siyu", "wecom", "check", "--org", "acme"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"Siyu: the database in {tmp_path / 'var'} is not set up yet; run `siyu migrate` first."
+    ]

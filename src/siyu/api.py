@@ -25,7 +25,7 @@ class MemberSessionAuth(SessionAuth):
 class SiyuAPI(NinjaAPI):
     def get_openapi_schema(self, *args, **kwargs):
         """The schema with the answers every operation can give besides its own: sign in first (401), not
-        allowed (403), not found (404) and invalid input (422), so clients and fuzzers see them documented."""
+        allowed (403), not found (404), a malformed body (400) and invalid input (422), so clients and fuzzers see them documented."""
         schema = super().get_openapi_schema(*args, **kwargs)
         error = {"$ref": "#/components/schemas/Error"}
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = {
@@ -40,7 +40,9 @@ class SiyuAPI(NinjaAPI):
         return schema
 
 
-COMMON_RESPONSES = {"401": "Sign in first", "403": "Not allowed", "404": "Not found", "422": "Invalid input"}
+COMMON_RESPONSES = {
+    "400": "Malformed request", "401": "Sign in first", "403": "Not allowed", "404": "Not found", "422": "Invalid input",
+}
 
 # The schema and its docs page need a signed-in user: they describe what a brand's data looks like.
 api = SiyuAPI(title="Siyu API", version=__version__, urls_namespace="api", auth=MemberSessionAuth(),
