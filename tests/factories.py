@@ -28,6 +28,13 @@ def make_member(org, role=Role.HQ_ADMIN, store=None, username: str | None = None
     )
 
 
+def join(org, user, role=Role.HQ_ADMIN, store=None) -> Membership:
+    """``user`` (an existing account) joins ``org`` the only way there is: an owner's invitation, accepted."""
+    owner = Membership.objects.for_org(org).filter(role=Role.OWNER).first() or make_member(org, Role.OWNER)
+    _invitation, token = services.invite_member(org=org, role=role, store=store, by=owner)
+    return services.accept_invitation(token, user=user)
+
+
 def client_for(membership: Membership) -> Client:
     """A test client signed in as ``membership``'s user, in ``membership``'s organization."""
     client = Client()

@@ -101,3 +101,82 @@ def test_siyu_run_serves_the_console_and_stops_cleanly_on_ctrl_c(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)  # anything left of the group (nothing, when all went well)
         except ProcessLookupError:
             pass
+
+
+def _siyu(env, *args, timeout=300) -> str:
+    done = subprocess.run([sys.executable, "-m", "siyu", *args], env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _child_pid(parent: int, name: str) -> int:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and name.encode() in cmdline:
+            return int(entry)
+    raise LookupError(name)
+
+
+def test_a_killed_worker_is_restarted_and_finishes_the_pending_work(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIYU_", "DJANGO_"))}
+    env["SIYU_DATA_DIR"] = str(tmp_path / "var")
+    _siyu(env, "createadmin", "--username", "boss", "--password", "a long enough secret", "--org", "acme")
+    log = tmp_path / "run.log"
+    with open(log, "wb") as output:
+        proc = subprocess.Popen([sys.executable, "-m", "siyu", "run", "--port", str(port)],
+                                env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while "Siyu is running" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.3)
+        worker = None
+        while worker is None and time.monotonic() < deadline:
+            try:
+                worker = _child_pid(proc.pid, "worker")
+            except LookupError:
+                time.sleep(0.3)
+        # Freeze the worker, queue work it cannot take, then kill it: the work is pending when it dies.
+        os.kill(worker, signal.SIGSTOP)
+        job_id = _siyu(env, "shell", "-c", (
+            "from siyu.customers.bulk import start_phone_reindex; from siyu.orgs.models import Organization; "
+            "print(start_phone_reindex(Organization.objects.get(slug='acme')).pk)"
+        )).strip().splitlines()[-1]
+        os.kill(worker, signal.SIGKILL)
+        check = f"from siyu.core.models import Job; print(Job.objects.get(pk={job_id}).status)"
+        status, deadline = "", time.monotonic() + 180
+        while status != "succeeded" and time.monotonic() < deadline:
+            status = _siyu(env, "shell", "-c", check).strip().splitlines()[-1]
+            time.sleep(0.5)
+        output = log.read_text()
+        assert status == "succeeded", output[-3000:]
+        assert "worker exited with -9; restarting in 1s (restart 1)." in output
+        assert _child_pid(proc.pid, "worker") != worker
+        assert httpx.get(f"http://127.0.0.1:{port}/login/", timeout=5).status_code == 200  # the web server stayed up
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+        assert "Siyu stopped." in log.read_text()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_a_command_on_an_unmigrated_data_dir_says_what_to_run(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIYU_", "DJANGO_"))}
+    env["SIYU_DATA_DIR"] = str(tmp_path / "var")
+    done = subprocess.run([sys.executable, "-m", "siyu", "wecom", "check", "--org", "acme"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"Siyu: the database in {tmp_path / 'var'} is not set up yet; run `siyu migrate` first."
+    ]

@@ -1,12 +1,15 @@
 """The integration API (django-ninja): OpenAPI at /api/docs. Each app contributes a router."""
 
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 from ninja.security import SessionAuth
 
 from siyu import __version__
+from siyu.core.inputs import CleanParser, OutOfRange
 
 
 class MemberSessionAuth(SessionAuth):
@@ -19,7 +22,40 @@ class MemberSessionAuth(SessionAuth):
         return getattr(request, "membership", None)
 
 
-api = NinjaAPI(title="Siyu API", version=__version__, urls_namespace="api", auth=MemberSessionAuth())
+class SiyuAPI(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        """The schema with the answers every operation can give besides its own: sign in first (401), not
+        allowed (403), not found (404), a malformed body (400) and invalid input (422), so clients and fuzzers see them documented."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        error = {"$ref": "#/components/schemas/Error"}
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = {
+            "type": "object", "properties": {"detail": {"type": "string"}, "errors": {"type": "object"}},
+            "required": ["detail"],
+        }
+        for path in schema["paths"].values():
+            for operation in path.values():
+                responses = operation.setdefault("responses", {})
+                for status, text in COMMON_RESPONSES.items():
+                    responses.setdefault(status, {"description": text, "content": {"application/json": {"schema": error}}})
+        return schema
+
+
+COMMON_RESPONSES = {
+    "400": "Malformed request", "401": "Sign in first", "403": "Not allowed", "404": "Not found", "422": "Invalid input",
+}
+
+# The schema and its docs page need a signed-in user: they describe what a brand's data looks like.
+api = SiyuAPI(title="Siyu API", version=__version__, urls_namespace="api", auth=MemberSessionAuth(),
+              parser=CleanParser(), docs_decorator=login_required)
+
+
+@api.exception_handler(OutOfRange)
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def out_of_range(request, exc):
+    return api.create_response(
+        request, {"detail": "invalid input", "errors": {"__all__": ["a number is out of range"]}}, status=422
+    )
 
 
 @api.exception_handler(ValidationError)

@@ -7,6 +7,8 @@ so nothing secret is ever committed or shipped.
 
 import os
 import secrets
+import stat
+import sys
 from pathlib import Path
 
 
@@ -18,9 +20,24 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 def data_dir() -> Path:
+    """The data directory, owner-only. Every file Siyu creates from here on is owner-only too (umask 077):
+    the database and its WAL, the job store, keys, uploads and exports."""
+    os.umask(0o077)
     path = Path(os.environ.get("SIYU_DATA_DIR") or "var").resolve()
-    # Owner-only: the directory holds the database, keys and uploads.
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        # An existing directory (e.g. made by a deployment script) that others may read: tighten it, loudly.
+        try:
+            path.chmod(0o700)
+        except PermissionError:
+            sys.exit(f"Siyu: the data directory {path} is readable by others (mode {mode:o}) and cannot be "
+                     f"tightened; run: chmod 700 {path}")
+        print(f"Siyu: tightened the data directory {path} from mode {mode:o} to 700.", file=sys.stderr)
+    for child in path.iterdir():
+        # Files written by an older version or copied in (database, WAL, job store) become owner-only too.
+        if child.is_file() and not child.is_symlink() and stat.S_IMODE(child.stat().st_mode) & 0o077:
+            child.chmod(0o600)
     return path
 
 

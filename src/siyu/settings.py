@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "siyu.orgs.middleware.TenantMiddleware",
+    "siyu.core.inputs.BadInputMiddleware",
 ]
 
 ROOT_URLCONF = "siyu.urls"
@@ -140,6 +141,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_MAX_FAILURES = int(os.environ.get("SIYU_LOGIN_MAX_FAILURES", "5"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("SIYU_LOGIN_FAILURE_WINDOW", "900"))
 LOGIN_LOCK_SECONDS = int(os.environ.get("SIYU_LOGIN_LOCK_SECONDS", "900"))
+# Exported files (customer lists, statistics) are deleted after this many days.
+EXPORT_RETENTION_DAYS = int(os.environ.get("SIYU_EXPORT_RETENTION_DAYS", "7"))
+# How long a link inviting an existing account to join a brand stays valid (seconds).
+INVITATION_SECONDS = int(os.environ.get("SIYU_INVITATION_SECONDS", str(7 * 24 * 3600)))
+# Throttling before any password is hashed: failed sign-ins per client address, and per unknown username,
+# within the throttle window (seconds).
+LOGIN_IP_MAX_FAILURES = int(os.environ.get("SIYU_LOGIN_IP_MAX_FAILURES", "20"))
+LOGIN_THROTTLE_WINDOW = int(os.environ.get("SIYU_LOGIN_THROTTLE_WINDOW", "900"))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
@@ -211,6 +220,11 @@ DISPATCH_BATCH = int(os.environ.get("SIYU_DISPATCH_BATCH", "100"))
 DISPATCH_IDLE_SLEEP = float(os.environ.get("SIYU_DISPATCH_IDLE_SLEEP", "0.5"))
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# Callbacks whose signed timestamp is further than this from our clock (seconds) are refused; 0 turns it off.
+WECOM_CALLBACK_WINDOW = int(os.environ.get("SIYU_WECOM_CALLBACK_WINDOW", "3600"))
+# The console warns when no callback arrived for this long (seconds) while the connection is active.
+WECOM_CALLBACK_GAP_WARNING = int(os.environ.get("SIYU_WECOM_CALLBACK_GAP_WARNING", str(6 * 3600)))
 
 # Where new WeCom connections point by default (the demo points it at the local simulator).
 WECOM_API_BASE = os.environ.get("SIYU_WECOM_API_BASE", "")

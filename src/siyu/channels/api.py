@@ -168,8 +168,12 @@ def _tags(viewer, ids: list[int]) -> list[Tag]:
     return [found[i] for i in dict.fromkeys(ids)]
 
 
+_LIST_FIELDS = {"staff", "backup_staff", "tags", "time_slots", "welcome_attachments"}
+
+
 def _service_data(viewer, payload: dict) -> dict:
-    data = dict(payload)
+    # A list field sent as null (the schema allows it) means an empty list.
+    data = {k: [] if v is None and k in _LIST_FIELDS else v for k, v in payload.items()}
     staff_fields = {}
     for field in ("staff", "backup_staff"):
         if field in data:

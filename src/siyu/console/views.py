@@ -1,9 +1,10 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -12,7 +13,7 @@ from siyu.console import dashboard
 from siyu.console.access import platform_admin, requires
 from siyu.console.forms import LoginForm, OrganizationForm, attach_service_errors
 from siyu.console.paging import paginate
-from siyu.orgs import services
+from siyu.orgs import services, signin
 from siyu.orgs.models import Organization
 from siyu.orgs.roles import Role
 
@@ -27,19 +28,18 @@ def login_view(request):
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
     if request.user.is_authenticated and request.method == "GET":
         return redirect(next_url)
+    if request.method == "POST" and signin.address_throttled(request):
+        return HttpResponse(_("尝试次数过多，请稍后再试。"), status=429, content_type="text/plain; charset=utf-8",
+                            headers={"Retry-After": str(settings.LOGIN_THROTTLE_WINDOW)})
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            user = services.sign_in(request, form.cleaned_data["username"], form.cleaned_data["password"])
-        except services.AccountLocked as locked:
-            until = timezone.localtime(locked.until).strftime("%H:%M")
-            form.add_error(None, _("登录失败次数过多，账户已锁定，请在 %(time)s 之后再试。") % {"time": until})
+        user = signin.sign_in(request, form.cleaned_data["username"], form.cleaned_data["password"])
+        if user is None:
+            # One answer for a wrong password, an unknown name, a locked account and a throttled address.
+            form.add_error(None, _("用户名或密码错误，或尝试次数过多，请稍后再试。"))
         else:
-            if user is None:
-                form.add_error(None, _("用户名或密码错误。"))
-            else:
-                login(request, user)  # rotates the session key
-                return redirect(next_url)
+            login(request, user)  # rotates the session key
+            return redirect(next_url)
     status = 400 if form.errors else 200
     return render(request, "console/login.html", {"form": form, "next": next_url}, status=status)
 

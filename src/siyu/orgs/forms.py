@@ -73,6 +73,10 @@ class RoleForm(_RoleFields):
     pass
 
 
+class InvitationForm(_RoleFields):
+    pass
+
+
 class AuditFilterForm(forms.Form):
     action = forms.CharField(label=_("动作"), required=False, widget=forms.TextInput(attrs={"placeholder": "login."}))
     actor = forms.CharField(label=_("操作人"), required=False)

@@ -219,6 +219,41 @@ class Membership(TenantModel):
         return Q(pk=viewer.pk)
 
 
+class InvitationQuerySet(TenantQuerySet):
+    def by_token_hash(self, token_hash: str) -> InvitationQuerySet:
+        """The invitation a link points to, whichever brand made it: the secret token is the scope."""
+        return self.filter(token_hash=token_hash)._scoped()
+
+
+class Invitation(TenantModel):
+    """A one-time link that lets a person who already has an account join the brand, once they accept it
+    while signed in. Only the token's hash is stored: the link is shown once, to the admin who made it."""
+
+    role = models.CharField(_("角色"), max_length=20, choices=Role.choices)
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField()
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantManager.from_queryset(InvitationQuerySet)()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("邀请")
+
+
+class SignInThrottle(models.Model):
+    """Failed sign-ins counted per client address and per attempted username (known or not), so a flood is
+    refused before any password hashing. Not tenant data: it concerns the sign-in page, before any brand."""
+
+    key = models.CharField(max_length=80, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_start = models.DateTimeField(db_index=True)
+
+
 class Staff(TenantModel):
     """A WeCom member (成员) of the brand: serves customers; may also sign in to the console via ``membership``."""
 

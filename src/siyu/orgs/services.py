@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.orgs import audit
-from siyu.orgs.models import Membership, Organization, Store, User
+from siyu.orgs.models import Invitation, Membership, Organization, Store, User
 from siyu.orgs.roles import STORE_ROLES, Role
 
 
@@ -69,14 +70,13 @@ def add_member(
     phone: str = "",
     by: User | None,
 ) -> Membership:
-    """Give a person a role in ``org``, creating their sign-in account if it does not exist yet."""
-    if role not in Role.values:
-        raise ValidationError({"role": _("未知角色。")})
-    if role in STORE_ROLES and store is None:
-        raise ValidationError({"store": _("店长和导购必须指定门店或区域。")})
-    if store is not None and store.org_id != org.pk:
-        raise ValidationError({"store": _("门店不属于该组织。")})
+    """Create a sign-in account with a role in ``org``. An existing username is refused (a person who already
+    has an account joins through :func:`invite_member`), except for platform administrators."""
+    _check_role(org, role, store)
     user = User.objects.filter(username=username).first()
+    if user is not None and not (by is not None and by.is_superuser):
+        # Nobody but the platform attaches an existing account: that person joins through an invitation.
+        raise ValidationError({"username": _("该用户名已被使用。已有账号的人请通过邀请链接加入。")})
     if user is None:
         user = User(username=username, display_name=display_name, phone=phone)
         if password:
@@ -94,6 +94,15 @@ def add_member(
     membership.save()
     audit.record("member.added", org=org, actor=by, obj=membership, details={"role": role, "store": store and store.pk})
     return membership
+
+
+def _check_role(org: Organization, role: str, store: Store | None) -> None:
+    if role not in Role.values:
+        raise ValidationError({"role": _("未知角色。")})
+    if role in STORE_ROLES and store is None:
+        raise ValidationError({"store": _("店长和导购必须指定门店或区域。")})
+    if store is not None and store.org_id != org.pk:
+        raise ValidationError({"store": _("门店不属于该组织。")})
 
 
 @transaction.atomic
@@ -130,62 +139,69 @@ def set_member_active(membership: Membership, *, active: bool, by: Membership) -
     return membership
 
 
-# -- sign-in ---------------------------------------------------------------------------------------------
-class AccountLocked(Exception):
-    def __init__(self, until):
-        super().__init__(until)
-        self.until = until
+# -- invitations ----------------------------------------------------------------------------------------
+def invite_member(*, org: Organization, role: str, store: Store | None = None, by: Membership) -> tuple[Invitation, str]:
+    """A one-time link for a person who already has an account; they join only by accepting it while signed in.
 
-
-def _audit_for_each_org(user: User, action: str, details: dict) -> None:
-    """Sign-in events concern every brand the person works for: each one's admins can see them."""
-    org_ids = list(Membership.objects.for_user(user).values_list("org_id", flat=True)) or [None]
-    for org_id in org_ids:
-        audit.record(action, org=org_id, actor=user, obj=user, details=details)
-
-
-def sign_in(request, username: str, password: str) -> User | None:
-    """Check a password with lockout: too many failures within the window lock the account for a while.
-
-    Returns the user, or None for wrong credentials; raises :class:`AccountLocked` while locked.
+    Returns the invitation and its token (shown once: only its hash is stored).
     """
-    now = timezone.now()
-    user = User.objects.filter(username=username).first()
-    if user is not None and user.locked_until and user.locked_until > now:
-        _audit_for_each_org(user, "login.refused_locked", {})
-        raise AccountLocked(user.locked_until)
-    authenticated = authenticate(request, username=username, password=password)
-    if user is None:
-        return None
-    locked = False
-    with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user.pk)
-        if authenticated is None:
-            window_start = now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
-            if user.first_failed_at is None or user.first_failed_at < window_start:
-                user.first_failed_at, user.failed_logins = now, 0
-            user.failed_logins += 1
-            _audit_for_each_org(user, "login.failed", {"failures": user.failed_logins})
-            if user.failed_logins >= settings.LOGIN_MAX_FAILURES:
-                locked = True
-                user.locked_until = now + timedelta(seconds=settings.LOGIN_LOCK_SECONDS)
-                user.failed_logins, user.first_failed_at = 0, None
-                _audit_for_each_org(user, "login.locked", {"until": user.locked_until.isoformat()})
-        else:
-            user.failed_logins, user.first_failed_at, user.locked_until = 0, None, None
-            _audit_for_each_org(user, "login.succeeded", {})
-        user.save(update_fields=["failed_logins", "first_failed_at", "locked_until"])
-    # Raised after the commit: the lock and its audit entries must survive the exception.
-    if locked:
-        raise AccountLocked(user.locked_until)
-    return authenticated
-
-
-def unlock_account(user: User, *, by: Membership) -> None:
     by.require("members.manage")
+    if role == Role.OWNER:
+        by.require("members.manage_owner")
+    _check_role(org, role, store)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        org=org, role=role, store=store, token_hash=_token_hash(token), invited_by=by.user,
+        expires_at=timezone.now() + timedelta(seconds=settings.INVITATION_SECONDS),
+    )
+    audit.record("member.invited", org=org, actor=by.user, obj=invitation, details={"role": role, "store": store and store.pk})
+    return invitation, token
+
+
+def pending_invitation(token: str) -> Invitation | None:
+    """The open invitation behind ``token`` (not accepted, not expired), if any."""
+    return (
+        Invitation.objects.by_token_hash(_token_hash(token))
+        .filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
+        .select_related("org", "store")
+        .first()
+    )
+
+
+@transaction.atomic
+def accept_invitation(token: str, *, user: User) -> Membership:
+    """The signed-in ``user`` joins the invitation's organization. The link works once."""
+    invitation = pending_invitation(token)
+    if invitation is None:
+        raise ValidationError(_("邀请链接无效、已使用或已过期。"))
+    invitation = Invitation.objects.for_org(invitation.org_id).select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise ValidationError(_("邀请链接无效、已使用或已过期。"))
+    if Membership.objects.for_org(invitation.org_id).filter(user=user).exists():
+        raise ValidationError(_("你已是该组织的成员。"))
+    invitation.accepted_by, invitation.accepted_at = user, timezone.now()
+    invitation.save(update_fields=["accepted_by", "accepted_at"])
+    membership = Membership(org_id=invitation.org_id, user=user, role=invitation.role, store=invitation.store)
+    membership.full_clean(validate_constraints=False)
+    membership.save()
+    audit.record("member.joined", org=invitation.org_id, actor=user, obj=membership,
+                 details={"role": invitation.role, "invitation": invitation.pk})
+    return membership
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# -- sign-in locks ---------------------------------------------------------------------------------------
+def unlock_account(user: User, *, by: User) -> None:
+    """Clear a sign-in lock. A lock guards the person's account in every brand, so only a platform
+    administrator may clear it early (otherwise it expires, or the person resets their own password)."""
+    if not by.is_superuser:
+        raise PermissionDenied("only platform administrators clear sign-in locks")
     user.locked_until, user.failed_logins, user.first_failed_at = None, 0, None
     user.save(update_fields=["locked_until", "failed_logins", "first_failed_at"])
-    audit.record("login.unlocked", org=by.org_id, actor=by.user, obj=user)
+    audit.record("login.unlocked", org=None, actor=by, obj=user)
 
 
 def switch_organization(request, org_id: int) -> Membership:

@@ -1,4 +1,6 @@
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.urls import reverse
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,7 +12,9 @@ from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
 from siyu.console.paging import paginate
 from siyu.orgs import services
-from siyu.orgs.forms import AuditFilterForm, MemberFilterForm, MemberForm, RoleForm, StoreFilterForm, StoreForm
+from siyu.orgs.forms import (
+    AuditFilterForm, InvitationForm, MemberFilterForm, MemberForm, RoleForm, StoreFilterForm, StoreForm,
+)
 from siyu.orgs.models import AuditEntry, Membership, Store
 
 
@@ -122,13 +126,50 @@ def member_set_active(request, pk: int):
 
 
 @require_POST
-@requires("members.manage")
+@requires("members.view")
 def member_unlock(request, pk: int):
-    viewer = request.membership
-    member = get_object_or_404(Membership.objects.visible_to(viewer).select_related("user"), pk=pk)
-    services.unlock_account(member.user, by=viewer)
+    """A platform administrator clears a sign-in lock (brands cannot: the lock guards every brand's access)."""
+    member = get_object_or_404(Membership.objects.visible_to(request.membership).select_related("user"), pk=pk)
+    services.unlock_account(member.user, by=request.user)
     messages.success(request, _("账户已解锁。"))
     return redirect("orgs:member", pk=member.pk)
+
+
+@requires("members.manage")
+def member_invite(request):
+    """Make a one-time link that lets a person with an existing account join this brand."""
+    viewer = request.membership
+    form = InvitationForm(request.POST or None, viewer=viewer)
+    link = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _invitation, token = services.invite_member(
+                org=viewer.org, role=form.cleaned_data["role"], store=form.cleaned_data["store"], by=viewer
+            )
+        except ValidationError as error:
+            attach_service_errors(form, error)
+        else:
+            link = request.build_absolute_uri(reverse("orgs:invitation", args=[token]))
+    return render(request, "orgs/member_invite.html", {"form": form, "link": link}, status=400 if form.errors else 200)
+
+
+@login_required
+def invitation(request, token: str):
+    """The invited person, signed in, sees which brand and role they are invited to and accepts."""
+    invitation = services.pending_invitation(token)
+    if invitation is None:
+        return render(request, "console/error.html", {
+            "title": _("邀请无效"), "message": _("邀请链接无效、已使用或已过期。")}, status=404)
+    if request.method == "POST":
+        try:
+            membership = services.accept_invitation(token, user=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            request.session["org_id"] = membership.org_id
+            messages.success(request, _("已加入 %(name)s。") % {"name": membership.org.name})
+            return redirect("console:dashboard")
+    return render(request, "orgs/invitation.html", {"invitation": invitation})
 
 
 @requires("audit.view")

@@ -6,6 +6,7 @@ HMAC of the normalized value so ``filter(**blind_lookup(Model, "phone", "138 123
 without the database ever seeing the number.
 """
 
+import json
 from collections.abc import Callable
 
 from django.core.exceptions import FieldError
@@ -59,6 +60,26 @@ class EncryptedTextField(models.TextField):
     def get_prep_value(self, value):
         if value not in (None, ""):
             raise FieldError(f"{self.name} is encrypted: look it up through its blind index")
+        return value
+
+
+class EncryptedJSONField(EncryptedTextField):
+    """A JSON document (dicts, lists, text) encrypted as a whole: for raw payloads that may carry personal data
+    in fields nobody listed in advance. Not searchable; keep what must be filtered on in plain columns."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("default", dict)
+        super().__init__(*args, **kwargs)
+
+    def get_db_prep_save(self, value, connection):
+        return super().get_db_prep_save(json.dumps(value, ensure_ascii=False, separators=(",", ":")), connection)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return value
+        return json.loads(super().from_db_value(value, expression, connection))
+
+    def to_python(self, value):
         return value
 
 

@@ -19,6 +19,7 @@ from siyu.console.paging import paginate
 from siyu.core import durable
 from siyu.core.durable import DurableRow
 from siyu.orgs import audit
+from siyu.wecom import gaps
 from siyu.wecom import sync as sync_services
 from siyu.wecom.models import CallbackEvent, WeComConnection
 
@@ -65,7 +66,11 @@ def events(request):
             rows = rows.filter(status=filters.cleaned_data["status"])
         if filters.cleaned_data["event"]:
             rows = rows.filter(event=filters.cleaned_data["event"])
-    return render(request, "wecom/events.html", {"filters": filters, "page": paginate(request, rows, per_page=50)})
+    quiet = gaps.silence(org)
+    return render(request, "wecom/events.html", {
+        "filters": filters, "page": paginate(request, rows, per_page=50),
+        "silence": quiet, "silence_hours": quiet and int(quiet.total_seconds() // 3600),
+    })
 
 
 @requires("org.settings")

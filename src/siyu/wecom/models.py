@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from siyu.core.durable import DurableRow
 from siyu.core.tenancy import TenantModel
-from siyu.privacy.fields import EncryptedTextField
+from siyu.privacy.fields import EncryptedJSONField, EncryptedTextField
 
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
 
@@ -43,8 +43,9 @@ class CallbackEvent(DurableRow):
 
     event = models.CharField(max_length=40)
     change_type = models.CharField(max_length=40, blank=True)
-    payload = models.JSONField(default=dict)
-    xml = models.TextField()
+    # Both encrypted: events such as change_contact carry staff mobile numbers, e-mail and addresses.
+    payload = EncryptedJSONField()
+    xml = EncryptedTextField()
     received_at = models.DateTimeField(auto_now_add=True)
 
     retry_base_seconds = 5

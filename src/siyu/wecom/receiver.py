@@ -2,8 +2,9 @@
 
 GET answers WeCom's echostr check with the bare plaintext. POST verifies, decrypts, stores the raw event and
 answers ``success`` at once (WeCom gives up after 5 s and retries up to three times); a dispatcher processes
-the stored event afterwards. A retry of the same delivery decrypts to the same XML and is stored only once.
-Every failure is a 4xx that stores nothing.
+the stored event afterwards. A retry of the same delivery decrypts to the same XML and is stored only once;
+a delivery whose signed timestamp is outside ``WECOM_CALLBACK_WINDOW`` is refused. The stored payload and XML
+are encrypted (staff mobile numbers and addresses travel in them). Every failure is a 4xx that stores nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import time
 
 from csp.decorators import csp_exempt
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden, HttpResponseNotFound
 from django.utils import timezone
@@ -54,6 +56,19 @@ def _params(request) -> tuple[str, str, str]:
     return get.get("msg_signature", ""), get.get("timestamp", ""), get.get("nonce", "")
 
 
+def _fresh(timestamp: str) -> bool:
+    """Whether the signed timestamp is within the window of our clock: a captured delivery replayed much later
+    is refused outright (replays inside the window are still stored only once)."""
+    window = settings.WECOM_CALLBACK_WINDOW
+    if not window:
+        return True
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return False
+    return abs(time.time() - sent) <= window
+
+
 @csp_exempt()
 @csrf_exempt
 def callback(request, slug: str):
@@ -72,6 +87,9 @@ def callback(request, slug: str):
         return HttpResponse(echo, content_type="text/plain; charset=utf-8")
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    if not _fresh(timestamp):
+        log.info("refused a callback for %s: timestamp %r outside the window", slug, timestamp[:20])
+        return HttpResponseBadRequest("stale timestamp")
     body = request.body  # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE with a 400
     if len(body) > MAX_BODY:
         return HttpResponse("too large", status=413)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
+
+# WeCom events nest three levels at most (<xml><MemChangeList><Item>); deeper documents are refused while
+# parsing, before anything walks them recursively.
+MAX_DEPTH = 16
 
 
 class BadEventXml(ValueError):
@@ -25,9 +31,24 @@ def parse_event(xml: bytes | str) -> dict:
     Lists such as ``MemChangeList`` become lists of their ``Item`` texts; nested elements become dicts.
     """
     try:
-        root = ElementTree.fromstring(xml, forbid_dtd=True)
+        root = _parse_shallow(xml.encode("utf-8") if isinstance(xml, str) else xml)
     except (ElementTree.ParseError, DefusedXmlException, ValueError, TypeError) as error:
         raise BadEventXml(f"unreadable event XML: {error}") from None
     if root.tag != "xml":
         raise BadEventXml("the event is not a WeCom <xml> document")
     return {child.tag: _value(child) for child in root}
+
+
+def _parse_shallow(xml: bytes):
+    depth, root = 0, None
+    for event, element in ElementTree.iterparse(io.BytesIO(xml), events=("start", "end"), forbid_dtd=True):
+        if event == "start":
+            depth += 1
+            root = element if root is None else root
+            if depth > MAX_DEPTH:
+                raise BadEventXml(f"event XML nested deeper than {MAX_DEPTH} levels")
+        else:
+            depth -= 1
+    if root is None:
+        raise BadEventXml("empty event XML")
+    return root

@@ -2,6 +2,7 @@ import getpass
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -25,6 +26,8 @@ class Command(BaseCommand):
                             default=Role.OWNER, help="whole-organization role (store roles are added in the console)")
 
     def handle(self, username, password, org, org_name, role, **options):
+        # The first command of a fresh install: set the database up rather than fail on missing tables.
+        call_command("migrate", interactive=False, verbosity=0)
         username = username or input("Username: ").strip()
         if not username:
             raise CommandError("a username is required")
@@ -32,6 +35,10 @@ class Command(BaseCommand):
             password = getpass.getpass("Password: ")
             if password != getpass.getpass("Password (again): "):
                 raise CommandError("the passwords differ")
+        if User.objects.filter(username=username).exists():
+            # Never attach or re-password an existing account from here: that person joins a brand by invitation.
+            raise CommandError(f"user {username!r} exists; nothing changed (existing accounts join a brand through "
+                               "an invitation link from its console)")
         try:
             with transaction.atomic():
                 if org:
@@ -41,8 +48,6 @@ class Command(BaseCommand):
                     services.add_member(org=organization, username=username, role=role, password=password, by=None)
                     where = f"{role} of {organization.slug}"
                 else:
-                    if User.objects.filter(username=username).exists():
-                        raise CommandError(f"user {username!r} exists")
                     user = User(username=username, is_superuser=True, is_staff=True)
                     validate_password(password, user)
                     user.set_password(password)

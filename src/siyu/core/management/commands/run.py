@@ -11,7 +11,10 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Start everything on one machine: migrate, then the web server and a worker; Ctrl-C stops them all."
+    help = (
+        "Start everything on one machine: migrate, then the web server and a worker (and, with --demo, the "
+        "simulated WeCom); a child that crashes is restarted with backoff; Ctrl-C stops them all."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("SIYU_HOST", "127.0.0.1"))
@@ -33,35 +36,37 @@ class Command(BaseCommand):
         simulator_port = port + 100
         if demo:
             call_command("demo", simulator_port=simulator_port, url=f"http://{host}:{port}")
-        base = [sys.executable, "-m", "siyu"]
         # Each child leads its own process group, so stopping a child stops what it started too (granian's
         # worker processes), and only this command decides when children stop.
-        spawn = lambda *args: subprocess.Popen([*base, *args], start_new_session=True)  # noqa: E731
-        children = [spawn("web", "--host", host, "--port", str(port)), spawn("worker")]
+        children = [Child("web", "--host", host, "--port", str(port)), Child("worker")]
+        for child in children:
+            child.start()
         if demo:
             # The simulator sends callbacks to the web server: start it once the web server answers.
             self._wait_for(f"http://{host}:{port}/login/", children, lambda: stopping)
         if demo and not stopping:
-            children.append(spawn(
-                "simulator", "demo", "--port", str(simulator_port),
-                "--callback-url", f"http://{host}:{port}/wecom/callback/demo/",
-            ))
+            simulator = Child("simulator", "demo", "--port", str(simulator_port),
+                              "--callback-url", f"http://{host}:{port}/wecom/callback/demo/")
+            simulator.start()
+            children.append(simulator)
         self.stdout.write(self.style.SUCCESS(f"Siyu is running at http://{host}:{port}/ — press Ctrl-C to stop."))
-        exit_code = 0
         while not stopping:
             for child in children:
-                if child.poll() is not None:
-                    self.stderr.write(f"{' '.join(child.args[3:4])} exited with {child.returncode}; stopping.")
-                    exit_code, stopping = 1, True
+                if child.exited_unexpectedly():
+                    # A crashed child is restarted after a growing pause; the others keep running meanwhile.
+                    delay = child.schedule_restart()
+                    self.stderr.write(f"{child.name} exited with {child.returncode}; restarting in {delay:g}s "
+                                      f"(restart {child.restarts}).")
+                elif child.restart_due():
+                    child.start()
+                    self.stderr.write(f"{child.name} restarted (pid {child.pid}).")
             time.sleep(0.3)
         self._shutdown(children)
-        if exit_code:
-            sys.exit(exit_code)
 
     def _wait_for(self, url, children, stopped, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if stopped() or any(child.poll() is not None for child in children):
+            if stopped() or any(child.exited_unexpectedly() for child in children):
                 return
             try:
                 httpx.get(url, timeout=1)
@@ -70,22 +75,67 @@ class Command(BaseCommand):
                 time.sleep(0.2)
 
     def _shutdown(self, children):
-        for child in children:
-            _signal_group(child, signal.SIGTERM)
+        running = [child.process for child in children if child.process is not None]
+        for process in running:
+            _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for child in children:
+        for process in running:
             try:
-                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 pass
-        for child in children:
-            _signal_group(child, signal.SIGKILL)  # whatever is left of each group (nothing, usually)
-            child.wait()
+        for process in running:
+            _signal_group(process, signal.SIGKILL)  # whatever is left of each group (nothing, usually)
+            process.wait()
         self.stdout.write("Siyu stopped.")
 
 
-def _signal_group(child: subprocess.Popen, signum: int) -> None:
+class Child:
+    """One supervised ``siyu`` subcommand: started in its own session, restarted with backoff after a crash.
+
+    The pause doubles from 1 s up to 60 s while the child keeps crashing, and starts over once it has stayed
+    up for a minute, so a child that cannot start does not spin and a rare crash costs a second.
+    """
+
+    FIRST_DELAY, MAX_DELAY, STABLE_AFTER = 1.0, 60.0, 60.0
+
+    def __init__(self, name: str, *args: str):
+        self.name = name
+        self.command = [sys.executable, "-m", "siyu", name, *args]
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.restart_at: float | None = None
+        self.delay = 0.0
+        self.restarts = 0
+        self.returncode: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, start_new_session=True)
+        self.started_at, self.restart_at = time.monotonic(), None
+
+    def exited_unexpectedly(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def schedule_restart(self) -> float:
+        self.returncode = self.process.returncode
+        _signal_group(self.process, signal.SIGKILL)  # what the crashed child started dies with it
+        self.process = None
+        stable = time.monotonic() - self.started_at >= self.STABLE_AFTER
+        self.delay = self.FIRST_DELAY if stable or not self.delay else min(self.delay * 2, self.MAX_DELAY)
+        self.restart_at = time.monotonic() + self.delay
+        self.restarts += 1
+        return self.delay
+
+    def restart_due(self) -> bool:
+        return self.process is None and self.restart_at is not None and time.monotonic() >= self.restart_at
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
     try:
-        os.killpg(child.pid, signum)
+        os.killpg(process.pid, signum)
     except ProcessLookupError:
         pass

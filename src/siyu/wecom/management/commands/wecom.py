@@ -1,10 +1,15 @@
+import argparse
 import getpass
 import sys
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from siyu.orgs.models import Organization
+from siyu.wecom.gaps import silences_since
+from siyu.wecom.sync import start_full_sync
 from siyu.wecom.connection import callback_url, preflight, save_connection
 from siyu.wecom.crypto import generate_encoding_aes_key, generate_token
 from siyu.wecom.errors import WeComError
@@ -28,6 +33,12 @@ class Command(BaseCommand):
         connect.add_argument("--api-base", help="API base URL (default: WeCom's; point it at the simulator for a demo)")
         check = commands.add_parser("check", help="fetch a token, call a 客户联系 API and verify the callback URL")
         check.add_argument("--org", required=True, help="organization slug")
+        reconcile = commands.add_parser(
+            "reconcile", help="after downtime: list the silences in WeCom's deliveries since a time and queue a full sync"
+        )
+        reconcile.add_argument("--org", required=True, help="organization slug")
+        reconcile.add_argument("--since", required=True, type=_moment,
+                               help="when the trouble began, e.g. '2026-12-06 09:00' (Beijing time) or ISO 8601")
 
     def handle(self, *args, subcommand, org, **options):
         organization = Organization.objects.filter(slug=org).first()
@@ -35,8 +46,21 @@ class Command(BaseCommand):
             raise CommandError(f"no organization with slug {org!r}")
         if subcommand == "connect":
             self.do_connect(organization, **options)
+        elif subcommand == "reconcile":
+            self.do_reconcile(organization, options["since"])
         else:
             self.do_check(organization)
+
+    def do_reconcile(self, org, since):
+        """WeCom has no feed of changes since a time: a full sync is what repairs missed callbacks."""
+        for start, end in silences_since(org, since):
+            self.stdout.write(f"No callbacks from {timezone.localtime(start):%Y-%m-%d %H:%M} "
+                              f"to {timezone.localtime(end):%Y-%m-%d %H:%M}")
+        try:
+            job = start_full_sync(org, None, reason="reconcile")
+        except ValidationError as refused:
+            raise CommandError("; ".join(refused.messages)) from None
+        self.stdout.write(self.style.SUCCESS(f"Queued a full sync of {org.slug} (job {job.pk}); a worker runs it."))
 
     def do_connect(self, org, *, corp_id, agent_id, secret, token, aes_key, api_base, **options):
         existing = WeComConnection.objects.for_org(org).first()
@@ -85,3 +109,14 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(f"{len(failed)} check(s) failed: {', '.join(failed)}", returncode=1)
         self.stdout.write(self.style.SUCCESS("All checks passed."))
+
+
+def _moment(text: str):
+    """A date and time on the command line; without a zone it is Beijing time (the console's time)."""
+    try:
+        moment = parse_datetime(text.strip().replace(" ", "T", 1))
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise argparse.ArgumentTypeError(f"not a date and time: {text!r}")
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
