@@ -24,7 +24,7 @@ def encrypt_stored_events(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wecom', '0001_initial'),
+        ('wecom', '0002_durable_status_expired'),
     ]
 
     operations = [
