@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from siyu.console import forms as console_forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,7 +27,7 @@ from siyu.wecom.models import CallbackEvent, WeComConnection
 EVENT_STATUSES = [s for s in DurableRow.Status.choices if s[0] != DurableRow.Status.CANCELLED]
 
 
-class EventFilterForm(forms.Form):
+class EventFilterForm(console_forms.Form):
     status = forms.ChoiceField(label=gettext_lazy("状态"), required=False)
     event = forms.ChoiceField(label=gettext_lazy("事件类型"), required=False)
 
