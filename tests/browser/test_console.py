@@ -154,15 +154,15 @@ def test_audit_log_lists_the_sign_in(page, live_server, world, sign_in):
     sign_in("admin")
     page.get_by_role("link", name="审计日志").click()
     expect(page.get_by_role("heading", name="审计日志")).to_be_visible()
-    sign_ins = page.locator("table.data tbody tr").filter(has_text="login.succeeded")
+    sign_ins = page.locator("table.data tbody tr").filter(has_text="登录成功")
     expect(sign_ins).to_have_count(1)
     expect(sign_ins.locator("td").nth(1)).to_have_text("admin")
     expect(sign_ins.locator("td").last).to_have_text("127.0.0.1")
 
-    page.get_by_label("动作").fill("login.")
+    page.get_by_label("动作").select_option(label="登录")
     page.get_by_role("button", name="筛选").click()
     expect(page).to_have_url(re.compile(r"/audit/\?.*action=login\."))
-    assert set(table_column(page, 3)) == {"login.succeeded"}
+    assert set(table_column(page, 3)) == {"登录成功"}
 
 
 def test_members_filter_by_role_narrows_the_table(page, live_server, world, sign_in):

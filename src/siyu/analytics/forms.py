@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import date
 
 from django import forms
-from siyu.console import forms as console_forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from siyu.console import forms as console_forms
 from siyu.analytics import queries
 from siyu.analytics.queries import MAX_SPAN_DAYS, StatsFilter
 from siyu.orgs.models import Staff, Store

@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
-from siyu.console import forms as console_forms
 from django.forms import BaseFormSet, formset_factory
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from siyu.console import forms as console_forms
 from siyu.channels import welcome
 from siyu.channels.models import (
     ATTACHMENTS_MAX,

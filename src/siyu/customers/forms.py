@@ -4,7 +4,6 @@ same input is valid (or refused with the same field error) everywhere."""
 from __future__ import annotations
 
 from django import forms
-from siyu.console import forms as console_forms
 from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
 from html import escape
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from siyu.console import forms as console_forms
 from siyu.customers.models import FollowUp, Tag
 from siyu.customers.profile import list_filters
 from siyu.customers.queries import DEFAULT_SORT

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from django import forms
-from siyu.console import forms as console_forms
 from django.utils.translation import gettext_lazy
 
+from siyu.console import forms as console_forms
 from siyu.groups.models import CustomerGroup, GroupCode, StoreCode
-from siyu.groups.storecodes import format_day_hours
+from siyu.groups.storecodes import WEEKDAY_LABELS, format_day_hours
 from siyu.orgs.models import Store
 
 ATTACHMENT_CHOICES = [
     ("", gettext_lazy("不添加")), ("image", gettext_lazy("图片")), ("link", gettext_lazy("链接")),
     ("miniprogram", gettext_lazy("小程序")), ("file", gettext_lazy("文件")), ("video", gettext_lazy("视频")),
 ]
-WEEKDAY_LABELS = dict(zip(Store.WEEKDAYS, [gettext_lazy("周一"), gettext_lazy("周二"), gettext_lazy("周三"), gettext_lazy("周四"),
-                                          gettext_lazy("周五"), gettext_lazy("周六"), gettext_lazy("周日")]))
 
 
 class GroupChoiceField(forms.ModelMultipleChoiceField):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django import forms
-from siyu.console import forms as console_forms
 from django.utils.translation import gettext_lazy as _
 
+from siyu.console import forms as console_forms
 from siyu.cdp.models import Product
 from siyu.customers.models import Tag
 from siyu.lifecycle import rules

@@ -1,8 +1,9 @@
 from django import forms
-from siyu.console import forms as console_forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from siyu.console import forms as console_forms
+from siyu.orgs import audit_labels
 from siyu.orgs.models import Store
 from siyu.orgs.roles import Role
 from siyu.privacy.keyring import normalize_phone
@@ -75,8 +76,10 @@ class RoleForm(_RoleFields):
 
 
 class AuditFilterForm(console_forms.Form):
-    action = forms.CharField(label=_("动作"), required=False, widget=forms.TextInput(attrs={"placeholder": "login."}))
+    action = forms.ChoiceField(label=_("动作"), required=False,
+                               choices=[("", _("全部"))] + audit_labels.ACTION_GROUPS)
     actor = forms.CharField(label=_("操作人"), required=False)
-    object_type = forms.CharField(label=_("对象类型"), required=False)
+    object_type = forms.ChoiceField(label=_("对象类型"), required=False,
+                                    choices=[("", _("全部"))] + [(key, noun) for key, (noun, _url) in audit_labels.OBJECTS.items()])
     start = forms.DateField(label=_("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django import forms
-from siyu.console import forms as console_forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
@@ -14,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
+from siyu.console import forms as console_forms
 from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
 from siyu.console.paging import paginate

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from django import forms
-from siyu.console import forms as console_forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from siyu.console import forms as console_forms
 from siyu.console.access import requires
 from siyu.console.paging import paginate
 from siyu.core.durable import DurableRow

@@ -1,7 +1,7 @@
 from django import forms
-from siyu.console import forms as console_forms
 from django.utils.translation import gettext_lazy as _
 
+from siyu.console import forms as console_forms
 from siyu.wecom.models import ApiCall
 
 

@@ -1,7 +1,7 @@
-import json
-
 from django import template
 from django.utils.http import urlencode
+
+from siyu.orgs import audit_labels
 
 register = template.Library()
 
@@ -28,11 +28,25 @@ def status_class(status: str) -> str:
 
 
 @register.filter
-def details(value) -> str:
-    """An audit entry's details as ``key: value`` pairs (nested values as compact JSON)."""
-    if not isinstance(value, dict):
-        return str(value or "")
-    return "; ".join(
-        f"{key}: {json.dumps(item, ensure_ascii=False) if isinstance(item, (dict, list)) else item}"
-        for key, item in value.items()
-    )
+def audit_action(action: str) -> str:
+    return audit_labels.action_label(action)
+
+
+@register.filter
+def audit_details(value) -> list[tuple[str, str]]:
+    """An audit entry's details as (label, words) pairs: keys named, True/None/roles in words."""
+    return audit_labels.details_words(value)
+
+
+@register.inclusion_tag("console/_audit_object.html")
+def audit_object(entry):
+    """The entry's object as its noun and name, linked to its page when it has one."""
+    return {"noun": audit_labels.object_noun(entry.object_type), "name": entry.object_repr, "url": audit_labels.object_url(entry)}
+
+
+@register.filter
+def reference(value: str, org_id: int) -> str:
+    """A stored reference (``channel:5``) as the name of what it points at."""
+    from siyu.customers.profile import reference_label
+
+    return reference_label(org_id, value)
