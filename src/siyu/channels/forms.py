@@ -177,7 +177,7 @@ def _yuan(label, **kwargs):
 class ChannelCodeForm(console_forms.Form):
     name = forms.CharField(label=gettext_lazy("名称"), max_length=100,
                            help_text=gettext_lazy("例如：南京路店门口海报、抖音直播间、某品牌联名活动。"))
-    state = forms.CharField(label=gettext_lazy("渠道参数（state）"), required=False, max_length=200,
+    state = forms.CharField(label=gettext_lazy("渠道参数"), required=False, max_length=200,
                             widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
                             help_text=gettext_lazy("企业微信在客户添加时回传，用于识别渠道；最多 30 个字母、数字、_ - .。留空自动生成。"))
     folder_name = forms.CharField(label=gettext_lazy("渠道分组"), required=False, max_length=100,
@@ -190,7 +190,7 @@ class ChannelCodeForm(console_forms.Form):
                                    empty_label=gettext_lazy("我自己"))
     staff = StaffMultipleField(label=gettext_lazy("接待员工"), queryset=Staff.objects.none(), required=False,
                                widget=forms.SelectMultiple(attrs={"size": 8}),
-                               help_text=gettext_lazy("按住 Ctrl/⌘ 多选；最多 100 位（含备用员工）。"))
+                               help_text=gettext_lazy("输入姓名搜索后选择；最多 100 位（含备用员工）。"))
     backup_staff = StaffMultipleField(label=gettext_lazy("备用员工"), queryset=Staff.objects.none(), required=False,
                                       widget=forms.SelectMultiple(attrs={"size": 5}),
                                       help_text=gettext_lazy("接待员工都已满额、不在时段内或离职时，由备用员工接待。"))

@@ -34,8 +34,12 @@ def _welcomed(event) -> str:
 
 
 def connect() -> None:
+    from siyu.channels.models import ChannelCode, WelcomeMessage
     from siyu.customers.profile import register_reference, register_timeline_kind
+    from siyu.orgs.audit_labels import register_detail_values
 
+    register_detail_values("policy", dict(ChannelCode.Policy.choices))
+    register_detail_values("scope", dict(WelcomeMessage.Scope.choices))
     register_reference("channel", _code_name)
     register_reference("state", _state_name)
     register_timeline_kind("remarked", _remarked)

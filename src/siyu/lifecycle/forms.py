@@ -160,8 +160,8 @@ class PurchaseRuleForm(RuleForm):
 
 class ChannelRuleForm(RuleForm):
     kind = Rule.Kind.CHANNEL
-    state = forms.CharField(label=_("渠道参数（state）"), max_length=rules.STATE_MAX + 1,
-                            help_text=_("渠道活码的 state；以 * 结尾表示前缀匹配，例如 store_*。"))
+    state = forms.CharField(label=_("渠道参数"), max_length=rules.STATE_MAX + 1,
+                            help_text=_("渠道活码的渠道参数；以 * 结尾表示前缀匹配，例如 store_*。"))
 
     def config(self) -> dict:
         return {"state": self.cleaned_data.get("state", "")}

@@ -169,7 +169,7 @@ def clean_config(org, kind: str, config: dict) -> dict:
     if kind == Rule.Kind.CHANNEL:
         state = str(config.get("state") or "").strip()
         if not state or state == "*":
-            raise ValidationError({"state": _("请填写渠道参数（state）。")})
+            raise ValidationError({"state": _("请填写渠道参数。")})
         if len(state.rstrip("*")) > STATE_MAX:
             raise ValidationError({"state": _("渠道参数最多 %(n)d 个字符。") % {"n": STATE_MAX}})
         return {"state": state}
@@ -662,3 +662,14 @@ def describe_condition(rule: Rule) -> str:
         return str(CONDITIONS.get(condition, "—"))
     event = str(BEHAVIOUR_EVENTS.get(config.get("event"), _("行为")))
     return f"{event} · {config['ref']}" if config.get("ref") else event
+
+
+def describe_in_audit() -> None:
+    """The audit log's words for this app's enumerated detail values (rule kinds, conditions, matching)."""
+    from siyu.orgs.audit_labels import register_detail_values
+
+    register_detail_values("condition", CONDITIONS)
+    register_detail_values("match", MATCHES)
+    register_detail_values("speaker", SPEAKERS)
+    register_detail_values("event", BEHAVIOUR_EVENTS)
+    register_detail_values("kind", dict(Rule.Kind.choices))

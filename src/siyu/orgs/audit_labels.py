@@ -159,7 +159,25 @@ DETAIL_KEYS = {
     "opening_hours": _("营业时间"), "phones_masked": _("手机号已脱敏"), "radius_km": _("半径（公里）"), "scope": _("范围"),
     "selected": _("已选"), "source": _("来源"), "staff": _("员工"), "stage": _("阶段"), "to": _("目标"),
     "was_default": _("原为默认"), "word": _("词"),
+    "state": _("渠道参数"), "policy": _("分配方式"), "daily_cap": _("每日上限"), "skip_verify": _("免验证"),
+    "remark_template": _("备注模板"), "welcome_enabled": _("发送欢迎语"), "folder": _("渠道分组"), "partner": _("合作方"),
+    "owner": _("负责人"), "time_slots": _("时段"), "backup_staff": _("备用员工"), "chat_ids": _("客户群"),
+    "active": _("启用"), "condition": _("条件"), "keywords": _("关键词数"), "first_keywords": _("关键词"),
+    "exclude": _("排除词"), "match": _("匹配方式"), "speaker": _("说话人"), "products": _("商品"), "categories": _("品类"),
+    "amount": _("金额"), "ref": _("对象"), "text": _("内容"), "attachments": _("附件"), "room_base_name": _("群名"),
+    "room_base_id": _("群序号"), "auto_create_room": _("自动建群"), "welcome_text": _("欢迎语"), "red_packet": _("新客红包"),
+    "days": _("星期"), "start": _("开始"), "end": _("结束"), "msgtype": _("类型"), "title": _("标题"), "url": _("链接"),
+    "desc": _("描述"), "pic_url": _("图片"), "media_id": _("素材"), "appid": _("小程序"), "page": _("页面"),
+    "window_days": _("星期"), "window_start": _("开始时间"), "window_end": _("结束时间"), "scene": _("场景"),
 }
+
+# Enumerated detail values as words, contributed by the apps that own them (``register_detail_values``).
+DETAIL_VALUES: dict[str, dict[str, object]] = {}
+
+
+def register_detail_values(key: str, words: dict) -> None:
+    """Say how the values of detail ``key`` read (``{"round_robin": "轮流分配", …}``); apps call this in ready()."""
+    DETAIL_VALUES.setdefault(key, {}).update({str(k): v for k, v in words.items()})
 
 
 def action_label(action: str) -> str:
@@ -196,7 +214,10 @@ def object_url(entry) -> str | None:
         return None
 
 
-def value_words(value) -> str:
+def value_words(value, key: str = "") -> str:
+    known = DETAIL_VALUES.get(key, {})
+    if isinstance(value, str) and value in known:
+        return str(known[value])
     if value is True:
         return str(_("是"))
     if value is False:
@@ -204,10 +225,17 @@ def value_words(value) -> str:
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, dict):
-        return "，".join(f"{detail_key(k)} {value_words(v)}" for k, v in value.items())
+        return "，".join(f"{detail_key(k)} {value_words(v, k)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return "、".join(value_words(v) for v in value)
+        return "、".join(value_words(v, key) for v in value)
     return str(value)
+
+
+def _verbatim(value, key: str) -> bool:
+    """Identifiers (userids, states, chat ids, URLs) are shown as they are, in code type, not as words."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    known = DETAIL_VALUES.get(key, {})
+    return bool(items) and all(isinstance(v, str) and v.isascii() and v not in known and not v.isdigit() for v in items)
 
 
 def detail_key(key: str) -> str:
@@ -223,7 +251,15 @@ def _role_words(value) -> dict:
     return value
 
 
-def details_words(details) -> list[tuple[str, str]]:
+def details_words(details) -> list[tuple[str, str, bool]]:
+    """(label, words, verbatim) for each detail; nested records are flattened one level into their own lines."""
     if not isinstance(details, dict):
-        return [("", value_words(details))] if details else []
-    return [(detail_key(key), value_words(_role_words(value))) for key, value in _role_words(details).items()]
+        return [("", value_words(details), False)] if details else []
+    lines = []
+    for key, value in _role_words(details).items():
+        value = _role_words(value)
+        if isinstance(value, dict) and value and key not in ("before", "after"):
+            lines += [(f"{detail_key(key)} · {detail_key(k)}", value_words(v, k), _verbatim(v, k)) for k, v in value.items()]
+        else:
+            lines.append((detail_key(key), value_words(value, key), _verbatim(value, key)))
+    return lines
