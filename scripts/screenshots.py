@@ -23,12 +23,14 @@ USER = "demo_hq"
 
 
 def pages(base: str, page) -> dict[str, str]:
-    """The pages to show; the profile is the first customer of the list."""
+    """The pages to show; the profile is the first customer of the list, the form the first channel code's."""
     page.goto(f"{base}/customers/")
     first = page.locator("[data-testid=customer-list] tbody a").first
     profile = first.get_attribute("href") if first.count() else "/customers/"
-    return {"dashboard": "/", "customers": "/customers/", "profile": profile, "channel-form": "/channels/new/",
-            "board": "/board/"}
+    page.goto(f"{base}/channels/")
+    code = page.locator("table.data tbody a[href^='/channels/']").first
+    form = f"{code.get_attribute('href')}edit/" if code.count() else "/channels/new/"
+    return {"dashboard": "/", "customers": "/customers/", "profile": profile, "channel-form": form, "board": "/board/"}
 
 
 def save_small(png: bytes, path: Path) -> None:

@@ -158,7 +158,7 @@ DETAIL_KEYS = {
     "event": _("事件"), "fallback_code": _("兜底群活码"), "job": _("任务"), "kid": _("密钥编号"), "located": _("已定位"),
     "opening_hours": _("营业时间"), "phones_masked": _("手机号已脱敏"), "radius_km": _("半径（公里）"), "scope": _("范围"),
     "selected": _("已选"), "source": _("来源"), "staff": _("员工"), "stage": _("阶段"), "to": _("目标"),
-    "was_default": _("原为默认"), "word": _("词"),
+    "was_default": _("原为默认"), "word": _("词"), "variant": _("时段欢迎语"),
     "state": _("渠道参数"), "policy": _("分配方式"), "daily_cap": _("每日上限"), "skip_verify": _("免验证"),
     "remark_template": _("备注模板"), "welcome_enabled": _("发送欢迎语"), "folder": _("渠道分组"), "partner": _("合作方"),
     "owner": _("负责人"), "time_slots": _("时段"), "backup_staff": _("备用员工"), "chat_ids": _("客户群"),

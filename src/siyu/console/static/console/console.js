@@ -18,12 +18,18 @@
     });
   }
 
-  // Toasts sit in the page flow under the top bar (they never cover a control) and fold away by themselves.
-  function fadeToasts(root) {
-    root.querySelectorAll(".toast:not([data-fading])").forEach(function (toast) {
-      toast.setAttribute("data-fading", "");
-      setTimeout(function () { toast.classList.add("hide"); }, 5000);
-      setTimeout(function () { toast.remove(); }, 5600);
+  // Toasts sit in the page flow under the top bar: they never cover a control, and they stay until closed, because
+  // a message that vanished by itself would move everything under the reader's pointer.
+  function closableToasts(root) {
+    root.querySelectorAll(".toast:not([data-closable])").forEach(function (toast) {
+      toast.setAttribute("data-closable", "");
+      var close = document.createElement("button");
+      close.type = "button";
+      close.className = "toast-close";
+      close.setAttribute("aria-label", "关闭");
+      close.textContent = "×";
+      close.addEventListener("click", function () { toast.remove(); });
+      toast.appendChild(close);
     });
   }
 
@@ -41,6 +47,7 @@
         plugins: ["remove_button"],
         maxOptions: null,
         hidePlaceholder: true,
+        closeAfterSelect: true,
         placeholder: select.dataset.placeholder || "搜索或选择",
         render: {
           no_results: function () { return '<div class="no-results">没有匹配的选项</div>'; },
@@ -51,6 +58,7 @@
           },
         },
         onItemAdd: function (value) {
+          picker.setTextboxValue("");
           var group = groupOf(select, value);
           if (!group || !group.hasAttribute("data-exclusive")) return;
           group.querySelectorAll("option").forEach(function (other) {
@@ -79,7 +87,10 @@
     if (!window.flatpickr || input._flatpickr) return;
     var withTime = input.type === "datetime-local";
     flatpickr(input, {
-      locale: (flatpickr.l10ns && flatpickr.l10ns.zh) || "default",
+      // The zh locale names months and weekdays; its screen-reader labels are still English, so name them too.
+      locale: Object.assign({}, flatpickr.l10ns.zh || {}, {
+        yearAriaLabel: "年", monthAriaLabel: "月", hourAriaLabel: "时", minuteAriaLabel: "分", toggleTitle: "点击切换",
+      }),
       dateFormat: withTime ? "Y-m-d H:i" : "Y-m-d",
       enableTime: withTime,
       time_24hr: true,
@@ -137,11 +148,11 @@
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var question = form.getAttribute("data-confirm");
+    var submitter = event.submitter;
+    var question = (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
     if (!question || form.dataset.confirmed) return;
     event.preventDefault();
     confirmDialog = confirmDialog || buildConfirm();
-    var submitter = event.submitter;
     var danger = submitter && submitter.classList.contains("danger");
     confirmDialog.querySelector("[data-question]").textContent = question;
     var ok = confirmDialog.querySelector("[data-ok]");
@@ -289,7 +300,7 @@
 
   function init(root) {
     renderCharts(root);
-    fadeToasts(root);
+    closableToasts(root);
     enhancePickers(root);
     enhanceDates(root);
     enhanceSteps(root);
