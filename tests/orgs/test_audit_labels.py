@@ -17,8 +17,9 @@ def test_an_unlisted_action_still_reads_as_words_never_as_the_key():
 
 
 def test_details_read_python_literals_and_roles_as_words():
-    words = dict(details_words({"ok": True, "failed": None, "before": {"role": "hq_admin", "store": None}}))
-    assert words == {"结果": "是", "失败项": "—", "之前": "角色 总部管理员，门店 —"}
+    lines = details_words({"ok": True, "failed": None, "before": {"role": "hq_admin", "store": None}, "state": "sh01_poster"})
+    assert lines == [("结果", "是", False), ("失败项", "—", False), ("之前", "角色 总部管理员，门店 —", False),
+                     ("渠道参数", "sh01_poster", True)]  # an identifier is shown verbatim, in code type
 
 
 @pytest.mark.django_db
