@@ -317,6 +317,42 @@ def test_po_covers_every_marked_string(po, tmp_path, monkeypatch):
     assert not gone, f"django.po has strings no longer in the code ({FIX}):\n" + "\n".join(repr(k[1]) for k in gone)
 
 
+# -- Siyu's Chinese wording for Django's own messages --------------------------------------------------------
+ZH_LC_MESSAGES = SIYU_DIR / "locale" / "zh_Hans" / "LC_MESSAGES"
+
+
+def test_chinese_override_mo_matches_its_po():
+    entries, obsolete = parse_po((ZH_LC_MESSAGES / "django.po").read_text(encoding="utf-8"))
+    assert not obsolete
+    with (ZH_LC_MESSAGES / "django.mo").open("rb") as committed:
+        assert catalog_of(committed) == catalog_of(io.BytesIO(compile_mo(entries))), f"zh_Hans django.mo is stale: {FIX}"
+
+
+def test_validator_messages_read_as_chinese_not_machine_translation():
+    from django import forms
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    class Form(forms.Form):
+        name = forms.CharField(max_length=3)
+        price = forms.DecimalField(decimal_places=2)
+        note = forms.CharField()
+
+    with translation.override("zh-hans"):
+        form = Form({"name": "abcdef", "price": "1.234", "note": "a\x00b"})
+        assert not form.is_valid()
+        assert form.errors == {
+            "name": ["最多 3 个字，现在是 6 个。"], "price": ["最多保留 2 位小数。"], "note": ["不能包含空字符。"],
+        }
+        with pytest.raises(ValidationError) as raised:
+            validate_password("1234")
+        assert raised.value.messages[0] == "密码太短：至少需要 10 个字符。"
+        assert not any(_LATIN_WORD.search(m) for m in raised.value.messages)
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
 # -- Django uses it -------------------------------------------------------------------------------------------
 def test_english_is_active_through_django():
     from siyu.orgs.models import Store
@@ -337,7 +373,7 @@ def test_english_is_active_through_django():
     with translation.override("zh-hans"):
         assert translation.gettext("数据总览") == "数据总览"
         assert str(Role.GUIDE.label) == "导购"
-        assert translation.gettext("This field is required.") == "这个字段是必填项。"
+        assert translation.gettext("This field is required.") == "请填写此项。"  # our zh_Hans override
 
 
 @pytest.mark.django_db

@@ -44,8 +44,15 @@ def test_guide_adds_a_note_and_a_tag_and_sees_both_on_the_timeline(page, live_se
     page.get_by_role("button", name="添加小记").click()
     expect(page.locator(".toast")).to_contain_text("已添加小记")
 
-    page.get_by_label("添加标签").select_option(label="购买意向 / 关注新品")
-    page.get_by_role("button", name="添加标签").click()
+    # The tag picker: type to search, pick from the 购买意向 group; the pick shows as a chip.
+    form = page.get_by_test_id("tag-form")
+    form.locator(".ts-control input").fill("关注")
+    dropdown = page.locator(".ts-dropdown:visible")
+    expect(dropdown.locator(".optgroup-header")).to_have_text(["购买意向"])
+    dropdown.get_by_text("关注新品", exact=True).click()
+    expect(form.locator(".ts-control .chip")).to_contain_text("关注新品")
+    page.keyboard.press("Escape")
+    form.get_by_role("button", name="添加标签").press("Enter")
     expect(page.locator(".toast")).to_contain_text("已添加标签")
     expect(page.get_by_test_id("customer-tag").filter(has_text="关注新品")).to_contain_text("手动")
 

@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from siyu.console import forms as console_forms
 from siyu.analytics import queries
 from siyu.analytics.queries import MAX_SPAN_DAYS, StatsFilter
 from siyu.orgs.models import Staff, Store
@@ -19,7 +20,7 @@ GROUP_CHOICES = [
 ]
 
 
-class ChannelStatsForm(forms.Form):
+class ChannelStatsForm(console_forms.Form):
     """The filters of the channel statistics page (and its export). Every choice is limited to what the viewer
     may see, so a hand-made URL naming someone else's staff member or store is a form error, not a leak."""
 

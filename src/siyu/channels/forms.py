@@ -9,6 +9,7 @@ from django.forms import BaseFormSet, formset_factory
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from siyu.console import forms as console_forms
 from siyu.channels import welcome
 from siyu.channels.models import (
     ATTACHMENTS_MAX,
@@ -50,7 +51,7 @@ class TagMultipleField(forms.ModelMultipleChoiceField):
 
 
 # -- filters -------------------------------------------------------------------------------------------------
-class ChannelFilterForm(forms.Form):
+class ChannelFilterForm(console_forms.Form):
     q = forms.CharField(label=gettext_lazy("搜索"), required=False,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": gettext_lazy("名称或渠道参数")}))
     folder = forms.ModelChoiceField(label=gettext_lazy("分组"), queryset=ChannelFolder.objects.none(), required=False,
@@ -67,7 +68,7 @@ class ChannelFilterForm(forms.Form):
 
 
 # -- attachments ---------------------------------------------------------------------------------------------
-class AttachmentForm(forms.Form):
+class AttachmentForm(console_forms.Form):
     """One welcome attachment as flat fields; which of them count depends on ``kind``."""
 
     kind = forms.ChoiceField(label=gettext_lazy("类型"), choices=KIND_CHOICES, widget=forms.Select(attrs={"data-attachment-kind": ""}))
@@ -132,7 +133,7 @@ def attachment_formset(data=None, *, attachments=(), prefix="att"):
 
 
 # -- time slots ----------------------------------------------------------------------------------------------
-class SlotForm(forms.Form):
+class SlotForm(console_forms.Form):
     days = forms.TypedMultipleChoiceField(label=gettext_lazy("星期"), choices=WEEKDAYS, coerce=int,
                                           widget=forms.CheckboxSelectMultiple)
     start = forms.TimeField(label=gettext_lazy("开始"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
@@ -173,10 +174,10 @@ def _yuan(label, **kwargs):
     return forms.DecimalField(label=label, required=False, min_value=Decimal("0"), max_digits=9, decimal_places=2, **kwargs)
 
 
-class ChannelCodeForm(forms.Form):
+class ChannelCodeForm(console_forms.Form):
     name = forms.CharField(label=gettext_lazy("名称"), max_length=100,
                            help_text=gettext_lazy("例如：南京路店门口海报、抖音直播间、某品牌联名活动。"))
-    state = forms.CharField(label=gettext_lazy("渠道参数（state）"), required=False, max_length=200,
+    state = forms.CharField(label=gettext_lazy("渠道参数"), required=False, max_length=200,
                             widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
                             help_text=gettext_lazy("企业微信在客户添加时回传，用于识别渠道；最多 30 个字母、数字、_ - .。留空自动生成。"))
     folder_name = forms.CharField(label=gettext_lazy("渠道分组"), required=False, max_length=100,
@@ -189,7 +190,7 @@ class ChannelCodeForm(forms.Form):
                                    empty_label=gettext_lazy("我自己"))
     staff = StaffMultipleField(label=gettext_lazy("接待员工"), queryset=Staff.objects.none(), required=False,
                                widget=forms.SelectMultiple(attrs={"size": 8}),
-                               help_text=gettext_lazy("按住 Ctrl/⌘ 多选；最多 100 位（含备用员工）。"))
+                               help_text=gettext_lazy("输入姓名搜索后选择；最多 100 位（含备用员工）。"))
     backup_staff = StaffMultipleField(label=gettext_lazy("备用员工"), queryset=Staff.objects.none(), required=False,
                                       widget=forms.SelectMultiple(attrs={"size": 5}),
                                       help_text=gettext_lazy("接待员工都已满额、不在时段内或离职时，由备用员工接待。"))
@@ -270,7 +271,7 @@ class ChannelCodeForm(forms.Form):
 
 
 # -- welcome messages ----------------------------------------------------------------------------------------
-class WelcomeMessageForm(forms.Form):
+class WelcomeMessageForm(console_forms.Form):
     SCOPES = [
         (WelcomeMessage.Scope.DEFAULT, gettext_lazy("默认（所有员工）")),
         (WelcomeMessage.Scope.STAFF, gettext_lazy("指定员工")),

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from siyu.console import forms as console_forms
 from siyu.customers.models import FollowUp, Tag
 from siyu.customers.profile import list_filters
 from siyu.customers.queries import DEFAULT_SORT
@@ -65,13 +66,34 @@ class FastSelectMultiple(FastSelectMixin, forms.SelectMultiple):
     pass
 
 
-class TagChoiceField(forms.ModelMultipleChoiceField):
-    widget = FastSelectMultiple
+class TagPicker(FastSelectMultiple):
+    """Tags under their tag group, one <optgroup> each with the group's colour; console.js makes it the searchable
+    tag picker (docs/design.md). Personal tags form their own group."""
 
-    def label_from_instance(self, tag: Tag) -> str:
-        if tag.kind == Tag.Kind.PERSONAL:
-            return _("%(name)s（个人）") % {"name": tag.name}
-        return f"{tag.group.name} / {tag.name}" if tag.group_id else tag.name
+    COLORS = ("blue", "green", "orange", "purple", "cyan", "red")
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = {str(v) for v in self.format_value(value)}
+        final = self.build_attrs(self.attrs, attrs)
+        final["name"], final["multiple"] = name, True
+        groups: dict = {}
+        for tag in list(self.choices.queryset):
+            if tag.kind == Tag.Kind.PERSONAL:
+                key, label = "personal", str(_("个人标签"))
+            else:
+                key, label = tag.group_id, tag.group.name if tag.group_id else str(_("未分组"))
+            groups.setdefault(key, (label, []))[1].append(tag)
+        html = []
+        for key, (label, tags) in groups.items():
+            color = self.COLORS[key % len(self.COLORS)] if isinstance(key, int) else "grey"
+            options = "".join(
+                f'<option value="{tag.pk}"{" selected" if str(tag.pk) in chosen else ""}>{escape(tag.name)}</option>' for tag in tags)
+            html.append(f'<optgroup label="{escape(label)}" data-color="{color}">{options}</optgroup>')
+        return mark_safe(f"<select{flatatt(final)}>{''.join(html)}</select>")  # noqa: S308 - every part escaped above
+
+
+class TagChoiceField(forms.ModelMultipleChoiceField):
+    widget = TagPicker
 
 
 def filter_tags(viewer):
@@ -82,7 +104,7 @@ def filter_tags(viewer):
             .select_related("group").order_by("kind", "-group__order", "group_id", "-order", "id"))
 
 
-class CustomerFilterForm(forms.Form):
+class CustomerFilterForm(console_forms.Form):
     q = forms.CharField(label=_("搜索"), required=False, max_length=100, widget=forms.TextInput(
         attrs={"type": "search", "placeholder": _("昵称、备注或手机号")}))
     tags = TagChoiceField(label=_("标签"), queryset=Tag.objects.none(), required=False)
@@ -137,7 +159,7 @@ class CustomerFilterForm(forms.Form):
         return any(not is_empty(v) for k, v in self.cleaned_data.items() if k not in {"tag_mode", "sort"})
 
 
-class BulkForm(forms.Form):
+class BulkForm(console_forms.Form):
     """What to do with which customers: the current filter (``scope=filter``) or the ticked ones."""
 
     ACTIONS = [("add_tags", _("批量打标签")), ("remove_tags", _("批量移除标签")), ("export", _("导出 CSV"))]
@@ -169,7 +191,7 @@ class BulkForm(forms.Form):
         return data
 
 
-class NoteForm(forms.Form):
+class NoteForm(console_forms.Form):
     text = forms.CharField(label=_("小记"), max_length=2000, widget=forms.Textarea(
         attrs={"rows": 3, "placeholder": _("记录沟通要点、客户需求……")}))
 
@@ -178,7 +200,7 @@ class NoteForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(console_forms.Form):
     text = forms.CharField(label=_("跟进内容"), max_length=500)
     due_at = forms.DateTimeField(label=_("跟进时间"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
                                                                              format="%Y-%m-%dT%H:%M"),
@@ -199,11 +221,11 @@ class FollowUpForm(forms.Form):
             self.fields["due_at"].initial = tomorrow.replace(hour=10, minute=0, second=0, microsecond=0)
 
 
-class FollowUpCloseForm(forms.Form):
+class FollowUpCloseForm(console_forms.Form):
     status = forms.ChoiceField(choices=[(FollowUp.Status.DONE, _("完成")), (FollowUp.Status.CANCELLED, _("取消"))])
 
 
-class CustomerTagForm(forms.Form):
+class CustomerTagForm(console_forms.Form):
     tags = TagChoiceField(label=_("添加标签"), queryset=Tag.objects.none())
 
     def __init__(self, *args, viewer, **kwargs):
@@ -212,7 +234,7 @@ class CustomerTagForm(forms.Form):
         self.fields["tags"].queryset = usable_tags(viewer)
 
 
-class TagGroupForm(forms.Form):
+class TagGroupForm(console_forms.Form):
     """The service checks the names (length, protected labels, duplicates); the form only splits them."""
 
     name = forms.CharField(label=_("标签组名称"), max_length=200, help_text=_("最多 %(n)d 个字。") % {"n": MAX_NAME})
@@ -223,22 +245,22 @@ class TagGroupForm(forms.Form):
         return split_names(self.cleaned_data["tags"])
 
 
-class TagAddForm(forms.Form):
+class TagAddForm(console_forms.Form):
     name = forms.CharField(label=_("新标签"), max_length=2000, help_text=_("可一次填写多个，用逗号或换行分隔。"))
 
     def clean_name(self):
         return split_names(self.cleaned_data["name"])
 
 
-class RenameForm(forms.Form):
+class RenameForm(console_forms.Form):
     name = forms.CharField(label=_("新名称"), max_length=200)
 
 
-class PersonalTagForm(forms.Form):
+class PersonalTagForm(console_forms.Form):
     name = forms.CharField(label=_("个人标签"), max_length=200, help_text=_("只有你自己能看到和使用，最多 %(n)d 个字。") % {"n": MAX_NAME})
 
 
-class ProtectedLabelForm(forms.Form):
+class ProtectedLabelForm(console_forms.Form):
     word = forms.CharField(label=_("受保护词"), max_length=200)
     reason = forms.CharField(label=_("原因"), max_length=200, required=False,
                              help_text=_("创建含有此词的标签被拒绝时，会向操作人显示此原因。"))

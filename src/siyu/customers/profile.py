@@ -77,6 +77,7 @@ class ListFilter:
 _SECTIONS: dict[str, ProfileSection] = {}
 _FILTERS: dict[str, ListFilter] = {}
 _TIMELINE_KINDS: dict[str, Callable[[Any], str]] = {}
+_REFERENCES: dict[str, Callable[[int, str], str | None]] = {}
 
 
 def register_profile_section(template_name: str, context_func: Callable, order: int = 100, *, key: str | None = None,
@@ -101,6 +102,20 @@ def register_timeline_kind(kind: str, render: Callable[[Any], str]) -> None:
     _TIMELINE_KINDS[kind] = render
 
 
+def register_reference(prefix: str, render: Callable[[int, str], str | None]) -> None:
+    """Say how a reference such as ``channel:5`` (a tag's source, an event's origin) reads:
+    ``render(org_id, value) -> str | None`` (None when the row is gone)."""
+    _REFERENCES[prefix] = render
+
+
+def reference_label(org_id: int, reference: str) -> str:
+    """``channel:5`` as its owner app names it (the channel's name); a reference nobody names reads as nothing,
+    never as the raw key."""
+    prefix, _colon, value = (reference or "").partition(":")
+    render = _REFERENCES.get(prefix)
+    return (render(org_id, value) or "") if render and value else ""
+
+
 def profile_sections() -> list[ProfileSection]:
     return sorted(_SECTIONS.values(), key=lambda s: (s.order, s.key))
 
@@ -118,6 +133,7 @@ def unregister(key: str) -> None:
     _SECTIONS.pop(key, None)
     _FILTERS.pop(key, None)
     _TIMELINE_KINDS.pop(key, None)
+    _REFERENCES.pop(key, None)
 
 
 # -- how the timeline reads ----------------------------------------------------------------------------------
@@ -139,8 +155,9 @@ def _source(value: str) -> str:
 def _added(e) -> str:
     way = ADD_WAYS.get(e.data.get("add_way"), gettext_lazy("其他方式"))
     text = _("通过“%(way)s”添加了员工 %(staff)s") % {"way": way, "staff": e.staff or ""}
-    if e.data.get("state"):
-        text += _("（渠道参数 %(state)s）") % {"state": e.data["state"]}
+    channel = reference_label(e.org_id, f"state:{e.data.get('state') or ''}")
+    if channel:
+        text += _("（来自渠道“%(channel)s”）") % {"channel": channel}
     return text
 
 
@@ -203,11 +220,11 @@ def timeline_text(event) -> str:
     """How one event reads: a registered renderer, a built-in one, or the bare kind for unknown kinds."""
     render = _TIMELINE_KINDS.get(event.kind) or _BUILT_IN.get(event.kind)
     if render is None:
-        return event.kind
+        return _("其他动态")  # a kind whose app registers no renderer (yet): words, never the raw key
     try:
         return str(render(event))
     except (KeyError, TypeError, ValueError):  # an event written with another shape must not break the page
-        return event.kind
+        return _("其他动态")
 
 
 def timeline_entries(events) -> list[TimelineEntry]:

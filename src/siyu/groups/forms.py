@@ -5,16 +5,15 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy
 
+from siyu.console import forms as console_forms
 from siyu.groups.models import CustomerGroup, GroupCode, StoreCode
-from siyu.groups.storecodes import format_day_hours
+from siyu.groups.storecodes import WEEKDAY_LABELS, format_day_hours
 from siyu.orgs.models import Store
 
 ATTACHMENT_CHOICES = [
     ("", gettext_lazy("不添加")), ("image", gettext_lazy("图片")), ("link", gettext_lazy("链接")),
     ("miniprogram", gettext_lazy("小程序")), ("file", gettext_lazy("文件")), ("video", gettext_lazy("视频")),
 ]
-WEEKDAY_LABELS = dict(zip(Store.WEEKDAYS, [gettext_lazy("周一"), gettext_lazy("周二"), gettext_lazy("周三"), gettext_lazy("周四"),
-                                          gettext_lazy("周五"), gettext_lazy("周六"), gettext_lazy("周日")]))
 
 
 class GroupChoiceField(forms.ModelMultipleChoiceField):
@@ -23,7 +22,7 @@ class GroupChoiceField(forms.ModelMultipleChoiceField):
         return f"{obj.name or obj.chat_id}（{obj.member_count} 人 · {owner}）"
 
 
-class GroupCodeForm(forms.Form):
+class GroupCodeForm(console_forms.Form):
     name = forms.CharField(label=gettext_lazy("名称"), max_length=100,
                            help_text=gettext_lazy("最多 30 个字，也是企业微信里“加入群聊”的备注。"))
     groups = GroupChoiceField(label=gettext_lazy("关联客户群"), queryset=CustomerGroup.objects.none(), required=False,
@@ -100,14 +99,14 @@ class GroupCodeForm(forms.Form):
         }
 
 
-class GroupCodeFilterForm(forms.Form):
+class GroupCodeFilterForm(console_forms.Form):
     q = forms.CharField(label=gettext_lazy("搜索"), required=False,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": gettext_lazy("名称或渠道参数")}))
     status = forms.ChoiceField(label=gettext_lazy("状态"), required=False,
                                choices=[("", gettext_lazy("未删除")), *GroupCode.Status.choices])
 
 
-class StoreCodeForm(forms.Form):
+class StoreCodeForm(console_forms.Form):
     name = forms.CharField(label=gettext_lazy("名称"), max_length=100)
     radius_km = forms.DecimalField(label=gettext_lazy("匹配半径（公里）"), initial=10, max_digits=8, decimal_places=2,
                                    help_text=gettext_lazy("只把客户分配到这个距离以内正在营业的门店。"))
@@ -126,7 +125,7 @@ class StoreCodeForm(forms.Form):
         return {"name": code.name, "radius_km": code.radius_km, "fallback_code": code.fallback_code_id, "intro": code.intro}
 
 
-class StoreLocationForm(forms.Form):
+class StoreLocationForm(console_forms.Form):
     latitude = forms.CharField(label=gettext_lazy("纬度"), max_length=20, required=False,
                                widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": "31.235929"}))
     longitude = forms.CharField(label=gettext_lazy("经度"), max_length=20, required=False,

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from siyu.groups.models import GroupCode, StoreCode, StoreRouting
 from siyu.orgs import audit
@@ -355,6 +356,30 @@ def parse_day_hours(text: str) -> list[list[str]]:
 
 def format_day_hours(ranges) -> str:
     return ", ".join(f"{start}-{end}" for start, end in ranges or [])
+
+
+WEEKDAY_LABELS = dict(zip(Store.WEEKDAYS, [gettext_lazy("周一"), gettext_lazy("周二"), gettext_lazy("周三"), gettext_lazy("周四"),
+                                          gettext_lazy("周五"), gettext_lazy("周六"), gettext_lazy("周日")]))
+
+
+def hours_words(opening_hours: dict | None) -> str:
+    """A week of opening hours as people write it on a door: Monday first, runs of equal days joined
+    (``周一至周五 10:00-22:00；周六、周日 休息``); empty when the hours were never set."""
+    if not opening_hours:
+        return ""
+    runs: list[tuple[list[str], str]] = []
+    for day in Store.WEEKDAYS:
+        text = format_day_hours(opening_hours.get(day)) or _("休息")
+        if runs and runs[-1][1] == text:
+            runs[-1][0].append(day)
+        else:
+            runs.append(([day], text))
+    parts = []
+    for days, text in runs:
+        first, last = str(WEEKDAY_LABELS[days[0]]), str(WEEKDAY_LABELS[days[-1]])
+        label = first if len(days) == 1 else f"{first}、{last}" if len(days) == 2 else _("%(first)s至%(last)s") % {"first": first, "last": last}
+        parts.append(f"{label} {text}")
+    return "；".join(parts)
 
 
 def set_store_location(store: Store, *, latitude=None, longitude=None, coordinate_system: str = "wgs84",

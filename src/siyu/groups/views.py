@@ -293,8 +293,7 @@ def store_locations(request):
     now = timezone.now()
     for store in stores:
         store.open_now = store.is_open_at(now)
-        store.hours_text = "; ".join(
-            f"{day}: {', '.join(f'{a}-{b}' for a, b in ranges)}" for day, ranges in (store.opening_hours or {}).items())
+        store.hours_text = storecodes.hours_words(store.opening_hours)
     return render(request, "groups/store_locations.html", {"stores": stores})
 
 

@@ -12,3 +12,4 @@ class LifecycleConfig(AppConfig):
         from siyu.lifecycle import hooks, reminders, rules  # noqa: F401
 
         hooks.connect()
+        rules.describe_in_audit()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from siyu.console import forms as console_forms
 from siyu.cdp.models import Product
 from siyu.customers.models import Tag
 from siyu.lifecycle import rules
 from siyu.lifecycle.models import LossAlert, Rule, Stage
 
 
-class MoveForm(forms.Form):
+class MoveForm(console_forms.Form):
     customer = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     stage = forms.ModelChoiceField(label=_("移到"), queryset=Stage.objects.none(), empty_label=None)
 
@@ -20,17 +21,17 @@ class MoveForm(forms.Form):
         self.fields["stage"].queryset = Stage.objects.for_org(org)
 
 
-class StageForm(forms.Form):
+class StageForm(console_forms.Form):
     name = forms.CharField(label=_("阶段名称"), max_length=20)
     is_lost = forms.BooleanField(label=_("流失阶段"), required=False,
                                  help_text=_("客户不再是任何员工的好友时自动移入；只能有一个。"))
 
 
-class RenameStageForm(forms.Form):
+class RenameStageForm(console_forms.Form):
     name = forms.CharField(label=_("阶段名称"), max_length=20)
 
 
-class PolicyForm(forms.Form):
+class PolicyForm(console_forms.Form):
     FIELDS = ("repurchase_lead_days", "birthday_lead_days", "no_contact_days")
     repurchase_lead_days = forms.IntegerField(label=_("复购提前天数"), min_value=0, max_value=60,
                                               help_text=_("在商品消耗周期结束前多少天提醒导购。"))
@@ -39,7 +40,7 @@ class PolicyForm(forms.Form):
                                          help_text=_("导购多少天没有联系客户时提醒；0 表示不提醒。"))
 
 
-class CustomerStageForm(forms.Form):
+class CustomerStageForm(console_forms.Form):
     stage = forms.ModelChoiceField(label=_("客户阶段"), queryset=Stage.objects.none(), empty_label=None)
     birthday = forms.DateField(label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -48,12 +49,12 @@ class CustomerStageForm(forms.Form):
         self.fields["stage"].queryset = Stage.objects.for_org(org)
 
 
-class LossHandleForm(forms.Form):
+class LossHandleForm(console_forms.Form):
     cause = forms.ChoiceField(label=_("流失原因"), choices=[c for c in LossAlert.Cause.choices if c[0]])
     note = forms.CharField(label=_("备注"), required=False, max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class PeriodForm(forms.Form):
+class PeriodForm(console_forms.Form):
     since = forms.DateField(label=_("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=_("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -65,7 +66,7 @@ class PeriodForm(forms.Form):
 
 
 # -- rules -------------------------------------------------------------------------------------------------
-class RuleForm(forms.Form):
+class RuleForm(console_forms.Form):
     """The fields every rule has; subclasses add their kind's and say how they make the rule's config."""
 
     kind: str = ""
@@ -159,8 +160,8 @@ class PurchaseRuleForm(RuleForm):
 
 class ChannelRuleForm(RuleForm):
     kind = Rule.Kind.CHANNEL
-    state = forms.CharField(label=_("渠道参数（state）"), max_length=rules.STATE_MAX + 1,
-                            help_text=_("渠道活码的 state；以 * 结尾表示前缀匹配，例如 store_*。"))
+    state = forms.CharField(label=_("渠道参数"), max_length=rules.STATE_MAX + 1,
+                            help_text=_("渠道活码的渠道参数；以 * 结尾表示前缀匹配，例如 store_*。"))
 
     def config(self) -> dict:
         return {"state": self.cleaned_data.get("state", "")}

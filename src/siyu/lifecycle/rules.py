@@ -30,6 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.utils.translation import ngettext
 
 from siyu.cdp.models import Order, Product
 from siyu.cdp.services import purchase_summary
@@ -168,7 +169,7 @@ def clean_config(org, kind: str, config: dict) -> dict:
     if kind == Rule.Kind.CHANNEL:
         state = str(config.get("state") or "").strip()
         if not state or state == "*":
-            raise ValidationError({"state": _("请填写渠道参数（state）。")})
+            raise ValidationError({"state": _("请填写渠道参数。")})
         if len(state.rstrip("*")) > STATE_MAX:
             raise ValidationError({"state": _("渠道参数最多 %(n)d 个字符。") % {"n": STATE_MAX}})
         return {"state": state}
@@ -638,3 +639,45 @@ def _backfill(job, progress) -> dict:
             added += apply_hits(org_id, hits)
             progress.advance(len(chunk))
     return {"tagged": added}
+
+
+# -- how a rule's condition reads -------------------------------------------------------------------------
+def describe_condition(rule: Rule) -> str:
+    """The condition column of the rules list, in words (never the config's keys)."""
+    from siyu.customers.profile import reference_label
+
+    config = rule.config or {}
+    if rule.kind == Rule.Kind.KEYWORD:
+        words = len(config.get("keywords") or [])
+        text = ngettext("%(n)d 个关键词", "%(n)d 个关键词", words) % {"n": words}
+        if config.get("exclude"):
+            text += " · " + ngettext("%(n)d 个排除词", "%(n)d 个排除词", len(config["exclude"])) % {"n": len(config["exclude"])}
+        return text
+    if rule.kind == Rule.Kind.CHANNEL:
+        name = reference_label(rule.org_id, f"state:{config.get('state', '')}")
+        return _("通过渠道“%(channel)s”添加") % {"channel": name} if name else _("通过已删除的渠道添加")
+    if rule.kind == Rule.Kind.PURCHASE:
+        condition = config.get("condition")
+        if condition == "product":
+            names = Product.objects.for_org(rule.org_id).filter(pk__in=config.get("products") or []).values_list("name", flat=True)
+            return _("买过 %(products)s") % {"products": "、".join(names) or "—"}
+        if condition == "category":
+            return _("买过品类 %(categories)s") % {"categories": "、".join(config.get("categories") or [])}
+        if condition == "spent_over":
+            return _("累计消费超过 ¥%(amount)s") % {"amount": config.get("amount", "")}
+        if condition == "order_count":
+            return _("累计订单数达到 %(count)s 笔") % {"count": config.get("count", "")}
+        return str(CONDITIONS.get(condition, "—"))
+    event = str(BEHAVIOUR_EVENTS.get(config.get("event"), _("行为")))
+    return f"{event} · {config['ref']}" if config.get("ref") else event
+
+
+def describe_in_audit() -> None:
+    """The audit log's words for this app's enumerated detail values (rule kinds, conditions, matching)."""
+    from siyu.orgs.audit_labels import register_detail_values
+
+    register_detail_values("condition", CONDITIONS)
+    register_detail_values("match", MATCHES)
+    register_detail_values("speaker", SPEAKERS)
+    register_detail_values("event", BEHAVIOUR_EVENTS)
+    register_detail_values("kind", dict(Rule.Kind.choices))

@@ -2,18 +2,20 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from siyu.console import forms as console_forms
+from siyu.orgs import audit_labels
 from siyu.orgs.models import Store
 from siyu.orgs.roles import Role
 from siyu.privacy.keyring import normalize_phone
 
 
-class StoreFilterForm(forms.Form):
+class StoreFilterForm(console_forms.Form):
     q = forms.CharField(label=_("搜索"), required=False, widget=forms.TextInput(attrs={"type": "search", "placeholder": _("名称或编码")}))
     kind = forms.ChoiceField(label=_("类型"), required=False, choices=[("", _("全部"))] + list(Store.Kind.choices))
     city = forms.CharField(label=_("城市"), required=False)
 
 
-class StoreForm(forms.Form):
+class StoreForm(console_forms.Form):
     code = forms.RegexField(label=_("编码"), max_length=32, regex=r"^[A-Za-z0-9_-]+$",
                             error_messages={"invalid": _("编码只能包含字母、数字、下划线和连字符。")})
     name = forms.CharField(label=_("名称"), max_length=100)
@@ -27,7 +29,7 @@ class StoreForm(forms.Form):
         self.fields["parent"].queryset = Store.objects.visible_to(viewer).exclude(kind=Store.Kind.STORE)
 
 
-class MemberFilterForm(forms.Form):
+class MemberFilterForm(console_forms.Form):
     q = forms.CharField(label=_("搜索"), required=False, widget=forms.TextInput(attrs={"type": "search", "placeholder": _("用户名或姓名")}))
     role = forms.ChoiceField(label=_("角色"), required=False, choices=[("", _("全部"))] + list(Role.choices))
     store = forms.ModelChoiceField(label=pgettext_lazy("singular", "门店"), queryset=Store.objects.none(), required=False, empty_label=_("全部"))
@@ -37,7 +39,7 @@ class MemberFilterForm(forms.Form):
         self.fields["store"].queryset = Store.objects.visible_to(viewer)
 
 
-class _RoleFields(forms.Form):
+class _RoleFields(console_forms.Form):
     role = forms.ChoiceField(label=_("角色"), choices=Role.choices)
     store = forms.ModelChoiceField(label=_("门店/区域"), queryset=Store.objects.none(), required=False,
                                    help_text=_("店长和导购必填；店长选择区域时可管理区域下全部门店。"))
@@ -77,9 +79,11 @@ class InvitationForm(_RoleFields):
     pass
 
 
-class AuditFilterForm(forms.Form):
-    action = forms.CharField(label=_("动作"), required=False, widget=forms.TextInput(attrs={"placeholder": "login."}))
+class AuditFilterForm(console_forms.Form):
+    action = forms.ChoiceField(label=_("动作"), required=False,
+                               choices=[("", _("全部"))] + audit_labels.ACTION_GROUPS)
     actor = forms.CharField(label=_("操作人"), required=False)
-    object_type = forms.CharField(label=_("对象类型"), required=False)
+    object_type = forms.ChoiceField(label=_("对象类型"), required=False,
+                                    choices=[("", _("全部"))] + [(key, noun) for key, (noun, _url) in audit_labels.OBJECTS.items()])
     start = forms.DateField(label=_("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

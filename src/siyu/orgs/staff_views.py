@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
+from siyu.console import forms as console_forms
 from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
 from siyu.console.paging import paginate
@@ -37,7 +38,7 @@ def _with_counts(rows, org):
 
 
 # -- forms ------------------------------------------------------------------------------------------------
-class StaffFilterForm(forms.Form):
+class StaffFilterForm(console_forms.Form):
     q = forms.CharField(label=gettext_lazy("搜索"), required=False,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": gettext_lazy("姓名或账号")}))
     status = forms.ChoiceField(label=gettext_lazy("状态"), required=False,
@@ -50,7 +51,7 @@ class StaffFilterForm(forms.Form):
         self.fields["store"].queryset = Store.objects.visible_to(viewer)
 
 
-class ReassignForm(forms.Form):
+class ReassignForm(console_forms.Form):
     mode = forms.ChoiceField(
         label=gettext_lazy("分配方式"), widget=forms.RadioSelect, initial=MANUAL,
         choices=[(MANUAL, gettext_lazy("指定接替员工")), (RULE, gettext_lazy("按规则分配（同门店、最少客户优先）"))],
@@ -88,7 +89,7 @@ class ReassignForm(forms.Form):
         return data
 
 
-class GroupTransferForm(forms.Form):
+class GroupTransferForm(console_forms.Form):
     new_owner = forms.ModelChoiceField(label=gettext_lazy("新群主"), queryset=Staff.objects.none())
     chats = forms.ModelMultipleChoiceField(label=gettext_lazy("客户群"), queryset=CustomerGroup.objects.none(),
                                            widget=forms.CheckboxSelectMultiple)
@@ -99,7 +100,7 @@ class GroupTransferForm(forms.Form):
         self.fields["chats"].queryset = groups
 
 
-class TransferFilterForm(forms.Form):
+class TransferFilterForm(console_forms.Form):
     q = forms.CharField(label=gettext_lazy("搜索"), required=False,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": gettext_lazy("客户或员工")}))
     kind = forms.ChoiceField(label=gettext_lazy("类型"), required=False,

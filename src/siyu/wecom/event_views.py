@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from siyu.console import forms as console_forms
 from siyu.console.access import requires
 from siyu.console.paging import paginate
 from siyu.core import durable
@@ -27,7 +28,7 @@ from siyu.wecom.models import CallbackEvent, WeComConnection
 EVENT_STATUSES = [s for s in DurableRow.Status.choices if s[0] != DurableRow.Status.CANCELLED]
 
 
-class EventFilterForm(forms.Form):
+class EventFilterForm(console_forms.Form):
     status = forms.ChoiceField(label=gettext_lazy("状态"), required=False)
     event = forms.ChoiceField(label=gettext_lazy("事件类型"), required=False)
 

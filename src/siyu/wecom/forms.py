@@ -1,10 +1,11 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from siyu.console import forms as console_forms
 from siyu.wecom.models import ApiCall
 
 
-class ConnectionForm(forms.Form):
+class ConnectionForm(console_forms.Form):
     """The connection settings. Formats are checked by ``save_connection``, which reports every field at once."""
 
     corp_id = forms.CharField(
@@ -47,7 +48,7 @@ class ConnectionForm(forms.Form):
         )
 
 
-class CallFilterForm(forms.Form):
+class CallFilterForm(console_forms.Form):
     RESULTS = [("", _("全部")), ("ok", _("成功")), ("failed", _("失败"))]
 
     endpoint = forms.ChoiceField(label=_("接口"), required=False)
