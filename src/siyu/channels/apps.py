@@ -8,6 +8,7 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("渠道活码")
 
     def ready(self):
-        from siyu.channels import handlers, tasks  # noqa: F401  (signal receivers; periodic rotation with huey)
+        from siyu.channels import handlers, listing, tasks  # noqa: F401  (signal receivers; periodic rotation with huey)
 
         handlers.connect()
+        listing.register()
