@@ -2,8 +2,10 @@
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
+from ninja.openapi.docs import DocsBase
 from ninja.security import SessionAuth
 
 from siyu import __version__
@@ -19,7 +21,16 @@ class MemberSessionAuth(SessionAuth):
         return getattr(request, "membership", None)
 
 
-api = NinjaAPI(title="Siyu API", version=__version__, urls_namespace="api", auth=MemberSessionAuth())
+class VendoredSwagger(DocsBase):
+    """Swagger UI from our own static files (swagger-ui-dist, vendored), so /api/docs works offline and under a CSP
+    that allows same-origin scripts only; ninja's default page loads it from a CDN."""
+
+    def render_page(self, request, api, **kwargs):
+        return render(request, "core/api_docs.html", {"api": api, "openapi_url": self.get_openapi_url(api, kwargs)})
+
+
+api = NinjaAPI(title="Siyu API", version=__version__, urls_namespace="api", auth=MemberSessionAuth(),
+               docs=VendoredSwagger())
 
 
 @api.exception_handler(ValidationError)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from siyu.customers import queries
 from siyu.customers.profile import list_columns
 
 BUILT_IN = [
@@ -15,7 +16,6 @@ BUILT_IN = [
     ("added", _("首次添加")), ("status", _("状态")),
 ]
 PAGE_SIZES = (20, 50, 100)
-DEFAULT_PAGE_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,9 @@ def columns(params) -> list[ListColumn]:
 
 
 def page_size(params) -> int:
-    try:
-        size = int(params.get("size", DEFAULT_PAGE_SIZE))
-    except ValueError:
-        return DEFAULT_PAGE_SIZE
-    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    """The ``size`` asked for if it is one of :data:`PAGE_SIZES`, else the list's default."""
+    size = params.get("size", "")
+    return int(size) if size.isdigit() and int(size) in PAGE_SIZES else queries.PAGE_SIZE
 
 
 def fill(org, rows, shown: list[ListColumn]) -> None:
