@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -22,7 +23,7 @@ from django.utils.translation import pgettext
 from siyu.analytics import queries
 from siyu.analytics.queries import ChannelStats, Figures, Row, StatsFilter
 from siyu.core import spreadsheets
-from siyu.core.jobs import job_handler, start_job
+from siyu.core.jobs import job_handler, register_job_result, start_job
 from siyu.core.models import Job
 from siyu.orgs import audit
 from siyu.orgs.models import Membership
@@ -191,3 +192,6 @@ def run_export(job: Job, progress) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return {"file": relative, "filename": filename(filters, fmt), "rows": len(rows) - 1}
+
+
+register_job_result(JOB_KIND, lambda job: reverse("analytics:export_download", args=[job.pk]))

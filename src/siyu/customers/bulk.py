@@ -17,12 +17,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import QueryDict
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from siyu.core import spreadsheets
-from siyu.core.jobs import Progress, job_handler, start_job
+from siyu.core.jobs import Progress, job_handler, register_job_result, start_job
 from siyu.core.models import Job
 from siyu.customers.profile import list_columns
 from siyu.customers.models import Customer, Relation, RelationTag, Tag
@@ -251,6 +251,9 @@ def run_export(job: Job, progress: Progress) -> dict:
                  details={**result, "filters": job.params.get("filters"), "scope": job.params.get("scope")})
     progress.job.message = _("已导出 %(n)d 位客户。") % {"n": counted.n}
     return result
+
+
+register_job_result(EXPORT, lambda job: reverse("customers:export_download", args=[job.pk]))
 
 
 class _Counted:
