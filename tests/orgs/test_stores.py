@@ -78,3 +78,4 @@ def test_close_and_reopen_a_store(world):
     actions = list(AuditEntry.objects.for_org(world.org).filter(action__in=["store.closed", "store.reopened"]).order_by("pk")
                    .values_list("action", flat=True))
     assert actions == ["store.closed", "store.reopened"]
+

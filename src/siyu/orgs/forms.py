@@ -118,6 +118,13 @@ class MemberForm(_RoleFields):
 
     field_order = ["username", "display_name", "phone", "role", "store", "password"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A new member starts with the least privilege (a guide), the roles listed from least to most powerful:
+        # granting more is a deliberate choice, never a default accepted by accident.
+        self.fields["role"].choices = list(reversed(self.fields["role"].choices))
+        self.fields["role"].initial = Role.GUIDE
+
     def clean_phone(self):
         phone = self.cleaned_data["phone"].strip()
         if phone:
