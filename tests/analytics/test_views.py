@@ -85,6 +85,19 @@ def test_a_guide_sees_only_their_own_figures(world, brand):
     assert {r[4] for r in rows[1:-1]} == {"alice"}
 
 
+def test_a_guide_is_offered_only_their_own_channels(world, brand):
+    from siyu.channels.models import ChannelCode, ChannelStaff, ChannelState
+
+    for name, state, staff in (("门店海报", "poster", brand["alice"]), ("直播间", "live", brand["bob"])):
+        code = ChannelCode.objects.create(org=world.org, name=name, state=state, public_id=state)
+        ChannelState.objects.create(org=world.org, code=code, state=state)
+        ChannelStaff.objects.create(org=world.org, code=code, staff=staff)
+    guide = client_for(world.guide_e1).get(URL).context["form"]
+    assert {value for value, _label in guide.fields["state"].choices} == {"", "poster", "tea"}
+    admin = client_for(world.admin).get(URL).context["form"]
+    assert {value for value, _label in admin.fields["state"].choices} == {"", "poster", "tea", "live"}
+
+
 def test_a_store_manager_sees_their_stores_staff(world, brand):
     response = client_for(world.s1_manager).get(URL)
     assert {r.staff.userid for r in response.context["stats"].rows} == {"bob"}
