@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
+
+from siyu.orgs import services
 
 from siyu.orgs.models import AuditEntry, Store
 from tests.factories import client_for
@@ -79,3 +83,12 @@ def test_close_and_reopen_a_store(world):
                    .values_list("action", flat=True))
     assert actions == ["store.closed", "store.reopened"]
 
+
+
+def test_the_service_refuses_a_store_outside_the_members_scope(world):
+    with pytest.raises(PermissionDenied):
+        services.set_store_active(world.other_store, active=False, by=world.admin)
+    with pytest.raises(PermissionDenied):
+        services.update_store(world.e1, by=world.guide_e1, name="x", city="", address="", latitude=None,
+                              longitude=None, opening_hours={})
+    assert Store.objects.for_org(world.other_org).get(pk=world.other_store.pk).is_active
