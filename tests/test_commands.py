@@ -7,8 +7,13 @@ import subprocess
 import sys
 import time
 
+import io
+import re
+
 import httpx
 import pytest
+import zxingcpp
+from PIL import Image
 from django.core.management import CommandError, call_command
 
 from siyu.orgs.models import Membership, Organization, Store, User
@@ -56,6 +61,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def decode_first_channel_qr(base: str, output: str) -> str:
+    """Sign in as the demo owner, download the first channel code's QR PNG and decode what a phone would read."""
+    password = output.split("Password for all demo accounts:")[1].split()[0]
+    with httpx.Client(base_url=base, follow_redirects=True, timeout=10) as client:
+        login = client.get("/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+        client.post("/login/", data={"csrfmiddlewaretoken": token, "username": "demo_owner", "password": password})
+        # The demo's channel codes are created in WeCom (the simulator) by the worker, once it is up.
+        deadline, found = time.monotonic() + 120, None
+        while found is None and time.monotonic() < deadline:
+            found = re.search(r'href="/channels/(\d+)/"', client.get("/channels/").text)
+            time.sleep(0 if found else 1)
+        assert found is not None, "no channel code appeared"
+        code_id = found.group(1)
+        png = client.get(f"/channels/{code_id}/qr.png")
+    assert png.headers["content-type"] == "image/png"
+    (decoded,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))
+    return decoded.text
+
+
 def test_siyu_run_serves_the_console_and_stops_cleanly_on_ctrl_c(tmp_path):
     """The README's first command, end to end: fresh data dir → migrate → demo → web + worker + simulated WeCom
     → Ctrl-C. Output goes to a file: four processes writing into an unread pipe could block on a full buffer."""
@@ -69,7 +94,7 @@ def test_siyu_run_serves_the_console_and_stops_cleanly_on_ctrl_c(tmp_path):
             env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
-        deadline, response = time.monotonic() + 90, None
+        deadline, response = time.monotonic() + 240, None
         while time.monotonic() < deadline:
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/", follow_redirects=True, timeout=2)
@@ -81,6 +106,8 @@ def test_siyu_run_serves_the_console_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert "/login/" in str(response.url) and "登录" in response.text
         for name in ["siyu.sqlite3", "huey.sqlite3", "secret_key", "keys.json"]:
             assert (tmp_path / "var" / name).exists(), name
+        printed = decode_first_channel_qr(f"http://127.0.0.1:{port}", log.read_text())
+        assert printed.startswith(f"http://127.0.0.1:{port}/c/demo/"), printed
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
         assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
         output = log.read_text()

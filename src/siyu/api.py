@@ -4,8 +4,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DataError
 from django.http import Http404
+from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
+from ninja.openapi.docs import DocsBase
 from ninja.security import SessionAuth
 
 from siyu import __version__
@@ -20,6 +22,15 @@ class MemberSessionAuth(SessionAuth):
         if user is None:
             return None
         return getattr(request, "membership", None)
+
+
+class VendoredSwagger(DocsBase):
+    """Swagger UI from our own static files (swagger-ui-dist, vendored), so /api/docs works offline and under a CSP
+    that allows same-origin scripts only; ninja's default page loads it from a CDN."""
+
+    def render_page(self, request, api, **kwargs):
+        return render(request, "core/api_docs.html", {"api": api, "openapi_url": self.get_openapi_url(api, kwargs)})
+
 
 
 class SiyuAPI(NinjaAPI):
@@ -46,7 +57,7 @@ COMMON_RESPONSES = {
 
 # The schema and its docs page need a signed-in user: they describe what a brand's data looks like.
 api = SiyuAPI(title="Siyu API", version=__version__, urls_namespace="api", auth=MemberSessionAuth(),
-              parser=CleanParser(), docs_decorator=login_required)
+              parser=CleanParser(), docs=VendoredSwagger(), docs_decorator=login_required)
 
 
 @api.exception_handler(OutOfRange)

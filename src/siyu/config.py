@@ -61,3 +61,34 @@ def secret_key(directory: Path) -> str:
         except FileExistsError:  # pragma: no cover - two processes starting at once
             pass
     return path.read_text().strip()
+
+
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+
+
+def public_url() -> str:
+    """The base of every link Siyu hands out (QR codes, H5 pages, the WeCom callback URL).
+
+    ``SIYU_PUBLIC_URL`` when set (production, behind a proxy); otherwise the address this server listens on,
+    port included, as published by ``serve_at`` — a poster printed from ``siyu run --port 8101`` must lead
+    to port 8101, not to a default nobody serves.
+    """
+    configured = os.environ.get("SIYU_PUBLIC_URL", "").strip()
+    if configured:
+        return configured.rstrip("/")
+    host = os.environ.get("SIYU_HOST", "127.0.0.1")
+    # A wildcard bind address is not an address anyone can open; loopback is the honest local default.
+    host = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{os.environ.get('SIYU_PORT', '8000')}"
+
+
+def serve_at(host: str, port: int) -> str:
+    """Record where this server listens, for this process and every child it starts; return the public URL."""
+    from django.conf import settings
+
+    os.environ["SIYU_HOST"] = host
+    os.environ["SIYU_PORT"] = str(port)
+    settings.PUBLIC_URL = public_url()
+    return settings.PUBLIC_URL

@@ -27,18 +27,18 @@ STORES = [
     ("SZ01", "深圳万象城店", "SOUTH", "深圳", "深圳市罗湖区宝安南路 1881 号"),
     ("SZ02", "深圳海岸城店", "SOUTH", "深圳", "深圳市南山区文心五路 33 号"),
 ]
-# username, display name, role, store/region code, phone
+# username, display name (a plain name: the role and store show beside it), role, store/region code, phone
 PEOPLE = [
     ("demo_owner", "林总", Role.OWNER, None, "13800000001"),
-    ("demo_hq", "总部运营·王敏", Role.HQ_ADMIN, None, "13800000002"),
-    ("demo_manager_east", "华东区域经理·陈刚", Role.STORE_MANAGER, "EAST", "13800000003"),
-    ("demo_manager_sz01", "万象城店长·李娜", Role.STORE_MANAGER, "SZ01", "13800000004"),
-    ("demo_guide_sh01", "导购·张晓", Role.GUIDE, "SH01", "13900000011"),
-    ("demo_guide_sh02", "导购·周婷", Role.GUIDE, "SH02", "13900000012"),
-    ("demo_guide_hz01", "导购·吴磊", Role.GUIDE, "HZ01", "13900000013"),
-    ("demo_guide_gz01", "导购·郑洁", Role.GUIDE, "GZ01", "13900000014"),
-    ("demo_guide_sz01", "导购·孙悦", Role.GUIDE, "SZ01", "13900000015"),
-    ("demo_guide_sz02", "导购·赵阳", Role.GUIDE, "SZ02", "13900000016"),
+    ("demo_hq", "王敏", Role.HQ_ADMIN, None, "13800000002"),
+    ("demo_manager_east", "陈刚", Role.STORE_MANAGER, "EAST", "13800000003"),
+    ("demo_manager_sz01", "李娜", Role.STORE_MANAGER, "SZ01", "13800000004"),
+    ("demo_guide_sh01", "张晓", Role.GUIDE, "SH01", "13900000011"),
+    ("demo_guide_sh02", "周婷", Role.GUIDE, "SH02", "13900000012"),
+    ("demo_guide_hz01", "吴磊", Role.GUIDE, "HZ01", "13900000013"),
+    ("demo_guide_gz01", "郑洁", Role.GUIDE, "GZ01", "13900000014"),
+    ("demo_guide_sz01", "孙悦", Role.GUIDE, "SZ01", "13900000015"),
+    ("demo_guide_sz02", "赵阳", Role.GUIDE, "SZ02", "13900000016"),
 ]
 
 

@@ -16,8 +16,8 @@ DEBUG = config.env_bool("SIYU_DEBUG")
 HTTPS = config.env_bool("SIYU_HTTPS")
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("SIYU_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("SIYU_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
-# Public base URL used in links we hand out (callback URL, H5 pages); defaults to the local server.
-PUBLIC_URL = os.environ.get("SIYU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Public base URL used in links we hand out (QR codes, callback URL, H5 pages); defaults to this server's address.
+PUBLIC_URL = config.public_url()
 
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -248,3 +248,13 @@ def test_a_member_without_customer_contact_is_refused_before_any_wecom_call(worl
     assert "未开通客户联系功能" in message and "可见范围" in message
     assert not ApiCall.objects.for_org(world.org).filter(endpoint="externalcontact/add_contact_way").exists()
     assert corp.sim.state.contact_ways == {}
+
+
+def test_a_remark_template_longer_than_wecom_allows_is_refused_before_anything_is_cut(world, corp, team):
+    # 南京路店海报 (6) + an 8-digit date + 张晓 (2) + 的专属客户 (5) = 21 > WeCom's 20, before any nickname.
+    with pytest.raises(ValidationError) as refused:
+        make_code(world, team, remark_template="{channel}{date}{staff_name}的专属客户")
+    assert "最长 21 个字" in " ".join(refused.value.message_dict["remark_template"])
+    assert not ChannelCode.objects.for_org(world.org).exists()
+    code = make_code(world, team, remark_template="{channel}{date}")  # 14: fits
+    assert code.remark_template == "{channel}{date}"

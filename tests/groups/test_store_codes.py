@@ -344,3 +344,13 @@ def test_console_pages(world, shops, code):
     assert client_for(world.guide_e1).get(reverse("groups:store_codes")).status_code == 403
     assert client_for(world.east_manager).get(reverse("groups:store_code_detail", args=[code.pk])).status_code == 200
     assert client_for(world.east_manager).get(reverse("groups:store_locations")).status_code == 403
+
+
+def test_the_store_code_page_counts_the_viewers_stores_only(world):
+    from siyu.orgs.models import Store
+
+    Store.objects.for_org(world.org).filter(pk__in=[world.e1.pk, world.s1.pk]).update(latitude=31, longitude=121)
+    manager = client_for(world.east_manager).get(reverse("groups:store_codes")).context
+    assert (manager["stores_total"], manager["stores_located"]) == (2, 1)  # E1 and E2, not the south's
+    admin = client_for(world.admin).get(reverse("groups:store_codes")).context
+    assert (admin["stores_total"], admin["stores_located"]) == (4, 2)

@@ -209,3 +209,43 @@ def test_the_demo_loader_is_idempotent(world, corp):
     assert Product.objects.for_org(world.org).get(sku="AR-001").cycle_days == 90
     assert set(Rule.objects.for_org(world.org).values_list("name", flat=True)) == {"聊天提到优惠", "复购"}
     assert len(stages.stages_of(world.org)) == 5
+
+
+def test_hq_filters_the_board_by_staff_and_by_store(world, two_guides):
+    mine, theirs = two_guides
+    hq = client_for(world.admin)
+    everyone = hq.get(reverse("lifecycle:board")).content.decode()
+    assert "王女士" in everyone and "赵女士" in everyone
+    staff = mine[0].relations.get().staff
+    by_staff = hq.get(reverse("lifecycle:board"), {"staff": staff.pk}).content.decode()
+    assert "王女士" in by_staff and "赵女士" not in by_staff
+    by_region = hq.get(reverse("lifecycle:board"), {"store": world.south.pk}).content.decode()
+    assert "赵女士" in by_region and "王女士" not in by_region  # S1 is below the south region
+    assert hq.get(reverse("lifecycle:board"), {"store": "junk"}).status_code == 400
+    # A guide is offered only what they may see.
+    form = client_for(world.guide_e1).get(reverse("lifecycle:board")).context["form"]
+    assert list(form.fields["staff"].queryset) == [staff]
+
+
+def test_each_column_pages_and_cards_show_tags_and_last_contact(world, corp, commit, monkeypatch):
+    monkeypatch.setattr(stages, "BOARD_PAGE", 2)
+    alice = corp.staff("alice", world.e1, world.guide_e1)
+    with commit():
+        customers = [corp.customer(alice, f"顾客{i}") for i in range(5)]
+    vip, = corp.tags("VIP")
+    from siyu.customers.tagging import tag_relation
+    with corp.client() as client:
+        tag_relation(customers[0].relations.get(), [vip], source="manual", client=client)
+    guide = client_for(world.guide_e1)
+    first = guide.get(reverse("lifecycle:board")).context["columns"][0]
+    assert (first.count, first.pages, len(first.customers)) == (5, 3, 2)
+    assert first.next_query and not first.prev_query
+    last = guide.get(reverse("lifecycle:board") + "?" + first.next_query.replace("=2", "=3")).context["columns"][0]
+    assert last.page == 3 and len(last.customers) == 1 and last.prev_query and not last.next_query
+    seen = set()
+    for page in (1, 2, 3):
+        column = guide.get(reverse("lifecycle:board"), {f"p{first.stage.pk}": page}).context["columns"][0]
+        seen |= {c.pk for c in column.customers}
+    assert seen == {c.pk for c in customers}  # every card on exactly one of the pages
+    html = "".join(guide.get(reverse("lifecycle:board"), {f"p{first.stage.pk}": p}).content.decode() for p in (1, 2, 3))
+    assert '<span class="badge">VIP</span>' in html and "最近互动" in html

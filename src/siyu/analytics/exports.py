@@ -1,38 +1,36 @@
 """Exporting channel statistics: CSV (UTF-8 with a BOM, so Excel reads the Chinese right) and .xlsx.
 
-The .xlsx is written here with the standard library (a zip of SpreadsheetML parts), no new dependency. Every
-export is audited. Small ones are answered inside the request; one over ``INLINE_LIMIT`` friendships is a job
-with progress, and its file is kept under ``MEDIA_ROOT/exports/`` for the person who asked.
+The .xlsx is written by :mod:`siyu.core.spreadsheets` (openpyxl), dates as real dates. Every export is audited.
+Small ones are answered inside the request; one over ``INLINE_LIMIT`` friendships is a job with progress, and its file is kept under ``MEDIA_ROOT/exports/`` for the person who asked.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 import secrets
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from siyu.analytics import queries
 from siyu.analytics.queries import ChannelStats, Figures, Row, StatsFilter
-from siyu.core.jobs import job_handler, start_job
+from siyu.core import spreadsheets
+from siyu.core.jobs import job_handler, register_job_result, start_job
 from siyu.core.models import Job
 from siyu.orgs import audit
 from siyu.orgs.models import Membership
 
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "xlsx": (spreadsheets.CONTENT_TYPE, "xlsx"),
 }
 JOB_KIND = "analytics.export"
 # Friendships (adds and deletions in the range) above which the export runs as a job.
@@ -59,7 +57,7 @@ _DAY = frozenset({"detail", "day"})
 _CHANNEL = frozenset({"detail", "channel"})
 _STAFF = frozenset({"detail", "staff"})
 COLUMNS = [
-    Column(lambda: _("日期"), lambda r: r.day.isoformat() if getattr(r, "day", None) else "", _DAY),
+    Column(lambda: _("日期"), lambda r: getattr(r, "day", None) or "", _DAY),
     Column(lambda: _("渠道参数"), lambda r: getattr(r, "state", "") or "", _CHANNEL),
     Column(lambda: _("渠道名称"), lambda r: r.channel.name if getattr(r, "channel", None) else "", _CHANNEL),
     Column(lambda: _("合作方"), lambda r: r.channel.partner_name if getattr(r, "channel", None) else "", _CHANNEL),
@@ -111,97 +109,9 @@ def to_csv(header: list[str], rows: Iterable[list]) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_XLSX_PARTS = {
-    "[Content_Types].xml": (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        '<Override PartName="/xl/workbook.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-        '<Override PartName="/xl/worksheets/sheet1.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-        '<Override PartName="/xl/styles.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-        "</Types>"
-    ),
-    "_rels/.rels": (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        '<Relationship Id="rId1" '
-        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
-        'Target="xl/workbook.xml"/></Relationships>'
-    ),
-    "xl/_rels/workbook.xml.rels": (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-        'Target="worksheets/sheet1.xml"/>'
-        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
-        'Target="styles.xml"/></Relationships>'
-    ),
-    "xl/styles.xml": (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
-        '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
-        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-        '<fill><patternFill patternType="gray125"/></fill></fills>'
-        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-        '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-        '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
-        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-        "</styleSheet>"
-    ),
-}
-
-
-def column_letter(index: int) -> str:
-    """0 → A, 25 → Z, 26 → AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def _cell(ref: str, value, style: str = "") -> str:
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        text = _XML_ILLEGAL.sub("", str(value))
-        return f'<c r="{ref}" t="inlineStr"{style}><is><t xml:space="preserve">{escape(text)}</t></is></c>'
-    return f'<c r="{ref}"{style}><v>{value!r}</v></c>'
-
-
-def to_xlsx(header: list[str], rows: Iterable[list], sheet: str = "Sheet1") -> bytes:
-    """A one-sheet workbook: header in bold, numbers as numbers, text as inline strings."""
-    lines = []
-    for r, values in enumerate([header, *rows], start=1):
-        style = ' s="1"' if r == 1 else ""
-        cells = "".join(_cell(f"{column_letter(c)}{r}", v, style) for c, v in enumerate(values))
-        lines.append(f'<row r="{r}">{cells}</row>')
-    worksheet = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        f'<sheetData>{"".join(lines)}</sheetData></worksheet>'
-    )
-    name = re.sub(r"[\[\]:*?/\\]", "", sheet)[:31] or "Sheet1"
-    workbook = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        f'<sheets><sheet name="{escape(name, {chr(34): "&quot;"})}" sheetId="1" r:id="rId1"/></sheets></workbook>'
-    )
+def to_xlsx(header: list[str], rows: list[list], sheet: str = "Sheet1") -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for part, content in _XLSX_PARTS.items():
-            archive.writestr(part, content)
-        archive.writestr("xl/workbook.xml", workbook)
-        archive.writestr("xl/worksheets/sheet1.xml", worksheet)
+    spreadsheets.write_xlsx(buffer, header, rows, sheet=sheet)
     return buffer.getvalue()
 
 
@@ -282,3 +192,6 @@ def run_export(job: Job, progress) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return {"file": relative, "filename": filename(filters, fmt), "rows": len(rows) - 1}
+
+
+register_job_result(JOB_KIND, lambda job: reverse("analytics:export_download", args=[job.pk]))

@@ -41,7 +41,8 @@ class ChannelStatsForm(console_forms.Form):
         self.fields["state"].choices = [("", _("全部"))] + [(s, self._state_label(s)) for s in states]
         self.fields["staff"].queryset = Staff.objects.visible_to(viewer).order_by("name", "userid")
         self.fields["store"].queryset = Store.objects.visible_to(viewer).order_by("code")
-        self.fields["partner"].choices = [("", _("全部"))] + [(str(pk), name) for pk, name in queries.partners(self.directory)]
+        offered = {s: self.directory[s] for s in states if s in self.directory}
+        self.fields["partner"].choices = [("", _("全部"))] + [(str(pk), name) for pk, name in queries.partners(offered)]
 
     def _state_label(self, state: str) -> str:
         info = self.directory.get(state)

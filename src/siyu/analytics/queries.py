@@ -138,11 +138,16 @@ def stores_below(org, store_id: int) -> list[int]:
 
 
 def channel_states(viewer, directory: dict[str, ChannelInfo]) -> list[str]:
-    """The channel states the viewer's figures can contain: seen on their relations, or a channel code's."""
+    """The channel states the viewer's figures can contain: seen on their relations, or of a channel code they
+    may see (a guide is offered their own codes, not every code of the brand)."""
     seen = set(
         Relation.objects.visible_to(viewer).exclude(state="").order_by().values_list("state", flat=True).distinct()
     )
-    return sorted(seen | set(directory))
+    if viewer.sees_whole_org or not channels_installed():
+        return sorted(seen | set(directory))
+    from siyu.channels.queries import states_visible_to
+
+    return sorted(seen | (states_visible_to(viewer) & set(directory)))
 
 
 # -- figures --------------------------------------------------------------------------------------------------

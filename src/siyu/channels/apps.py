@@ -8,7 +8,8 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("渠道活码")
 
     def ready(self):
-        from siyu.channels import handlers, profile, tasks  # noqa: F401  (event subscribers; periodic rotation with huey)
+        from siyu.channels import handlers, listing, profile, tasks  # noqa: F401  (event subscribers; periodic rotation with huey)
 
         handlers.connect()
         profile.connect()
+        listing.register()

@@ -202,8 +202,12 @@ class ChannelCodeForm(console_forms.Form):
     tags = TagMultipleField(label=gettext_lazy("自动打标签"), queryset=Tag.objects.none(), required=False,
                             widget=forms.SelectMultiple(attrs={"size": 6}),
                             error_messages={"invalid_choice": gettext_lazy("标签不存在或已删除，请重新选择。")})
-    remark_template = forms.CharField(label=gettext_lazy("客户备注"), required=False, max_length=100,
-                                      help_text=gettext_lazy("可用变量：{channel} 渠道名称、{date} 添加日期、{customer_nickname} 客户昵称、{staff_name} 员工姓名；超过 20 字会被截断。"))
+    remark_template = forms.CharField(
+        label=gettext_lazy("客户备注"), required=False, max_length=60,
+        widget=forms.TextInput(attrs={"data-remark-counter": "20", "data-date-digits": "8"}),
+        help_text=gettext_lazy("可用变量：{channel} 渠道名称、{date} 添加日期（8 位）、{customer_nickname} 客户昵称、"
+                               "{staff_name} 员工姓名。企业微信的备注最多 20 个字：展开后超过的模板不能保存；"
+                               "客户昵称较长时，超出 20 字的部分会被截掉。"))
     welcome_enabled = forms.BooleanField(label=gettext_lazy("发送欢迎语"), required=False, initial=True,
                                          help_text=gettext_lazy("不填写内容时，使用员工或默认欢迎语。"))
     welcome_text = forms.CharField(label=gettext_lazy("欢迎语"), required=False, max_length=5000,

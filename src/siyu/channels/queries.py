@@ -27,6 +27,12 @@ def state_directory(org) -> dict[str, ChannelCode]:
     }
 
 
+def states_visible_to(viewer) -> set[str]:
+    """Every state (current and earlier) of the channel codes ``viewer`` may see."""
+    codes = ChannelCode.objects.visible_to(viewer).values("pk")
+    return set(ChannelState.objects.for_org(viewer.org_id).filter(code__in=codes).values_list("state", flat=True))
+
+
 def channels_of(customer: Customer) -> list[CustomerChannel]:
     """Every channel the customer came through, oldest first; the first one has ``is_first``."""
     return list(

@@ -272,6 +272,13 @@ def clean_code(org, data: dict, *, code: ChannelCode | None = None, by=None) -> 
         errors.setdefault("remark_template", []).append(
             _("未知的变量：%(names)s。可用变量：{channel}、{date}、{customer_nickname}、{staff_name}。") % {
                 "names": "、".join("{%s}" % n for n in unknown)})
+    elif remark:
+        longest = remark_length(remark, channel=cleaned.get("name") or "",
+                                staff_names=[s.name or s.userid for s in [*staff, *backup]])
+        if longest > REMARK_MAX:
+            errors.setdefault("remark_template", []).append(
+                _("备注展开后最长 %(n)d 个字（按渠道名称、8 位日期和最长的员工姓名计，不含客户昵称），"
+                  "超过企业微信的备注上限 %(max)d 个字，请缩短。") % {"n": longest, "max": REMARK_MAX})
     cleaned["remark_template"] = remark
 
     cleaned["welcome_enabled"] = bool(data.get("welcome_enabled", True))
@@ -654,6 +661,17 @@ def relation_added(relation: Relation, *, state: str, welcome_code: str, event_t
             redpackets.grant(relation, code)
             if code.policy == Policy.DAILY_CAP:
                 rotation.wake(code)
+
+
+DATE_DIGITS = 8  # {date} renders as YYYYMMDD
+
+
+def remark_length(template: str, *, channel: str, staff_names: list[str]) -> int:
+    """The longest a remark from ``template`` gets before the customer's nickname (unknown until they add):
+    WeCom cuts a remark at 20 characters, so a template that is already longer would be cut for everyone."""
+    values = {"channel": channel, "date": "0" * DATE_DIGITS, "customer_nickname": "",
+              "staff_name": max(staff_names, key=len, default="")}
+    return len(re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template))
 
 
 def render_remark(template: str, relation: Relation, code: ChannelCode, at: datetime | None = None) -> str:

@@ -24,6 +24,22 @@ _HANDLERS: dict[str, Callable[[Job, "Progress"], dict | None]] = {}
 STALE_AFTER = timedelta(minutes=10)
 
 
+_RESULT_LINKS: dict[str, Callable[[Job], str | None]] = {}
+
+
+def register_job_result(kind: str, link: Callable[[Job], str | None]) -> None:
+    """Say where the result of a finished job of ``kind`` is (an export's download): ``link(job)`` → URL or None."""
+    _RESULT_LINKS[kind] = link
+
+
+def result_link(job: Job, user) -> str | None:
+    """The result of ``job`` for ``user``: only whoever started a job gets it (an export holds what *they* may see)."""
+    link = _RESULT_LINKS.get(job.kind)
+    if link is None or job.status != Job.Status.SUCCEEDED or job.created_by_id != user.pk:
+        return None
+    return link(job)
+
+
 def job_handler(kind: str):
     """Register the function that performs jobs of ``kind``."""
 

@@ -2,13 +2,21 @@ from django.shortcuts import get_object_or_404, render
 
 from siyu.console.access import requires
 from siyu.console.paging import paginate
+from siyu.core.jobs import result_link
 from siyu.core.models import Job
 
 
 @requires("jobs.view")
 def jobs(request):
+    """Every job the viewer may see (their own first choice: ``?mine=1``), each finished export with its download."""
     rows = Job.objects.visible_to(request.membership).select_related("created_by")
-    return render(request, "core/jobs.html", {"page": paginate(request, rows)})
+    mine = request.GET.get("mine") == "1"
+    if mine:
+        rows = rows.filter(created_by=request.user)
+    page = paginate(request, rows)
+    for job in page:
+        job.result_url = result_link(job, request.user)
+    return render(request, "core/jobs.html", {"page": page, "mine": mine})
 
 
 @requires("jobs.view")

@@ -1,4 +1,4 @@
-"""Bulk actions on customers as jobs with progress: add or remove tags, export CSV, rebuild the phone index.
+"""Bulk actions on customers as jobs with progress: add or remove tags, export to Excel, rebuild the phone index.
 
 A bulk action names its customers either by the list's filter (the query string, re-validated by the same form
 when the job runs) or by ids; either way the job reads them through ``visible_to`` of the member who started it,
@@ -8,19 +8,23 @@ masks phone numbers unless the member may see personal data (``pii.view``).
 
 from __future__ import annotations
 
-import csv
 import json
 import secrets
+from collections.abc import Iterator
+from itertools import chain, islice
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import QueryDict
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
-from siyu.core.jobs import Progress, job_handler, start_job
+from siyu.core import spreadsheets
+from siyu.core.jobs import Progress, job_handler, register_job_result, start_job
 from siyu.core.models import Job
+from siyu.customers.profile import list_columns
 from siyu.customers.models import Customer, Relation, RelationTag, Tag
 from siyu.customers.queries import filter_customers, reindex_customer_phones
 from siyu.customers.tagging import tag_relation, untag_relation
@@ -172,14 +176,10 @@ def _tag_one(viewer, customer, tags, *, adding: bool, client, source_ref: str) -
 
 
 # -- export ---------------------------------------------------------------------------------------------------
-EXPORT_COLUMNS = ["客户ID", "昵称", "类型", "性别", "企业", "首次添加时间", "仍是好友", "跟进员工", "备注", "手机号", "标签"]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    """A CSV cell a spreadsheet shows as text: a leading = + - @ would otherwise run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+def export_header() -> list[str]:
+    return ([_("客户ID"), _("昵称"), _("类型"), _("性别"), _("企业"), _("首次添加时间"), _("仍是好友"), _("跟进员工"),
+             pgettext("singular", "门店")] + [str(c.label) for c in list_columns()]
+            + [_("备注"), _("手机号"), _("标签")])
 
 
 def export_dir(org_id: int) -> Path:
@@ -204,46 +204,68 @@ def _phones(relation: Relation, show: bool) -> list[str]:
     return [str(n) if show else mask_phone(str(n)) for n in numbers if n]
 
 
+def _export_rows(org_id: int, customers, *, show_phones: bool, progress: Progress) -> Iterator[list]:
+    registered = list_columns()
+    for chunk in _chunks(customers):
+        ids = [c.pk for c in chunk]
+        relations: dict[int, list[Relation]] = {}
+        for relation in (Relation.objects.for_org(org_id).filter(customer_id__in=ids)
+                         .select_related("staff", "staff__store").order_by("pk")):
+            relations.setdefault(relation.customer_id, []).append(relation)
+        tags: dict[int, list[str]] = {}
+        for customer_id, tag_name in (RelationTag.objects.for_org(org_id)
+                                      .filter(relation__customer_id__in=ids, tag__deleted=False)
+                                      .values_list("relation__customer_id", "tag__name").order_by("tag_id").distinct()):
+            tags.setdefault(customer_id, []).append(tag_name)
+        extra = [column.values(org_id, ids) for column in registered]
+        for customer in chunk:
+            mine = relations.get(customer.pk, [])
+            phones = dict.fromkeys(p for r in mine for p in _phones(r, show_phones))
+            stores = dict.fromkeys(r.staff.store.name for r in mine if r.staff.store_id)
+            yield [
+                customer.external_userid, customer.name, customer.get_type_display(), customer.get_gender_display(),
+                customer.corp_name, customer.first_added_at, _("是") if customer.is_friend else _("否"),
+                "、".join(str(r.staff) for r in mine), "、".join(stores), *(values.get(customer.pk, "") for values in extra),
+                "、".join(r.remark for r in mine if r.remark), "、".join(phones), "、".join(dict.fromkeys(tags.get(customer.pk, []))),
+            ]
+        progress.advance(len(chunk))
+
+
 @job_handler(EXPORT)
 def run_export(job: Job, progress: Progress) -> dict:
+    """Write the customers of the job, as its starter may see them, to an Excel file kept for them alone."""
     viewer = _viewer(job)
     customers = job_customers(job, viewer)
     show_phones = viewer.can("pii.view")
     progress.set_total(customers.count())
-    name = f"customers-{job.pk}-{secrets.token_hex(8)}.csv"
-    path = export_dir(job.org_id) / name
-    tz = timezone.get_default_timezone()
-    rows = 0
-    with path.open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(EXPORT_COLUMNS)
-        for chunk in _chunks(customers):
-            ids = [c.pk for c in chunk]
-            relations: dict[int, list[Relation]] = {}
-            for relation in Relation.objects.for_org(job.org_id).filter(customer_id__in=ids).select_related("staff").order_by("pk"):
-                relations.setdefault(relation.customer_id, []).append(relation)
-            tags: dict[int, list[str]] = {}
-            for customer_id, tag_name in (RelationTag.objects.for_org(job.org_id)
-                                          .filter(relation__customer_id__in=ids, tag__deleted=False)
-                                          .values_list("relation__customer_id", "tag__name").order_by("tag_id").distinct()):
-                tags.setdefault(customer_id, []).append(tag_name)
-            for customer in chunk:
-                mine = relations.get(customer.pk, [])
-                phones = list(dict.fromkeys(p for r in mine for p in _phones(r, show_phones)))
-                added = timezone.localtime(customer.first_added_at, tz).strftime("%Y-%m-%d %H:%M") if customer.first_added_at else ""
-                writer.writerow([_cell(v) for v in (
-                    customer.external_userid, customer.name, customer.get_type_display(), customer.get_gender_display(),
-                    customer.corp_name, added, "是" if customer.is_friend else "否",
-                    "、".join(str(r.staff) for r in mine), "、".join(r.remark for r in mine if r.remark),
-                    "、".join(phones), "、".join(dict.fromkeys(tags.get(customer.pk, []))),
-                )])
-                rows += 1
-            progress.advance(len(chunk))
-    result = {"file": name, "rows": rows, "phones_masked": not show_phones}
+    name = f"customers-{job.pk}-{secrets.token_hex(8)}.xlsx"
+    header = export_header()
+    rows = _export_rows(job.org_id, customers, show_phones=show_phones, progress=progress)
+    # Widths are fixed before the first row is streamed: fit them to the first chunk.
+    first = list(islice(rows, CHUNK))
+    counted = _Counted(chain(first, rows))
+    spreadsheets.write_xlsx(export_dir(job.org_id) / name, header, counted, sheet=_("客户"),
+                            widths=spreadsheets.measure(header, first))
+    result = {"file": name, "rows": counted.n, "phones_masked": not show_phones}
     audit.record("customers.exported", org=job.org_id, actor=viewer.user, obj=job,
                  details={**result, "filters": job.params.get("filters"), "scope": job.params.get("scope")})
-    progress.job.message = _("已导出 %(n)d 位客户。") % {"n": rows}
+    progress.job.message = _("已导出 %(n)d 位客户。") % {"n": counted.n}
     return result
+
+
+register_job_result(EXPORT, lambda job: reverse("customers:export_download", args=[job.pk]))
+
+
+class _Counted:
+    """An iterable that counts what went through it."""
+
+    def __init__(self, rows):
+        self.rows, self.n = rows, 0
+
+    def __iter__(self):
+        for row in self.rows:
+            self.n += 1
+            yield row
 
 
 # -- the phone index ------------------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ class CustomerFilterForm(console_forms.Form):
 class BulkForm(console_forms.Form):
     """What to do with which customers: the current filter (``scope=filter``) or the ticked ones."""
 
-    ACTIONS = [("add_tags", _("批量打标签")), ("remove_tags", _("批量移除标签")), ("export", _("导出 CSV"))]
+    ACTIONS = [("add_tags", _("批量打标签")), ("remove_tags", _("批量移除标签")), ("export", _("导出 Excel"))]
 
     action = forms.ChoiceField(label=_("操作"), choices=ACTIONS)
     scope = forms.ChoiceField(label=_("范围"), choices=[("selected", _("勾选的客户")), ("filter", _("当前筛选的全部客户"))],

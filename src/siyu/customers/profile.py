@@ -20,7 +20,10 @@ Register from your app's ``AppConfig.ready()`` (registration is idempotent by ke
         order=10,
     )
 
-    # 3. How a timeline event kind reads on the profile (Chinese first; the function gets the TimelineEvent).
+    # 3. A column of the customer list and its Excel export: the text for each customer of a page.
+    register_list_column("stage", label=_("客户阶段"), values=lambda org, ids: stage_names(org, ids), order=10)
+
+    # 4. How a timeline event kind reads on the profile (Chinese first; the function gets the TimelineEvent).
     register_timeline_kind("material_opened", lambda e: _("打开了素材“%(title)s”") % {"title": e.data.get("title", "")})
 
 Rules the customer pages rely on:
@@ -52,7 +55,7 @@ from django.utils.translation import gettext_lazy
 
 RESERVED_KEYS = frozenset({
     "q", "tags", "tag_mode", "staff", "store", "group", "in_group", "status", "added_from", "added_to",
-    "sort", "after", "before", "page", "ids", "scope", "action",
+    "sort", "after", "before", "page", "ids", "scope", "action", "cols", "size",
 })
 
 
@@ -74,7 +77,16 @@ class ListFilter:
     order: int
 
 
+@dataclass(frozen=True)
+class ListColumn:
+    key: str
+    label: str
+    values: Callable[[Any, list[int]], dict[int, str]]
+    order: int
+
+
 _SECTIONS: dict[str, ProfileSection] = {}
+_COLUMNS: dict[str, ListColumn] = {}
 _FILTERS: dict[str, ListFilter] = {}
 _TIMELINE_KINDS: dict[str, Callable[[Any], str]] = {}
 _REFERENCES: dict[str, Callable[[int, str], str | None]] = {}
@@ -95,6 +107,16 @@ def register_list_filter(key: str, *, label: str, field: Callable, apply: Callab
     list_filter = ListFilter(key, label, field, apply, order)
     _FILTERS[key] = list_filter
     return list_filter
+
+
+def register_list_column(key: str, *, label: str, values: Callable, order: int = 100) -> ListColumn:
+    """Add a column to the customer list and its export: ``values(org_id, customer_ids)`` → text by customer id,
+    read for a whole page (or export chunk) at once."""
+    if key in RESERVED_KEYS:
+        raise ValueError(f"list column key {key!r} is a built-in parameter of the customer list")
+    column = ListColumn(key, label, values, order)
+    _COLUMNS[key] = column
+    return column
 
 
 def register_timeline_kind(kind: str, render: Callable[[Any], str]) -> None:
@@ -124,14 +146,19 @@ def list_filters() -> list[ListFilter]:
     return sorted(_FILTERS.values(), key=lambda f: (f.order, f.key))
 
 
+def list_columns() -> list[ListColumn]:
+    return sorted(_COLUMNS.values(), key=lambda c: (c.order, c.key))
+
+
 def timeline_renderer(kind: str) -> Callable[[Any], str] | None:
     return _TIMELINE_KINDS.get(kind)
 
 
 def unregister(key: str) -> None:
-    """Remove a section or a filter by key (tests)."""
+    """Remove a section, filter, column or timeline kind by key (tests)."""
     _SECTIONS.pop(key, None)
     _FILTERS.pop(key, None)
+    _COLUMNS.pop(key, None)
     _TIMELINE_KINDS.pop(key, None)
     _REFERENCES.pop(key, None)
 

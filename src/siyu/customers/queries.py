@@ -485,10 +485,15 @@ class Row:
     customer: Customer
     relations: list = field(default_factory=list)
     tags: list = field(default_factory=list)
+    cells: list = field(default_factory=list)  # (column, text) of the shown columns; text only for registered ones
 
     @property
     def staff_names(self) -> list[str]:
         return [str(r.staff) for r in self.relations]
+
+    @property
+    def store_names(self) -> list[str]:
+        return list(dict.fromkeys(r.staff.store.name for r in self.relations if r.staff.store_id))
 
     @property
     def remark(self) -> str:
@@ -501,7 +506,7 @@ def decorate(org, customers: list[Customer], *, max_tags: int = 6) -> list[Row]:
     if not rows:
         return []
     # The encrypted columns are not shown here; leaving them out saves a decryption per row.
-    for relation in (Relation.objects.for_org(org).filter(customer_id__in=rows).select_related("staff")
+    for relation in (Relation.objects.for_org(org).filter(customer_id__in=rows).select_related("staff", "staff__store")
                      .defer("remark_mobiles", "staff__mobile").order_by("customer_id", "status", "added_at")):
         rows[relation.customer_id].relations.append(relation)
     seen: dict[int, set] = {pk: set() for pk in rows}

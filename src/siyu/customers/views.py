@@ -19,8 +19,10 @@ from django.views.decorators.http import require_POST
 
 from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
+from siyu.core import spreadsheets
 from siyu.core.models import Job
 from siyu.customers import bulk, notes, tags as tag_services
+from siyu.customers import columns as list_columns
 from siyu.customers.forms import (
     BulkForm, CustomerFilterForm, CustomerTagForm, FollowUpCloseForm, FollowUpForm, NoteForm, PersonalTagForm,
     ProtectedLabelForm, RenameForm, TagAddForm, TagGroupForm,
@@ -59,11 +61,17 @@ def customer_list(request):
     else:
         data = form.cleaned_data if form.is_bound else {"tag_mode": "any", "sort": "-added"}
         rows, sort = filter_customers(viewer, data), data["sort"]
-    page = list_page(rows, viewer.org_id, sort, after=request.GET.get("after"), before=request.GET.get("before"))
+    size = list_columns.page_size(request.GET)
+    page = list_page(rows, viewer.org_id, sort, after=request.GET.get("after"), before=request.GET.get("before"),
+                     size=size)
     count, exact = page.extra["count"], page.extra["exact"]
     can_bulk = viewer.can("customers.bulk")
+    shown = list_columns.columns(request.GET)
+    decorated = decorate(viewer.org_id, page.rows)
+    list_columns.fill(viewer.org_id, decorated, shown)
     context = {
-        "form": form, "page": page, "rows": decorate(viewer.org_id, page.rows), "count": count, "count_exact": exact,
+        "form": form, "page": page, "rows": decorated, "count": count, "count_exact": exact,
+        "columns": shown, "page_size": size, "page_sizes": list_columns.PAGE_SIZES,
         "query": _list_query(request), "can_bulk": can_bulk,
         "bulk_form": BulkForm(viewer=viewer) if can_bulk else None,
         "jobs": _my_jobs(request)[:5] if can_bulk else [],
@@ -110,7 +118,7 @@ def job_progress(request, pk: int):
 
 @requires("customers.bulk")
 def export_download(request, pk: int):
-    """The CSV of a finished export, to the member who asked for it; every download is audited."""
+    """The Excel file of a finished export, to the member who asked for it; every download is audited."""
     job = get_object_or_404(_my_jobs(request).filter(kind=bulk.EXPORT, status=Job.Status.SUCCEEDED), pk=pk)
     path = bulk.export_path(job)
     if path is None:
@@ -118,7 +126,8 @@ def export_download(request, pk: int):
     audit.record("customers.export_downloaded", org=job.org_id, actor=request.user, obj=job,
                  details={"rows": job.result.get("rows"), "phones_masked": job.result.get("phones_masked")})
     stamp = timezone.localtime(job.created_at).strftime("%Y%m%d-%H%M")
-    return FileResponse(path.open("rb"), as_attachment=True, filename=f"customers-{stamp}.csv", content_type="text/csv")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"customers-{stamp}.xlsx",
+                        content_type=spreadsheets.CONTENT_TYPE)
 
 
 # -- the profile ---------------------------------------------------------------------------------------------

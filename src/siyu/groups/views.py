@@ -198,7 +198,8 @@ def store_code_list(request):
     rows = (StoreCode.objects.visible_to(viewer).exclude(status=StoreCode.Status.DELETED).select_related("fallback_code")
             .annotate(routed=Count("routings")))
     page = paginate(request, rows.order_by("-created_at", "-id"))
-    stores = storecodes.candidate_stores(viewer.org)
+    # Counted in the viewer's scope: a regional manager's figures are their region's stores, not the brand's.
+    stores = storecodes.candidate_stores(viewer.org).filter(pk__in=Store.objects.visible_to(viewer).values("pk"))
     return render(request, "groups/store_code_list.html", {
         "page": page, "stores_total": stores.count(),
         "stores_located": stores.exclude(latitude=None).exclude(longitude=None).count(),

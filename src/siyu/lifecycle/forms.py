@@ -10,6 +10,7 @@ from siyu.cdp.models import Product
 from siyu.customers.models import Tag
 from siyu.lifecycle import rules
 from siyu.lifecycle.models import LossAlert, Rule, Stage
+from siyu.orgs.models import Staff, Store
 
 
 class MoveForm(console_forms.Form):
@@ -173,3 +174,17 @@ RULE_FORMS: dict[str, type[RuleForm]] = {
     Rule.Kind.PURCHASE: PurchaseRuleForm,
     Rule.Kind.CHANNEL: ChannelRuleForm,
 }
+
+
+class BoardFilterForm(forms.Form):
+    """The board's filters; the staff and stores offered are the viewer's own scope."""
+
+    q = forms.CharField(label=_("搜索"), required=False, max_length=50,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("客户昵称")}))
+    staff = forms.ModelChoiceField(label=_("跟进员工"), queryset=Staff.objects.none(), required=False, empty_label=_("全部"))
+    store = forms.ModelChoiceField(label=_("门店/区域"), queryset=Store.objects.none(), required=False, empty_label=_("全部"))
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["staff"].queryset = Staff.objects.visible_to(viewer).only("id", "name", "userid").order_by("name", "userid")
+        self.fields["store"].queryset = Store.objects.visible_to(viewer).order_by("code")

@@ -9,13 +9,13 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.customers import timeline
-from siyu.customers.models import Customer
+from siyu.customers.models import Customer, Relation, RelationTag, TimelineEvent
 from siyu.lifecycle.models import CustomerLifecycle, Stage, StageChange
 from siyu.orgs import audit
 from siyu.orgs.models import Membership
@@ -218,11 +218,19 @@ def set_birthday(customer: Customer, birthday, *, by=None) -> CustomerLifecycle:
 
 
 # -- the board ---------------------------------------------------------------------------------------------
+BOARD_PAGE = 20  # cards per column and page: five columns of 20 fit a 1440×900 screen with little scrolling
+
+
 @dataclass
 class Column:
     stage: Stage
     count: int = 0
     customers: list = field(default_factory=list)
+    page: int = 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // BOARD_PAGE))
 
 
 def with_stage(customers, org):
@@ -233,25 +241,55 @@ def with_stage(customers, org):
     )
 
 
-def board(viewer: Membership, *, q: str = "", per_stage: int = 50) -> list[Column]:
-    """The stage board of what ``viewer`` may see: per stage, how many customers and the latest ``per_stage``."""
+def board(viewer: Membership, *, q: str = "", staff=None, store=None, pages: dict[int, int] | None = None) -> list[Column]:
+    """The stage board of what ``viewer`` may see, narrowed to a staff member's or a store's (and the stores below
+    it) customers: per stage, how many and one page of ``BOARD_PAGE`` cards, most recently moved first, each
+    with its tags and last contact. ``pages`` maps a stage id to its page number (1 by default)."""
     org = viewer.org
+    pages = pages or {}
     columns = {s.pk: Column(stage=s) for s in stages_of(org)}
     customers = Customer.objects.visible_to(viewer)
     if q:
         customers = customers.filter(name__icontains=q.strip()[:50])
+    relations = Relation.objects.for_org(org).filter(status=Relation.Status.ACTIVE)
+    if staff is not None:
+        customers = customers.filter(pk__in=relations.filter(staff=staff).values("customer_id"))
+    if store is not None:
+        below = Q(staff__store=store) | Q(staff__store__parent=store) | Q(staff__store__parent__parent=store)
+        customers = customers.filter(pk__in=relations.filter(below).values("customer_id"))
     customers = with_stage(customers, org)
     for row in customers.order_by().values("stage_id").annotate(n=Count("pk")):
         if row["stage_id"] in columns:
             columns[row["stage_id"]].count = row["n"]
     since = CustomerLifecycle.objects.for_org(org).filter(customer=OuterRef("pk")).values("stage_since")[:1]
     for column in columns.values():
+        column.page = min(max(pages.get(column.stage.pk, 1), 1), column.pages)
         if column.count:
+            start = (column.page - 1) * BOARD_PAGE
             column.customers = list(
                 customers.filter(stage_id=column.stage.pk).annotate(stage_since=Subquery(since))
-                .order_by(F("stage_since").desc(nulls_last=True), "-pk")[:per_stage]
+                .order_by(F("stage_since").desc(nulls_last=True), "-pk")[start:start + BOARD_PAGE]
             )
+    card_details(org, [c for column in columns.values() for c in column.customers])
     return list(columns.values())
+
+
+def card_details(org, customers: list, limit: int = 3) -> None:
+    """Each card's first ``limit`` tags (and how many more) and its last contact (the latest timeline event):
+    two queries for the whole board."""
+    ids = [c.pk for c in customers]
+    last = dict(TimelineEvent.objects.for_org(org).filter(customer_id__in=ids).order_by().values("customer_id")
+                .annotate(at=Max("occurred_at")).values_list("customer_id", "at"))
+    by_customer: dict[int, list[str]] = defaultdict(list)
+    links = (RelationTag.objects.for_org(org).filter(relation__customer_id__in=ids, tag__deleted=False)
+             .order_by("relation__customer_id", "tag_id").values_list("relation__customer_id", "tag__name").distinct())
+    for customer_id, name in links:
+        if name not in by_customer[customer_id]:
+            by_customer[customer_id].append(name)
+    for customer in customers:
+        names = by_customer.get(customer.pk, [])
+        customer.card_tags, customer.more_tags = names[:limit], max(0, len(names) - limit)
+        customer.last_contact = last.get(customer.pk)
 
 
 # -- the report --------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from siyu.core.durable import DurableRow
 from siyu.customers.models import Customer
 from siyu.lifecycle import loss, reminders, rules, stages
 from siyu.lifecycle.forms import (
-    RULE_FORMS, CustomerStageForm, LossHandleForm, MoveForm, PeriodForm, PolicyForm, RenameStageForm, StageForm,
+    RULE_FORMS, BoardFilterForm, CustomerStageForm, LossHandleForm, MoveForm, PeriodForm, PolicyForm, RenameStageForm, StageForm,
 )
 from siyu.lifecycle.models import Reminder, Rule, Stage, StageChange
 
@@ -37,13 +37,30 @@ def profile_url(customer_id: int) -> str | None:
 @requires("lifecycle.board")
 def board(request):
     viewer = request.membership
-    q = request.GET.get("q", "").strip()[:50]
-    columns = stages.board(viewer, q=q)
+    form = BoardFilterForm(request.GET or None, viewer=viewer)
+    if form.is_bound and not form.is_valid():
+        return render(request, "lifecycle/board.html", {"form": form, "columns": [], "stages": []}, status=400)
+    data = form.cleaned_data if form.is_bound else {}
+    pages = {}
+    for key, value in request.GET.items():
+        if key.startswith("p") and key[1:].isdigit() and value.isdigit():
+            pages[int(key[1:])] = int(value)
+    columns = stages.board(viewer, q=(data.get("q") or "").strip(), staff=data.get("staff"), store=data.get("store"),
+                           pages=pages)
     stage_list = [c.stage for c in columns]
     for column in columns:
         for customer in column.customers:
             customer.profile_url = profile_url(customer.pk)
-    return render(request, "lifecycle/board.html", {"columns": columns, "stages": stage_list, "q": q})
+        column.prev_query = _page_query(request, column, column.page - 1) if column.page > 1 else ""
+        column.next_query = _page_query(request, column, column.page + 1) if column.page < column.pages else ""
+    return render(request, "lifecycle/board.html", {"form": form, "columns": columns, "stages": stage_list})
+
+
+def _page_query(request, column, page: int) -> str:
+    """The board's query string with one column on another page (the other columns and filters kept)."""
+    params = request.GET.copy()
+    params[f"p{column.stage.pk}"] = str(page)
+    return params.urlencode()
 
 
 @require_POST
@@ -72,6 +89,7 @@ def board_move(request):
         customer.stage_since = stages.lifecycle_of(customer).stage_since
         customer.stage_id = stage.pk
         customer.profile_url = profile_url(customer.pk)
+        stages.card_details(viewer.org_id, [customer])
         return render(request, "lifecycle/_card.html", {"customer": customer, "stages": stages.stages_of(viewer.org)})
     messages.success(request, _("已把 %(customer)s 移到“%(stage)s”。") % {"customer": customer, "stage": stage})
     return redirect("lifecycle:board")

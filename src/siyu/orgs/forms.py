@@ -29,6 +29,65 @@ class StoreForm(console_forms.Form):
         self.fields["parent"].queryset = Store.objects.visible_to(viewer).exclude(kind=Store.Kind.STORE)
 
 
+WEEKDAY_LABELS = dict(zip(Store.WEEKDAYS, [_("周一"), _("周二"), _("周三"), _("周四"), _("周五"), _("周六"), _("周日")]))
+
+
+class StoreEditForm(console_forms.Form):
+    """A store's details, location and hours. Hours are typed per weekday as ``10:00-22:00`` (several ranges
+    separated by commas; an end before the start runs past midnight); a blank day is a closed day, and all days
+    blank means the hours are unknown (the store then counts as open)."""
+
+    name = forms.CharField(label=_("名称"), max_length=100)
+    city = forms.CharField(label=_("城市"), max_length=50, required=False)
+    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+    latitude = forms.DecimalField(label=_("纬度"), max_digits=9, decimal_places=6, required=False,
+                                  min_value=-90, max_value=90, widget=forms.NumberInput(attrs={"step": "0.000001"}))
+    longitude = forms.DecimalField(label=_("经度"), max_digits=9, decimal_places=6, required=False,
+                                   min_value=-180, max_value=180, widget=forms.NumberInput(attrs={"step": "0.000001"}))
+
+    def __init__(self, *args, store: Store, **kwargs):
+        hours = store.opening_hours or {}
+        initial = {"name": store.name, "city": store.city, "address": store.address,
+                   "latitude": store.latitude, "longitude": store.longitude}
+        for day in Store.WEEKDAYS:
+            initial[f"hours_{day}"] = ", ".join(f"{a}-{b}" for a, b in hours.get(day) or [])
+        super().__init__(*args, initial=initial, **kwargs)
+        for day, label in WEEKDAY_LABELS.items():
+            self.fields[f"hours_{day}"] = forms.CharField(
+                label=label, max_length=60, required=False,
+                widget=forms.TextInput(attrs={"placeholder": "10:00-22:00", "inputmode": "numeric"}))
+
+    @property
+    def hours_fields(self):
+        return [self[f"hours_{day}"] for day in Store.WEEKDAYS]
+
+    @property
+    def detail_fields(self):
+        return [self[name] for name in ("name", "city", "address")]
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            self.add_error("longitude", _("纬度和经度须同时填写，或同时留空。"))
+        hours = {}
+        for day in Store.WEEKDAYS:
+            text = (data.get(f"hours_{day}") or "").replace("，", ",").replace("～", "-").replace("~", "-")
+            spans = [part.strip() for part in text.split(",") if part.strip()]
+            parsed = []
+            for span in spans:
+                start, sep, end = span.partition("-")
+                try:
+                    Store.minutes_of(start.strip()), Store.minutes_of(end.strip())
+                except ValueError:
+                    self.add_error(f"hours_{day}", _("请按 10:00-22:00 的格式填写，多段用逗号分隔。"))
+                    break
+                parsed.append([start.strip(), end.strip()])
+            if parsed:
+                hours[day] = parsed
+        data["opening_hours"] = hours
+        return data
+
+
 class MemberFilterForm(console_forms.Form):
     q = forms.CharField(label=_("搜索"), required=False, widget=forms.TextInput(attrs={"type": "search", "placeholder": _("用户名或姓名")}))
     role = forms.ChoiceField(label=_("角色"), required=False, choices=[("", _("全部"))] + list(Role.choices))
@@ -60,6 +119,13 @@ class MemberForm(_RoleFields):
                                help_text=_("至少 10 位；留空则该成员暂不能登录控制台。"))
 
     field_order = ["username", "display_name", "phone", "role", "store", "password"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A new member starts with the least privilege (a guide), the roles listed from least to most powerful:
+        # granting more is a deliberate choice, never a default accepted by accident.
+        self.fields["role"].choices = list(reversed(self.fields["role"].choices))
+        self.fields["role"].initial = Role.GUIDE
 
     def clean_phone(self):
         phone = self.cleaned_data["phone"].strip()

@@ -57,6 +57,69 @@ def create_store(
     return store
 
 
+HOURS_MAX_SPANS = 3  # per day: a morning, an afternoon and an evening shift are plenty
+
+
+def clean_opening_hours(hours: dict) -> dict:
+    """Validate ``{"mon": [["09:00", "22:00"]], …}`` (see ``Store.opening_hours``); return it in weekday order."""
+    if not isinstance(hours, dict) or set(hours) - set(Store.WEEKDAYS):
+        raise ValidationError({"opening_hours": _("营业时间格式不正确。")})
+    cleaned = {}
+    for day in Store.WEEKDAYS:
+        spans = hours.get(day)
+        if spans is None:
+            continue
+        if not isinstance(spans, list) or len(spans) > HOURS_MAX_SPANS:
+            raise ValidationError({"opening_hours": _("每天最多 %(n)d 个营业时段。") % {"n": HOURS_MAX_SPANS}})
+        for span in spans:
+            try:
+                start, end = Store.minutes_of(span[0]), Store.minutes_of(span[1])
+            except (ValueError, TypeError, IndexError):
+                raise ValidationError({"opening_hours": _("营业时间须为 HH:MM-HH:MM，例如 10:00-22:00。")}) from None
+            if start == end:
+                raise ValidationError({"opening_hours": _("营业时段的开始和结束不能相同。")})
+        cleaned[day] = [[str(a), str(b)] for a, b in spans]
+    return cleaned
+
+
+def _require_store_manager(store: Store, by: Membership) -> None:
+    by.require("stores.manage")
+    if not Store.objects.visible_to(by).filter(pk=store.pk).exists():
+        raise PermissionDenied("store not visible")
+
+
+@transaction.atomic
+def update_store(
+    store: Store, *, name: str, city: str, address: str, latitude, longitude, opening_hours: dict, by: Membership,
+) -> Store:
+    """Change a store's name, address, location (WGS-84, both or neither) and opening hours; audited."""
+    _require_store_manager(store, by)
+    if (latitude is None) != (longitude is None):
+        raise ValidationError({"longitude": _("纬度和经度须同时填写，或同时留空。")})
+    if latitude is not None and not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise ValidationError({"latitude": _("坐标超出范围：纬度 -90～90，经度 -180～180。")})
+    before = {f: getattr(store, f) for f in ("name", "city", "address", "latitude", "longitude", "opening_hours")}
+    store.name, store.city, store.address = name, city, address
+    store.latitude, store.longitude = latitude, longitude
+    store.opening_hours = clean_opening_hours(opening_hours)
+    store.full_clean(validate_constraints=False)
+    store.save(update_fields=list(before))
+    changed = sorted(f for f, value in before.items() if getattr(store, f) != value)
+    audit.record("store.updated", org=store.org_id, actor=by.user, obj=store, details={"changed": changed})
+    return store
+
+
+@transaction.atomic
+def set_store_active(store: Store, *, active: bool, by: Membership) -> Store:
+    """Close a store (it stops taking customers: store codes route elsewhere) or reopen it; audited."""
+    _require_store_manager(store, by)
+    if store.is_active != active:
+        store.is_active = active
+        store.save(update_fields=["is_active"])
+        audit.record("store.reopened" if active else "store.closed", org=store.org_id, actor=by.user, obj=store)
+    return store
+
+
 # -- people ----------------------------------------------------------------------------------------------
 @transaction.atomic
 def add_member(

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
-from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -13,7 +13,8 @@ from siyu.console.forms import attach_service_errors
 from siyu.console.paging import paginate
 from siyu.orgs import services
 from siyu.orgs.forms import (
-    AuditFilterForm, InvitationForm, MemberFilterForm, MemberForm, RoleForm, StoreFilterForm, StoreForm,
+    WEEKDAY_LABELS, AuditFilterForm, InvitationForm, MemberFilterForm, MemberForm, RoleForm, StoreEditForm,
+    StoreFilterForm, StoreForm,
 )
 from siyu.orgs.models import AuditEntry, Membership, Store
 
@@ -47,6 +48,51 @@ def store_new(request):
             messages.success(request, _("已创建 %(name)s。") % {"name": store.name})
             return redirect("orgs:stores")
     return render(request, "orgs/store_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@requires("stores.view")
+def store_detail(request, pk: int):
+    """A store's details, location and hours; members who manage stores edit them here."""
+    viewer = request.membership
+    store = get_object_or_404(Store.objects.visible_to(viewer).select_related("parent"), pk=pk)
+    can_manage = viewer.can("stores.manage")
+    form = StoreEditForm(request.POST if request.method == "POST" and can_manage else None, store=store)
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.update_store(store, by=viewer, name=data["name"], city=data["city"], address=data["address"],
+                                      latitude=data["latitude"], longitude=data["longitude"],
+                                      opening_hours=data["opening_hours"])
+            except ValidationError as error:
+                store.refresh_from_db()
+                attach_service_errors(form, error)
+            else:
+                messages.success(request, _("已保存 %(name)s。") % {"name": store.name})
+                return redirect("orgs:store", pk=store.pk)
+    context = {"store": store, "form": form, "can_manage": can_manage, "hours": _hours_by_day(store)}
+    return render(request, "orgs/store_detail.html", context, status=400 if form.errors else 200)
+
+
+def _hours_by_day(store: Store) -> list[tuple[str, str]]:
+    """(weekday, hours) in weekday order, for reading; empty when the hours are unknown."""
+    hours = store.opening_hours or {}
+    if not hours:
+        return []
+    return [(label, "、".join(f"{a}–{b}" for a, b in hours.get(day) or []) or _("休息"))
+            for day, label in WEEKDAY_LABELS.items()]
+
+
+@require_POST
+@requires("stores.manage")
+def store_set_active(request, pk: int):
+    store = get_object_or_404(Store.objects.visible_to(request.membership), pk=pk)
+    active = request.POST.get("active") == "1"
+    services.set_store_active(store, active=active, by=request.membership)
+    messages.success(request, (_("%(name)s 已恢复营业。") if active else _("%(name)s 已停业。")) % {"name": store.name})
+    return redirect("orgs:store", pk=store.pk)
 
 
 @requires("members.view")

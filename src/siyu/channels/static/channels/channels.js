@@ -77,10 +77,51 @@
       updateAddButton(target.closest("[data-formset]"));
     }
     var form = target.closest("form");
+    var remark = form && form.querySelector("[data-remark-counter]");
+    if (remark) updateRemarkCounter(remark);
     if (form && (target.name === "policy" || target.name === "red_packet_mode")) showSections(form);
   });
 
+  // The remark counter: how long the remark gets with this channel's name, an 8-digit date and the longest chosen
+  // staff name (the customer's nickname is unknown until they add), against WeCom's limit; the server checks the same.
+  function remarkLength(input) {
+    var form = input.form;
+    var name = form.elements.name ? form.elements.name.value.trim() : "";
+    var staff = 0;
+    Array.prototype.forEach.call(form.querySelectorAll("select[name='staff'] option:checked, select[name='backup_staff'] option:checked"), function (option) {
+      staff = Math.max(staff, Array.from(option.textContent.trim()).length);
+    });
+    var sizes = {channel: Array.from(name).length, date: parseInt(input.dataset.dateDigits, 10), customer_nickname: 0, staff_name: staff};
+    var length = 0;
+    input.value.trim().split(/(\{\w+\})/).forEach(function (part) {
+      var variable = /^\{(\w+)\}$/.exec(part);
+      length += variable && variable[1] in sizes ? sizes[variable[1]] : Array.from(part).length;
+    });
+    return length;
+  }
+
+  function updateRemarkCounter(input) {
+    var counter = input.parentNode.querySelector("[data-remark-count]");
+    if (!counter) {
+      counter = document.createElement("span");
+      counter.setAttribute("data-remark-count", "");
+      counter.setAttribute("role", "status");
+      input.insertAdjacentElement("afterend", counter);
+    }
+    var length = remarkLength(input);
+    var max = parseInt(input.dataset.remarkCounter, 10);
+    counter.textContent = length + " / " + max;
+    counter.className = "counter" + (length > max ? " over" : "");
+  }
+
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    var input = form && form.querySelector("[data-remark-counter]");
+    if (input) updateRemarkCounter(input);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-remark-counter]").forEach(updateRemarkCounter);
     document.querySelectorAll("[data-formset]").forEach(function (formset) {
       formset.querySelectorAll("[data-forms] > [data-form-row]").forEach(initRow);
       updateAddButton(formset);

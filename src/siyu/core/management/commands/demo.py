@@ -9,15 +9,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--simulator-port", type=int, default=8100, help="where the demo's simulated WeCom listens")
-        parser.add_argument("--url", default=None, help="the console's address to print (default SIYU_PUBLIC_URL)")
 
-    def handle(self, simulator_port, url, **options):
+    def handle(self, simulator_port, **options):
         from siyu.wecom.demo import ensure_demo_connection
 
         info = load_demo()
         ensure_demo_connection(info.org, simulator_port=simulator_port)
         self.stdout.write(self.style.SUCCESS(f"Demo brand: {info.org.name} (slug {info.org.slug})"))
-        self.stdout.write(f"Sign in at {url or settings.PUBLIC_URL}/login/ with any of these accounts:")
+        self.stdout.write(f"Sign in at {settings.PUBLIC_URL}/login/ with any of these accounts:")
         for username, role in info.usernames:
             self.stdout.write(f"  {username:<22} {role}")
         self.stdout.write(f"Password for all demo accounts: {info.password}")

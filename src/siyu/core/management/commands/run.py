@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from siyu import config
+
 
 class Command(BaseCommand):
     help = (
@@ -32,10 +34,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
+        public_url = config.serve_at(host, port)
         call_command("migrate", interactive=False, verbosity=0)
         simulator_port = port + 100
         if demo:
-            call_command("demo", simulator_port=simulator_port, url=f"http://{host}:{port}")
+            call_command("demo", simulator_port=simulator_port)
         # Each child leads its own process group, so stopping a child stops what it started too (granian's
         # worker processes), and only this command decides when children stop.
         children = [Child("web", "--host", host, "--port", str(port)), Child("worker")]
@@ -49,7 +52,7 @@ class Command(BaseCommand):
                               "--callback-url", f"http://{host}:{port}/wecom/callback/demo/")
             simulator.start()
             children.append(simulator)
-        self.stdout.write(self.style.SUCCESS(f"Siyu is running at http://{host}:{port}/ — press Ctrl-C to stop."))
+        self.stdout.write(self.style.SUCCESS(f"Siyu is running at {public_url}/ — press Ctrl-C to stop."))
         while not stopping:
             for child in children:
                 if child.exited_unexpectedly():

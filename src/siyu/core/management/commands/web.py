@@ -3,6 +3,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from siyu import config
+
 
 class Command(BaseCommand):
     help = "Serve the console, API and callbacks with granian (WSGI). Run several against PostgreSQL to scale out."
@@ -16,6 +18,7 @@ class Command(BaseCommand):
                             help="blocking threads per process")
 
     def handle(self, host, port, workers, threads, **options):
+        config.serve_at(host, port)  # granian's workers inherit the environment, so their links carry this port
         args = [
             sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
             "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
