@@ -34,3 +34,5 @@ if _child_db:
     # real SqliteHuey queue of its own (tasks it runs still use the test database above).
     HUEY = {**HUEY, "immediate": False, "filename": str(DATA_DIR / f"huey-child-{os.getpid()}.sqlite3")}  # noqa: F405
 DISPATCH_IDLE_SLEEP = 0.05
+# Every WeCom HTTP call made inside a database transaction raises (siyu.wecom.client.CallInsideTransaction).
+WECOM_ASSERT_NO_TRANSACTION = True

@@ -58,10 +58,9 @@ def test_text_is_rendered_and_never_over_4000_bytes():
     class Someone:
         name, userid = "张晓", "zhangxiao"
 
-    customer = type("C", (), {"name": "小" * 2000})()
-    rendered = welcome.render("你好 {customer_nickname}，我是{staff_name}{unknown}", customer=customer, staff=Someone(), code=None)
+    rendered = welcome.render("你好 {customer_nickname}，我是{staff_name}{unknown}", nickname="小" * 2000, staff=Someone(), code=None)
     assert len(rendered.encode()) <= 4000 and rendered.startswith("你好 小")
-    assert welcome.render("{staff_name}/{channel}", customer=None, staff=Someone(), code=None) == "张晓/"
+    assert welcome.render("{staff_name}/{channel}", nickname="", staff=Someone(), code=None) == "张晓/"
 
 
 # -- which message applies ------------------------------------------------------------------------------------
@@ -188,12 +187,14 @@ def test_no_message_configured_or_no_welcome_code_means_no_send(world, corp):
     corp.staff("alice")
     corp.sim.add_customer("alice")
     corp.run()
-    assert not WelcomeSend.objects.for_org(world.org).exists()
+    row = WelcomeSend.objects.for_org(world.org).get()  # queued when the callback came, settled with no message
+    assert (row.status, row.outcome, row.payload) == ("done", "none", {})
     services.save_welcome_message(world.org, text="默认欢迎语")
     corp.sim.update_staff("alice", admin_welcome=True)  # WeCom sends the admin's message: no WelcomeCode
     corp.sim.add_customer("alice")
     corp.run()
-    assert not WelcomeSend.objects.for_org(world.org).exists() and sent(corp) == []
+    assert WelcomeSend.objects.for_org(world.org).count() == 1 and sent(corp) == []
+    assert corp.calls("externalcontact/send_welcome_msg") == 0
 
 
 def test_a_code_can_turn_welcomes_off_and_a_paused_code_falls_back_to_staff_or_default(world, corp):
@@ -215,9 +216,14 @@ def test_a_relation_is_never_welcomed_twice(world, corp):
     services.save_welcome_message(world.org, text="默认欢迎语")
     customer = corp.sim.add_customer("alice")
     corp.run()
-    row = WelcomeSend.objects.for_org(world.org).get()
-    relation = row.relation
-    assert welcome.queue_welcome(relation, code=None, welcome_code="ANOTHER-CODE", event_at=timezone.now()) is None
-    assert WelcomeSend.objects.for_org(world.org).count() == 1
-    assert customer["welcome_code"] and row.status == DurableRow.Status.DONE
-    assert WelcomeMessage.objects.for_org(world.org).count() == 1
+    first = WelcomeSend.objects.for_org(world.org).get()
+    assert first.outcome == "sent" and first.relation.customer.external_userid == customer["external_userid"]
+    # Another add callback for the same friendship with a fresh welcome code (WeCom issues none on a re-add today;
+    # a relation must stay welcomed once whatever it sends).
+    welcome.queue_from_callback(world.org.pk, {"WelcomeCode": "ANOTHER-CODE", "UserID": "alice",
+                                               "ExternalUserID": customer["external_userid"]}, timezone.now())
+    corp.run()
+    again = WelcomeSend.objects.for_org(world.org).exclude(pk=first.pk).get()
+    assert (again.status, again.outcome, again.relation_id) == ("done", "none", None)
+    assert len(sent(corp)) == 1 and corp.calls("externalcontact/send_welcome_msg") == 1
+    assert TimelineEvent.objects.for_org(world.org).filter(kind="welcomed").count() == 1

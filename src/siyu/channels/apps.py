@@ -11,3 +11,9 @@ class ChannelsConfig(AppConfig):
         from siyu.channels import handlers, tasks  # noqa: F401  (signal receivers; periodic rotation with huey)
 
         handlers.connect()
+
+        from siyu.channels import welcome
+        from siyu.wecom.receiver import on_receipt
+
+        for change in welcome.ADD_CHANGES:  # a welcome is queued the moment WeCom's add callback is stored
+            on_receipt("change_external_contact", change, welcome.queue_from_callback)

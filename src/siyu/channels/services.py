@@ -41,7 +41,14 @@ from siyu.orgs import audit
 from siyu.orgs.models import Membership, Staff
 from siyu.wecom.client import WeComClient
 from siyu.wecom.states import random_state, state_error
-from siyu.wecom.errors import InvalidParameter, NotConnected, NotExternalContact, RateLimited, WeComError
+from siyu.wecom.errors import (
+    InvalidParameter,
+    NotConnected,
+    NotExternalContact,
+    RateLimited,
+    WeComError,
+    as_validation_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +78,6 @@ def _actor(by):
 def _error(field: str, message: str) -> ValidationError:
     return ValidationError({field: [message]})
 
-
-def _wecom_refused(error: WeComError, what: str) -> ValidationError:
-    code = f"（{_('错误码')} {error.errcode}）" if error.errcode is not None else ""
-    return ValidationError({NON_FIELD_ERRORS: [_("企业微信未能%(what)s：%(hint)s%(code)s") % {"what": what, "hint": error.hint, "code": code}]})
 
 
 def new_state(org) -> str:
@@ -303,7 +306,7 @@ def _client(org, client):
     try:
         return WeComClient.for_org(org), True
     except NotConnected as error:
-        raise _wecom_refused(error, _("连接")) from error
+        raise as_validation_error(error, _("连接")) from error
 
 
 # -- rows -------------------------------------------------------------------------------------------------
@@ -382,7 +385,7 @@ def create_channel_code(org, *, by=None, client: WeComClient | None = None, **da
             answer = client.post("externalcontact/add_contact_way", {
                 "type": 2, "scene": 2, **_way(cleaned["name"], cleaned["state"], cleaned["skip_verify"], users)})
         except WeComError as error:
-            raise _wecom_refused(error, _("创建联系我二维码")) from error
+            raise as_validation_error(error, _("创建联系我二维码")) from error
         config_id = answer.get("config_id", "")
         try:
             with transaction.atomic():
@@ -426,7 +429,7 @@ def update_channel_code(code: ChannelCode, *, by=None, client: WeComClient | Non
         try:
             client.post("externalcontact/update_contact_way", body)
         except WeComError as error:
-            raise _wecom_refused(error, _("更新联系我二维码")) from error
+            raise as_validation_error(error, _("更新联系我二维码")) from error
         try:
             with transaction.atomic():
                 _save_new_groupings(org, cleaned, by)
@@ -464,10 +467,10 @@ def _set_status(code: ChannelCode, status: str, *, by, client, action: str, call
             client.post(*call)
         except InvalidParameter as error:
             if status != ChannelCode.Status.DELETED:
-                raise _wecom_refused(error, what) from error
+                raise as_validation_error(error, what) from error
             log.info("channel code %s: WeCom no longer has contact way %s", code.pk, code.config_id)
         except WeComError as error:
-            raise _wecom_refused(error, what) from error
+            raise as_validation_error(error, what) from error
     finally:
         if own:
             client.close()
@@ -626,8 +629,8 @@ def _record_source(relation: Relation, code: ChannelCode, state: str, at: dateti
 
 
 def relation_added(relation: Relation, *, state: str, welcome_code: str, event_time: datetime | None = None) -> None:
-    """React to a new friendship (the ``relation_added`` signal): record the channel it came through, queue the
-    welcome message, the code's tags and remark, a red packet for a new customer, and the next rotation.
+    """React to a new friendship (the ``relation_added`` signal): record the channel it came through, link the
+    welcome (queued when the callback arrived), the code's tags and remark, a red packet for a new customer, and the next rotation.
 
     Idempotent: WeCom retries callbacks and Siyu reprocesses events, so every step is keyed (the welcome code,
     the relation and code, the customer)."""
@@ -642,7 +645,7 @@ def relation_added(relation: Relation, *, state: str, welcome_code: str, event_t
                     org_id=relation.org_id, idempotency_key=f"follow-up:{relation.pk}:{code.pk}",
                     defaults={"relation": relation, "code": code},
                 )
-        welcome.queue_welcome(relation, code=code if active else None, welcome_code=welcome_code, event_at=at)
+        welcome.link_relation(relation, welcome_code=welcome_code)
         if active:
             redpackets.grant(relation, code)
             if code.policy == Policy.DAILY_CAP:

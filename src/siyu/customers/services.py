@@ -14,6 +14,7 @@ from siyu.customers.models import Customer, Relation, RelationTag, Tag, TagGroup
 from siyu.customers.queries import index_customer_phones
 from siyu.customers.signals import relation_added, relation_lost
 from siyu.orgs.staff import staff_for
+from siyu.wecom import endpoints
 from siyu.wecom.errors import NotExternalContact
 
 
@@ -147,47 +148,37 @@ def _update_friendship(customer: Customer) -> None:
     Customer.objects.for_org(customer.org_id).filter(pk=customer.pk).update(is_friend=is_friend, first_added_at=first)
 
 
-def _contact_pages(client, external_userid: str) -> list[dict]:
-    """``externalcontact/get`` pages its ``follow_user`` list (over 500 staff) with a GET cursor."""
-    pages, cursor = [], ""
-    while True:
-        page = client.get("externalcontact/get", external_userid=external_userid, cursor=cursor)
-        pages.append(page)
-        cursor = page.get("next_cursor") or ""
-        if not cursor or len(pages) > 100:
-            return pages
-
-
-@transaction.atomic
 def refresh_customer(org, external_userid: str, client, *, adding_userid: str = "") -> Customer | None:
     """Re-read a customer and all their relations from WeCom and reconcile. None when WeCom no longer knows them.
 
     ``adding_userid``: the staff member whose add event triggered the refresh (that friendship is new again).
+    WeCom is read first and the rows written after, in one transaction that holds no lock across the call.
     """
     try:
-        pages = _contact_pages(client, external_userid)
+        found = endpoints.get_external_contact(client, external_userid)
     except NotExternalContact:
         return Customer.objects.for_org(org).filter(external_userid=external_userid).first()
-    customer = upsert_customer(org, pages[0]["external_contact"])
-    for page in pages:
-        for info in page.get("follow_user", []):
-            apply_follow_info(org, customer, info, adding=info.get("userid") == adding_userid)
+    return _mirror_contact(org, found, adding_userid=adding_userid)
+
+
+@transaction.atomic
+def _mirror_contact(org, found: endpoints.ExternalContact, *, adding_userid: str) -> Customer:
+    customer = upsert_customer(org, found.contact)
+    for info in found.follow_users:
+        apply_follow_info(org, customer, info, adding=info.get("userid") == adding_userid)
     _update_friendship(customer)
     return customer
 
 
-@transaction.atomic
 def customer_added(org, *, userid: str, external_userid: str, state: str, welcome_code: str, client, at=None) -> Relation | None:
-    """A staff member added a customer (or was added by one): mirror it, then let channels welcome them."""
+    """A staff member added a customer (or was added by one): mirror it, then let channels react to the add."""
     customer = refresh_customer(org, external_userid, client, adding_userid=userid)
     if customer is None:
         return None
     relation = Relation.objects.for_org(org).filter(customer=customer, staff__userid=userid).select_related("staff", "customer").first()
-    if relation is None:  # WeCom does not (yet) list this follow_user: nothing to welcome
+    if relation is None:  # WeCom does not (yet) list this follow_user: nothing to react to
         return None
-    transaction.on_commit(
-        lambda: relation_added.send(sender=Relation, relation=relation, state=state, welcome_code=welcome_code, event_time=at)
-    )
+    relation_added.send(sender=Relation, relation=relation, state=state, welcome_code=welcome_code, event_time=at)
     return relation
 
 
