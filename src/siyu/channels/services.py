@@ -39,6 +39,7 @@ from siyu.customers import tagging, timeline
 from siyu.customers.models import Relation, RelationTag, Tag
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Staff
+from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
 from siyu.wecom.states import random_state, state_error
 from siyu.wecom.errors import (
@@ -382,11 +383,11 @@ def create_channel_code(org, *, by=None, client: WeComClient | None = None, **da
     client, own = _client(org, client)
     try:
         try:
-            answer = client.post("externalcontact/add_contact_way", {
+            answer = endpoints.add_contact_way(client, {
                 "type": 2, "scene": 2, **_way(cleaned["name"], cleaned["state"], cleaned["skip_verify"], users)})
         except WeComError as error:
             raise as_validation_error(error, _("创建联系我二维码")) from error
-        config_id = answer.get("config_id", "")
+        config_id = answer["config_id"]
         try:
             with transaction.atomic():
                 _save_new_groupings(org, cleaned, by)
@@ -395,7 +396,7 @@ def create_channel_code(org, *, by=None, client: WeComClient | None = None, **da
                     folder=cleaned["folder"], partner=cleaned["partner"], owner=cleaned["owner"] or (by if isinstance(by, Membership) else None),
                     policy=cleaned["policy"], daily_cap=cleaned["daily_cap"], time_slots=cleaned["time_slots"],
                     skip_verify=cleaned["skip_verify"], remark_template=cleaned["remark_template"],
-                    welcome_enabled=cleaned["welcome_enabled"], config_id=config_id, qr_code=answer.get("qr_code", ""),
+                    welcome_enabled=cleaned["welcome_enabled"], config_id=config_id, qr_code=answer["qr_code"],
                     current_userids=users, rotated_at=timezone.now(), created_by=_actor(by),
                 )
                 _write_links(code, cleaned)
@@ -403,7 +404,7 @@ def create_channel_code(org, *, by=None, client: WeComClient | None = None, **da
         except BaseException:
             # The contact way exists in WeCom but not here: take it back so nothing is left behind.
             try:
-                client.post("externalcontact/del_contact_way", {"config_id": config_id})
+                endpoints.del_contact_way(client, config_id)
             except WeComError:
                 log.exception("channel code: could not delete orphaned contact way %s", config_id)
             raise
@@ -427,7 +428,7 @@ def update_channel_code(code: ChannelCode, *, by=None, client: WeComClient | Non
     client, own = _client(org, client)
     try:
         try:
-            client.post("externalcontact/update_contact_way", body)
+            endpoints.update_contact_way(client, body)
         except WeComError as error:
             raise as_validation_error(error, _("更新联系我二维码")) from error
         try:
@@ -447,7 +448,7 @@ def update_channel_code(code: ChannelCode, *, by=None, client: WeComClient | Non
                              details={"changed": changed, **{k: after[k] for k in changed}})
         except BaseException:
             try:
-                client.post("externalcontact/update_contact_way", {
+                endpoints.update_contact_way(client, {
                     "config_id": code.config_id,
                     **_way(before["name"], before["state"], before["skip_verify"] and not paused, list(code.current_userids))})
             except WeComError:
@@ -497,7 +498,7 @@ def pause_channel_code(code: ChannelCode, *, by=None, client=None) -> ChannelCod
     if code.status != ChannelCode.Status.ACTIVE:
         raise _error(NON_FIELD_ERRORS, _("只有使用中的渠道活码可以暂停。"))
     return _set_status(code, ChannelCode.Status.PAUSED, by=by, client=client, action="channel.paused",
-                       call=("externalcontact/update_contact_way", {"config_id": code.config_id, "skip_verify": False}),
+                       call=(endpoints.UPDATE_CONTACT_WAY, {"config_id": code.config_id, "skip_verify": False}),
                        what=_("暂停联系我二维码"))
 
 
@@ -507,7 +508,7 @@ def resume_channel_code(code: ChannelCode, *, by=None, client=None) -> ChannelCo
         raise _error(NON_FIELD_ERRORS, _("只有已暂停的渠道活码可以恢复。"))
     users = [s.userid for s in rotation.desired_staff(code)] or list(code.current_userids)
     return _set_status(code, ChannelCode.Status.ACTIVE, by=by, client=client, action="channel.resumed",
-                       call=("externalcontact/update_contact_way",
+                       call=(endpoints.UPDATE_CONTACT_WAY,
                              {"config_id": code.config_id, "skip_verify": code.skip_verify, "user": users}),
                        what=_("恢复联系我二维码"))
 
@@ -518,7 +519,7 @@ def delete_channel_code(code: ChannelCode, *, by=None, client=None) -> ChannelCo
     if code.status == ChannelCode.Status.DELETED:
         raise _error(NON_FIELD_ERRORS, _("该渠道活码已删除。"))
     return _set_status(code, ChannelCode.Status.DELETED, by=by, client=client, action="channel.deleted",
-                       call=("externalcontact/del_contact_way", {"config_id": code.config_id}), what=_("删除联系我二维码"))
+                       call=(endpoints.DEL_CONTACT_WAY, {"config_id": code.config_id}), what=_("删除联系我二维码"))
 
 
 # -- folders, partners ------------------------------------------------------------------------------------
@@ -676,8 +677,8 @@ def perform_follow_up(row: AddFollowUp) -> None:
             added = tagging.tag_relation(relation, tags, source=RelationTag.Source.CHANNEL,
                                          source_ref=f"channel:{code.pk}", client=client) if tags else []
             if remark and not relation.remark:  # never overwrite a remark the staff member wrote
-                client.post("externalcontact/remark", {
-                    "userid": relation.staff.userid, "external_userid": relation.customer.external_userid, "remark": remark})
+                endpoints.remark(client, userid=relation.staff.userid, external_userid=relation.customer.external_userid,
+                                 remark=remark)
                 # WeCom sends no callback for API changes: mirror the remark ourselves.
                 Relation.objects.for_org(row.org_id).filter(pk=relation.pk).update(remark=remark)
                 timeline.record(relation.customer, "remarked", staff=relation.staff, remark=remark, source="channel",

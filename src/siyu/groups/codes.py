@@ -44,6 +44,7 @@ from siyu.groups.models import (
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Organization, Store
 from siyu.wecom import attachments as wecom_attachments
+from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
 from siyu.wecom.states import random_state, state_error
 from siyu.wecom.errors import InvalidParameter, NotConnected, RateLimited, WeComError, as_validation_error
@@ -246,7 +247,7 @@ def _undo(client, path: str, body: dict, what: str) -> None:
 
 
 def _read_way(client, config_id: str) -> dict:
-    return client.post("externalcontact/groupchat/get_join_way", {"config_id": config_id}).get("join_way", {})
+    return endpoints.get_join_way(client, config_id)
 
 
 def create_group_code(org, *, by=None, client: WeComClient | None = None, **data) -> GroupCode:
@@ -262,16 +263,16 @@ def create_group_code(org, *, by=None, client: WeComClient | None = None, **data
         template_id = ""
         if _has_welcome(cleaned):
             try:
-                template_id = client.post("externalcontact/group_welcome_template/add",
-                                          {**_template(cleaned["welcome_text"], cleaned["welcome_attachment"]), "notify": 1})["template_id"]
+                template_id = endpoints.add_group_welcome_template(
+                    client, {**_template(cleaned["welcome_text"], cleaned["welcome_attachment"]), "notify": 1})
             except WeComError as error:
                 raise as_validation_error(error, _("创建入群欢迎语")) from error
         try:
-            config_id = client.post("externalcontact/groupchat/add_join_way", _way(cleaned, chat_ids))["config_id"]
+            config_id = endpoints.add_join_way(client, _way(cleaned, chat_ids))
             way = _read_way(client, config_id)
         except WeComError as error:
             if template_id:
-                _undo(client, "externalcontact/group_welcome_template/del", {"template_id": template_id}, "welcome template")
+                _undo(client, endpoints.GROUP_WELCOME_DEL, {"template_id": template_id}, "welcome template")
             raise as_validation_error(error, _("创建加入群聊二维码")) from error
         try:
             with transaction.atomic():
@@ -286,9 +287,9 @@ def create_group_code(org, *, by=None, client: WeComClient | None = None, **data
                 audit.record("groupcode.created", org=org, actor=_actor(by), obj=code, details=_summary(code))
         except BaseException:
             # The join way exists in WeCom but not here: take it back so nothing is left behind.
-            _undo(client, "externalcontact/groupchat/del_join_way", {"config_id": config_id}, "join way")
+            _undo(client, endpoints.DEL_JOIN_WAY, {"config_id": config_id}, "join way")
             if template_id:
-                _undo(client, "externalcontact/group_welcome_template/del", {"template_id": template_id}, "welcome template")
+                _undo(client, endpoints.GROUP_WELCOME_DEL, {"template_id": template_id}, "welcome template")
             raise
     finally:
         if own:
@@ -314,7 +315,7 @@ def update_group_code(code: GroupCode, *, by=None, client: WeComClient | None = 
         way = {}
         if live:
             try:
-                client.post("externalcontact/groupchat/update_join_way", _way(cleaned, chat_ids, code.config_id))
+                endpoints.update_join_way(client, _way(cleaned, chat_ids, code.config_id))
                 way = _read_way(client, code.config_id)
             except WeComError as error:
                 raise as_validation_error(error, _("更新加入群聊二维码")) from error
@@ -322,10 +323,10 @@ def update_group_code(code: GroupCode, *, by=None, client: WeComClient | None = 
             if welcome_changed and _has_welcome(cleaned):
                 body = _template(cleaned["welcome_text"], cleaned["welcome_attachment"])
                 if template_id:
-                    client.post("externalcontact/group_welcome_template/edit", {"template_id": template_id, **body})
+                    endpoints.edit_group_welcome_template(client, template_id, body)
                     edited_template = True
                 else:
-                    template_id = client.post("externalcontact/group_welcome_template/add", {**body, "notify": 1})["template_id"]
+                    template_id = endpoints.add_group_welcome_template(client, {**body, "notify": 1})
                     added_template = True
             elif welcome_changed and template_id:
                 drop_template, template_id = template_id, ""
@@ -347,18 +348,18 @@ def update_group_code(code: GroupCode, *, by=None, client: WeComClient | None = 
                              details={"changed": changed, **{k: _summary(code)[k] for k in changed}})
         except BaseException as error:
             if live:
-                _undo(client, "externalcontact/groupchat/update_join_way", _way(before, before_chats, code.config_id), "join way")
+                _undo(client, endpoints.UPDATE_JOIN_WAY, _way(before, before_chats, code.config_id), "join way")
             if added_template:
-                _undo(client, "externalcontact/group_welcome_template/del", {"template_id": template_id}, "welcome template")
+                _undo(client, endpoints.GROUP_WELCOME_DEL, {"template_id": template_id}, "welcome template")
             elif edited_template:
-                _undo(client, "externalcontact/group_welcome_template/edit",
+                _undo(client, endpoints.GROUP_WELCOME_EDIT,
                       {"template_id": template_id, **_template(before["welcome_text"], before["welcome_attachment"])}, "welcome template")
             code.refresh_from_db()
             if isinstance(error, WeComError):
                 raise as_validation_error(error, _("保存入群欢迎语")) from error
             raise
         if drop_template:
-            _undo(client, "externalcontact/group_welcome_template/del", {"template_id": drop_template}, "old welcome template")
+            _undo(client, endpoints.GROUP_WELCOME_DEL, {"template_id": drop_template}, "old welcome template")
     finally:
         if own:
             client.close()
@@ -406,7 +407,7 @@ def resume_group_code(code: GroupCode, *, by=None, client=None) -> GroupCode:
     client, own = _client(code.org, client)
     try:
         try:
-            config_id = client.post("externalcontact/groupchat/add_join_way", _way(_values(code), chat_ids))["config_id"]
+            config_id = endpoints.add_join_way(client, _way(_values(code), chat_ids))
             way = _read_way(client, config_id)
         except WeComError as error:
             raise as_validation_error(error, _("恢复加入群聊二维码")) from error
@@ -417,7 +418,7 @@ def resume_group_code(code: GroupCode, *, by=None, client=None) -> GroupCode:
                 code.save(update_fields=["status", "paused_at", "config_id", "qr_code", "chat_ids", "updated_at"])
                 audit.record("groupcode.resumed", org=code.org_id, actor=_actor(by), obj=code)
         except BaseException:
-            _undo(client, "externalcontact/groupchat/del_join_way", {"config_id": config_id}, "join way")
+            _undo(client, endpoints.DEL_JOIN_WAY, {"config_id": config_id}, "join way")
             raise
     finally:
         if own:
@@ -434,7 +435,7 @@ def delete_group_code(code: GroupCode, *, by=None, client=None) -> GroupCode:
         _delete_way(code, client, _("删除加入群聊二维码"))
     if code.welcome_template_id:
         with _ClientFor(code.org, client) as wecom:
-            _undo(wecom, "externalcontact/group_welcome_template/del", {"template_id": code.welcome_template_id}, "welcome template")
+            _undo(wecom, endpoints.GROUP_WELCOME_DEL, {"template_id": code.welcome_template_id}, "welcome template")
     with transaction.atomic():
         code.status, code.deleted_at, code.config_id, code.qr_code = GroupCode.Status.DELETED, timezone.now(), "", ""
         code.save(update_fields=["status", "deleted_at", "config_id", "qr_code", "updated_at"])
@@ -445,7 +446,7 @@ def delete_group_code(code: GroupCode, *, by=None, client=None) -> GroupCode:
 def _delete_way(code: GroupCode, client, what: str) -> None:
     with _ClientFor(code.org, client) as wecom:
         try:
-            wecom.post("externalcontact/groupchat/del_join_way", {"config_id": code.config_id})
+            endpoints.del_join_way(wecom, code.config_id)
         except InvalidParameter:
             log.info("group code %s: WeCom no longer has join way %s", code.pk, code.config_id)
         except WeComError as error:

@@ -19,6 +19,12 @@ CORP_TAG_LIST = "externalcontact/get_corp_tag_list"
 ADD_CONTACT_WAY = "externalcontact/add_contact_way"
 UPDATE_CONTACT_WAY = "externalcontact/update_contact_way"
 DEL_CONTACT_WAY = "externalcontact/del_contact_way"
+TRANSFER_CUSTOMER = "externalcontact/transfer_customer"
+TRANSFER_RESULT = "externalcontact/transfer_result"
+RESIGNED_TRANSFER_CUSTOMER = "externalcontact/resigned/transfer_customer"
+RESIGNED_TRANSFER_RESULT = "externalcontact/resigned/transfer_result"
+GROUPCHAT_TRANSFER = "externalcontact/groupchat/transfer"
+GROUPCHAT_ONJOB_TRANSFER = "externalcontact/groupchat/onjob_transfer"
 GROUPCHAT_LIST = "externalcontact/groupchat/list"
 GROUPCHAT_GET = "externalcontact/groupchat/get"
 ADD_JOIN_WAY = "externalcontact/groupchat/add_join_way"
@@ -150,12 +156,12 @@ def edit_group_welcome_template(client, template_id: str, body: dict) -> None:
     client.post(GROUP_WELCOME_EDIT, {"template_id": template_id, **body})
 
 
-def del_group_welcome_template(client, template_id: str) -> None:
-    client.post(GROUP_WELCOME_DEL, {"template_id": template_id})
-
-
 # -- application messages ----------------------------------------------------------------------------------------
-def send_text(client, *, agent_id, touser: Iterable[str], content: str) -> dict:
-    """An application text message to members (``message/send``); returns WeCom's answer (``invaliduser``…)."""
-    return client.post(MESSAGE_SEND, {"touser": "|".join(touser), "msgtype": "text", "agentid": int(agent_id),
-                                      "text": {"content": content}})
+def send_app_message(client, *, touser: Iterable[str], msgtype: str, content: dict,
+                     duplicate_check_seconds: int | None = None) -> dict:
+    """An application message (``message/send``) of ``msgtype`` (text, textcard…) to members; returns WeCom's
+    answer (``invaliduser``…). ``duplicate_check_seconds``: WeCom drops the same message repeated within it."""
+    body = {"touser": "|".join(touser), "msgtype": msgtype, "agentid": int(client.connection.agent_id), msgtype: content}
+    if duplicate_check_seconds:
+        body.update(enable_duplicate_check=1, duplicate_check_interval=duplicate_check_seconds)
+    return client.post(MESSAGE_SEND, body)
