@@ -11,7 +11,7 @@ from django.utils import timezone
 from siyu.core import durable
 from siyu.core.dispatch import dispatch_once
 from siyu.core.durable import DurableRow, PermanentFailure, RetryLater
-from tests.durable_app.models import Chore, Effect
+from tests.durable_app.models import Chore, Effect, UrgentChore
 from tests.factories import make_org
 
 S = DurableRow.Status
@@ -327,3 +327,82 @@ def test_dispatch_once_with_a_thread_pool():
         assert dispatch_once(owner="d1", limit=100, pool=pool) == 0
     assert Chore.objects.filter(status=S.DONE).count() == 40
     assert Effect.objects.count() == 40
+
+
+# -- deadline lane --------------------------------------------------------------------------------------------
+def make_urgent(org, seconds_ago: float, **fields) -> UrgentChore:
+    fields.setdefault("idempotency_key", f"urgent-{next(_keys)}")
+    return UrgentChore.objects.create(org=org, due_at=timezone.now() - timedelta(seconds=seconds_ago), **fields)
+
+
+def test_deadline_rows_past_their_deadline_are_expired_not_performed(org):
+    late = [make_urgent(org, seconds_ago=UrgentChore.deadline_seconds + 5) for _ in range(3)]
+    on_time = make_urgent(org, seconds_ago=UrgentChore.deadline_seconds - 5)
+
+    assert dispatch_once(owner="d1") == 1
+
+    on_time.refresh_from_db()
+    assert on_time.status == S.DONE
+    for row in late:
+        row.refresh_from_db()
+        assert (row.status, row.attempts) == (S.EXPIRED, 0)
+        assert row.finished_at is not None
+        assert "not started within 20s" in row.last_error
+    assert list(Effect.objects.values_list("key", flat=True)) == [on_time.idempotency_key]
+
+
+def test_deadline_row_whose_worker_died_past_its_deadline_is_expired(org):
+    row = make_urgent(org, seconds_ago=UrgentChore.deadline_seconds + 5, status=S.RUNNING, attempts=1,
+                      lease_owner="dead", lease_until=timezone.now() - timedelta(seconds=1))
+    assert dispatch_once(owner="d1") == 0
+    row.refresh_from_db()
+    assert row.status == S.EXPIRED
+    assert not Effect.objects.exists()
+
+
+def test_a_deadline_backlog_is_served_newest_first(org):
+    rows = [make_urgent(org, seconds_ago=s) for s in (9, 1, 5, 3, 7)]
+    first = durable.claim(UrgentChore, owner="w1", limit=2, lease_seconds=60)
+    second = durable.claim(UrgentChore, owner="w1", limit=2, lease_seconds=60)
+    by_age = {s: r.pk for s, r in zip((9, 1, 5, 3, 7), rows)}
+    assert [r.pk for r in first] == [by_age[1], by_age[3]]
+    assert [r.pk for r in second] == [by_age[5], by_age[7]]
+
+
+def test_the_deadline_lane_is_served_first(org):
+    # Chores older than the urgent rows would come first by due time; the lane puts the urgent ones first.
+    chores = [make_chore(org, due_at=timezone.now() - timedelta(hours=1)) for _ in range(3)]
+    urgent = [make_urgent(org, seconds_ago=1) for _ in range(3)]
+    dispatch_once(owner="d1")
+    order = list(Effect.objects.order_by("pk").values_list("key", flat=True))
+    assert set(order[:3]) == {r.idempotency_key for r in urgent}
+    assert order[3:] == [c.idempotency_key for c in chores]
+
+
+def test_the_deadline_lane_is_served_between_chunks_of_slower_rows(org, monkeypatch):
+    from siyu.core import dispatch
+
+    monkeypatch.setattr(dispatch, "CHUNK", 2)
+    for _ in range(4):
+        make_chore(org)
+    original = Chore.perform
+
+    def perform(self):
+        original(self)
+        # An urgent row becomes due while the first chunk of chores is being performed.
+        if Effect.objects.count() == 1:
+            make_urgent(org, seconds_ago=0, idempotency_key="late-arrival")
+
+    monkeypatch.setattr(Chore, "perform", perform)
+    assert dispatch_once(owner="d1") == 5
+    keys = list(Effect.objects.order_by("pk").values_list("key", flat=True))
+    assert keys.index("late-arrival") == 2, keys
+
+
+def test_lane_filter_of_dispatch_once(org):
+    chore = make_chore(org)
+    urgent = make_urgent(org, seconds_ago=1)
+    assert dispatch_once(owner="d1", lane0=False) == 1
+    assert list(Effect.objects.values_list("key", flat=True)) == [chore.idempotency_key]
+    assert dispatch_once(owner="d1", lane0=True) == 1
+    assert Effect.objects.filter(key=urgent.idempotency_key).exists()

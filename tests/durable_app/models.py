@@ -8,7 +8,7 @@ from siyu.core.durable import DurableRow, PermanentFailure
 from siyu.core.tenancy import TenantModel
 
 
-class Chore(DurableRow):
+class ChoreBase(DurableRow):
     """Records one Effect per idempotency key; can sleep (to be killed mid-work) or fail on demand.
 
     ``sleep_seconds`` sleeps before the effect, ``sleep_after_effect`` between the effect and completion (the
@@ -24,6 +24,9 @@ class Chore(DurableRow):
 
     retry_base_seconds = 0
 
+    class Meta(DurableRow.Meta):
+        abstract = True
+
     def _sleep(self, seconds: float) -> None:
         if seconds and (not self.sleep_attempts or self.attempts <= self.sleep_attempts):
             time.sleep(seconds)
@@ -36,6 +39,17 @@ class Chore(DurableRow):
             raise RuntimeError(f"transient failure on attempt {self.attempts}")
         Effect.objects.get_or_create(org_id=self.org_id, key=self.idempotency_key, defaults={"by": self.lease_owner})
         self._sleep(self.sleep_after_effect)
+
+
+class Chore(ChoreBase):
+    pass
+
+
+class UrgentChore(ChoreBase):
+    """A deadline-lane row: served before Chores, and expired when it could not start within 20 s of its due time."""
+
+    dispatch_lane = 0
+    deadline_seconds = 20
 
 
 class Effect(TenantModel):

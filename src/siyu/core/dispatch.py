@@ -40,40 +40,86 @@ def _drain(queue: deque, owner: str) -> None:
         connections.close_all()
 
 
-def dispatch_once(*, owner: str | None = None, limit: int | None = None, pool: ThreadPoolExecutor | None = None) -> int:
-    """Claim and perform one batch of every durable model; returns how many rows were performed."""
-    owner = owner or worker_id()
-    limit = limit or settings.DISPATCH_BATCH
+# Rows of the slower lanes are performed this many at a time; between two chunks the deadline lane is served
+# again, so a welcome never waits behind a whole batch of slower rows.
+CHUNK = 100
+
+
+def _models(lane0: bool | None) -> list[type[durable.DurableRow]]:
+    models = sorted(durable.durable_models(), key=lambda m: m.dispatch_lane)
+    if lane0 is None:
+        return models
+    return [m for m in models if (m.dispatch_lane == 0) == lane0]
+
+
+def _perform(rows: list, owner: str, pool: ThreadPoolExecutor | None) -> None:
+    if pool is None:
+        for row in rows:
+            durable.run_row(row, owner)
+    elif rows:
+        # One drainer per row, so every thread of the pool joins in whatever its size; drainers that start
+        # after the queue has emptied return at once.
+        queue = deque(rows)
+        list(pool.map(lambda _: _drain(queue, owner), rows))
+
+
+def _serve(models, owner: str, limit: int, pool: ThreadPoolExecutor | None, between=None) -> int:
+    """Claim one batch of each model in turn and perform it chunk by chunk, calling ``between`` after a chunk."""
     performed = 0
-    for model in durable.durable_models():
+    for model in models:
         rows = durable.claim(model, owner=owner, limit=limit, lease_seconds=settings.DISPATCH_LEASE_SECONDS)
-        if pool is None:
-            for row in rows:
-                durable.run_row(row, owner)
-        elif rows:
-            # One drainer per row, so every thread of the pool joins in whatever its size; drainers that start
-            # after the queue has emptied return at once.
-            queue = deque(rows)
-            list(pool.map(lambda _: _drain(queue, owner), rows))
+        for start in range(0, len(rows), CHUNK):
+            _perform(rows[start:start + CHUNK], owner, pool)
+            if between is not None:
+                performed += between()
         performed += len(rows)
     return performed
 
 
+def dispatch_once(
+    *, owner: str | None = None, limit: int | None = None, pool: ThreadPoolExecutor | None = None,
+    lane0: bool | None = None,
+) -> int:
+    """Claim and perform one batch of every durable model, lowest lane first; returns how many rows were performed.
+
+    ``lane0`` True serves only the deadline lane, False only the others (the worker runs the deadline lane in
+    a thread of its own), None all of them, with the deadline lane served again between chunks of the others.
+    """
+    owner = owner or worker_id()
+    limit = limit or settings.DISPATCH_BATCH
+    if lane0 is not None:
+        return _serve(_models(lane0), owner, limit, pool)
+    urgent = _models(True)
+    performed = _serve(urgent, owner, limit, pool)
+    between = (lambda: _serve(urgent, owner, limit, pool)) if urgent else None
+    return performed + _serve(_models(False), owner, limit, pool, between=between)
+
+
 class Dispatcher(threading.Thread):
-    """Polls for due rows; sleeps briefly only when a whole pass found nothing to do."""
+    """Polls for due rows; sleeps briefly only when a whole pass found nothing to do.
+
+    The deadline lane (``dispatch_lane == 0``) has a thread and a pool of its own, so its rows never queue
+    behind a long batch of slower ones.
+    """
 
     def __init__(self, threads: int | None = None):
         super().__init__(name="siyu-dispatcher", daemon=True)
         self.owner = worker_id()
         self.threads = threads or int(os.environ.get("SIYU_DISPATCH_THREADS", "4"))
         self.stopping = threading.Event()
+        self.urgent = threading.Thread(target=self._loop, args=(True,), name="siyu-dispatcher-lane0", daemon=True)
 
     def run(self) -> None:
-        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="siyu-row") as pool:
+        self.urgent.start()
+        self._loop(False)
+        self.urgent.join()
+
+    def _loop(self, lane0: bool) -> None:
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"siyu-row{'0' if lane0 else ''}") as pool:
             while not self.stopping.is_set():
                 close_old_connections()
                 try:
-                    performed = dispatch_once(owner=self.owner, pool=pool)
+                    performed = dispatch_once(owner=self.owner, pool=pool, lane0=lane0)
                 except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
                     log.exception("dispatcher pass failed")
                     performed = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import ClassVar
 
 from django.apps import apps
 from django.db import connection, models, transaction
@@ -41,6 +42,7 @@ class DurableRow(TenantModel):
         DONE = "done", _("已完成")
         FAILED = "failed", _("失败")
         CANCELLED = "cancelled", _("已取消")
+        EXPIRED = "expired", _("已过期")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     due_at = models.DateTimeField(default=timezone.now)
@@ -56,6 +58,13 @@ class DurableRow(TenantModel):
     # Seconds before the n-th retry: base * 2**(n-1), capped.
     retry_base_seconds = 10
     retry_max_seconds = 3600
+
+    # Lower lanes are claimed first on every dispatcher pass (0 = deadline work such as welcomes).
+    dispatch_lane: ClassVar[int] = 5
+    # When set, a row not started within this many seconds after its due_at is settled as EXPIRED without
+    # perform(); while a backlog exists, the freshest claimable rows are taken first, so the work that can
+    # still be on time is done instead of the work already lost.
+    deadline_seconds: ClassVar[float | None] = None
 
     class Meta:
         abstract = True
@@ -77,17 +86,40 @@ def _db_time(value):
     return connection.ops.adapt_datetimefield_value(value)
 
 
+CLAIMABLE = "((status = 'pending' AND due_at <= %s) OR (status = 'running' AND lease_until < %s))"
+
+
+def expire_late(model: type[DurableRow], *, now=None) -> int:
+    """Settle as EXPIRED the claimable rows of a deadline model that can no longer start in time."""
+    if model.deadline_seconds is None:
+        return 0
+    now = now or timezone.now()
+    claimable = models.Q(status=DurableRow.Status.PENDING, due_at__lte=now) | models.Q(
+        status=DurableRow.Status.RUNNING, lease_until__lt=now
+    )
+    return model._base_manager.filter(claimable, due_at__lt=now - timedelta(seconds=model.deadline_seconds)).update(
+        status=DurableRow.Status.EXPIRED,
+        lease_until=None,
+        finished_at=now,
+        last_error=f"not started within {model.deadline_seconds:g}s of its due time",
+    )
+
+
 def claim(model: type[DurableRow], *, owner: str, limit: int, lease_seconds: int) -> list[DurableRow]:
     """Lease up to ``limit`` due rows (or rows whose lease expired) to ``owner``; one statement, race-free.
 
     PostgreSQL skips rows other workers hold (``FOR UPDATE SKIP LOCKED``). SQLite runs the statement inside
     an IMMEDIATE transaction, which holds the single write lock, and the outer WHERE re-checks the status:
     a compare-and-set, so two workers can never both win a row.
+
+    Rows come oldest due first, except for deadline models: those first lose the rows already past their
+    deadline (EXPIRED, never performed), then come newest due first, so a backlog is served from the rows that
+    can still be on time.
     """
     now = timezone.now()
     table = connection.ops.quote_name(model._meta.db_table)
-    claimable = "((status = 'pending' AND due_at <= %s) OR (status = 'running' AND lease_until < %s))"
-    picked = f"SELECT id FROM {table} WHERE {claimable} ORDER BY due_at LIMIT %s"
+    order = "due_at DESC" if model.deadline_seconds is not None else "due_at"
+    picked = f"SELECT id FROM {table} WHERE {CLAIMABLE} ORDER BY {order} LIMIT %s"
     if connection.vendor == "postgresql":
         # ARRAY(…) makes the locking subquery an InitPlan that runs once. As a plain IN (…) the planner may
         # choose a nested-loop semi-join that re-runs it for every outer row and claims past the limit.
@@ -96,15 +128,17 @@ def claim(model: type[DurableRow], *, owner: str, limit: int, lease_seconds: int
         match = f"id IN ({picked})"
     sql = (
         f"UPDATE {table} SET status = 'running', lease_until = %s, lease_owner = %s, attempts = attempts + 1 "
-        f"WHERE {claimable} AND {match} RETURNING id"
+        f"WHERE {CLAIMABLE} AND {match} RETURNING id"
     )
     t_now, t_lease = _db_time(now), _db_time(now + timedelta(seconds=lease_seconds))
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [t_lease, owner, t_now, t_now, t_now, t_now, limit])
-        ids = [row[0] for row in cursor.fetchall()]
+    with transaction.atomic():
+        expire_late(model, now=now)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [t_lease, owner, t_now, t_now, t_now, t_now, limit])
+            ids = [row[0] for row in cursor.fetchall()]
     if not ids:
         return []
-    return list(model._base_manager.filter(pk__in=ids).order_by("due_at"))
+    return list(model._base_manager.filter(pk__in=ids).order_by(order.replace("due_at DESC", "-due_at")))
 
 
 def complete(row: DurableRow, owner: str) -> bool:
