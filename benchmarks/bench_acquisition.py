@@ -84,7 +84,7 @@ def run() -> list[dict]:
             except httpx.TransportError:
                 return False
 
-        _wait(lambda: up(f"http://127.0.0.1:{web_port}/login/") and up(f"{sim_url}/sim/state"), 60, "servers")
+        _wait(lambda: up(f"http://127.0.0.1:{web_port}/login/") and up(f"{sim_url}/sim/state"), 180, "servers")
         for userid in ("guide1", "guide2"):
             control.post("add-staff", json={"userid": userid, "name": userid}).raise_for_status()
         control.post("admin-add-tags", json={"names": ["抖音", "新客"], "group_name": "来源"}).raise_for_status()

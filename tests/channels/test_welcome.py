@@ -227,3 +227,54 @@ def test_a_relation_is_never_welcomed_twice(world, corp):
     assert (again.status, again.outcome, again.relation_id) == ("done", "none", None)
     assert len(sent(corp)) == 1 and corp.calls("externalcontact/send_welcome_msg") == 1
     assert TimelineEvent.objects.for_org(world.org).filter(kind="welcomed").count() == 1
+
+
+def test_the_welcome_is_queued_at_receipt_and_sent_before_the_add_is_processed(world, corp):
+    from siyu.core.dispatch import dispatch_once
+    from siyu.wecom.models import CallbackEvent
+
+    corp.staff("alice", "张晓")
+    services.save_welcome_message(world.org, text="你好 {customer_nickname}，我是{staff_name}")
+    added = corp.sim.add_customer("alice", name="排队的客户")  # the callback is stored; nothing is processed yet
+    row = WelcomeSend.objects.for_org(world.org).get()
+    event = CallbackEvent.objects.for_org(world.org).get(change_type="add_external_contact")
+    assert (row.status, row.welcome_code, row.userid, row.external_userid) == (
+        "pending", added["welcome_code"], "alice", added["external_userid"])
+    assert row.deadline - row.event_at == welcome.WINDOW and row.relation_id is None
+    # Only the deadline lane runs, as when the add's own processing is stuck behind a backlog.
+    dispatch_once(lane0=True)
+    event.refresh_from_db()
+    row.refresh_from_db()
+    assert event.status == "pending" and (row.status, row.outcome) == ("done", "sent")
+    assert [m["text"]["content"] for m in sent(corp)] == ["你好 排队的客户，我是张晓"]  # nickname read from WeCom
+    assert not TimelineEvent.objects.for_org(world.org).filter(kind="welcomed").exists()  # no relation yet
+    corp.run()  # the add catches up: the send is linked to its relation and "welcomed" recorded once
+    row.refresh_from_db()
+    assert row.relation is not None and row.relation.customer.external_userid == added["external_userid"]
+    assert TimelineEvent.objects.for_org(world.org).filter(kind="welcomed").count() == 1
+    assert corp.calls("externalcontact/send_welcome_msg") == 1
+
+
+def test_41050_an_expired_welcome_code_is_recorded_as_expired_not_refused(world, corp):
+    corp.staff("alice")
+    services.save_welcome_message(world.org, text="默认欢迎语")
+    corp.sim.fail_next("externalcontact/send_welcome_msg", 41050)
+    corp.sim.add_customer("alice")
+    corp.run()
+    row = WelcomeSend.objects.for_org(world.org).get()
+    assert (row.status, row.outcome, row.errcode) == ("failed", "expired", 41050)
+    assert "41050" in row.last_error and corp.calls("externalcontact/send_welcome_msg") == 1
+
+
+def test_a_welcome_that_cannot_start_in_time_expires_without_calling_wecom(world, django_capture_on_commit_callbacks):
+    late = Corp(world.org, clock=SimClock(time.time() - 25), capture=django_capture_on_commit_callbacks)
+    try:
+        late.staff("alice")
+        services.save_welcome_message(world.org, text="默认欢迎语")
+        late.sim.add_customer("alice")  # CreateTime 25 s ago: past WeCom's 20 s before anything could run
+        late.run()
+        row = WelcomeSend.objects.for_org(world.org).get()
+        assert row.status == "expired" and row.outcome == "" and row.attempts == 0
+        assert late.calls("externalcontact/send_welcome_msg") == 0 and late.sim.welcomes() == []
+    finally:
+        late.close()

@@ -74,16 +74,25 @@ def delete_tag_or_group(org, wecom_id: str, tag_type: str) -> None:
     tags.update(deleted=True)
 
 
-def _tag_for(org, tag_id: str, *, name: str = "", group_name: str = "") -> Tag:
-    tag = Tag.objects.for_org(org).filter(wecom_id=tag_id).first()
-    if tag is None:
-        group = None
-        if group_name:
-            group = TagGroup.objects.for_org(org).filter(name=group_name, deleted=False).first() or TagGroup.objects.create(
-                org=org, name=group_name[:30]
-            )
-        tag = Tag.objects.create(org=org, wecom_id=tag_id, name=(name or tag_id)[:30], group=group)
-    return tag
+def _tags_for(org, entries: list[dict]) -> list[Tag]:
+    """The corp tags WeCom names (``[{tag_id, tag_name?, group_name?}]``), creating the ones we do not know yet.
+
+    One read for all of them: a new customer usually arrives with the channel's few tags, all known already.
+    """
+    known = {t.wecom_id: t for t in Tag.objects.for_org(org).filter(wecom_id__in=[e["tag_id"] for e in entries])}
+    tags = []
+    for entry in entries:
+        tag = known.get(entry["tag_id"])
+        if tag is None:
+            group = None
+            if entry.get("group_name"):
+                group = TagGroup.objects.for_org(org).filter(name=entry["group_name"], deleted=False).first() or TagGroup.objects.create(
+                    org=org, name=entry["group_name"][:30]
+                )
+            tag = known[entry["tag_id"]] = Tag.objects.create(
+                org=org, wecom_id=entry["tag_id"], name=(entry.get("tag_name") or entry["tag_id"])[:30], group=group)
+        tags.append(tag)
+    return tags
 
 
 def set_wecom_tags(relation: Relation, tags: list[Tag]) -> None:
@@ -91,14 +100,15 @@ def set_wecom_tags(relation: Relation, tags: list[Tag]) -> None:
     org = relation.org_id
     wanted = {t.pk: t for t in tags}
     current = {rt.tag_id: rt for rt in RelationTag.objects.for_org(org).filter(relation=relation, tag__kind=Tag.Kind.CORP).select_related("tag")}
-    for tag_id, tag in wanted.items():
-        if tag_id not in current:
-            RelationTag.objects.create(org_id=org, relation=relation, tag=tag, source=RelationTag.Source.WECOM)
-            timeline.tagged(relation, tag, source=RelationTag.Source.WECOM)
-    for tag_id, link in current.items():
-        if tag_id not in wanted:
-            link.delete()
-            timeline.untagged(relation, link.tag, source=RelationTag.Source.WECOM)
+    added = [tag for tag_id, tag in wanted.items() if tag_id not in current]
+    removed = [link for tag_id, link in current.items() if tag_id not in wanted]
+    if added:
+        RelationTag.objects.bulk_create([
+            RelationTag(org_id=org, relation=relation, tag=tag, source=RelationTag.Source.WECOM) for tag in added])
+        timeline.tagged(relation, added, source=RelationTag.Source.WECOM)
+    if removed:
+        RelationTag.objects.for_org(org).filter(pk__in=[link.pk for link in removed]).delete()
+        timeline.untagged(relation, [link.tag for link in removed], source=RelationTag.Source.WECOM)
 
 
 # -- relations -------------------------------------------------------------------------------------------
@@ -131,11 +141,9 @@ def apply_follow_info(org, customer: Customer, info: dict, *, adding: bool = Fal
     relation.save()
     index_customer_phones(relation)  # phone search finds customers by the numbers staff noted
     if "tags" in info:  # externalcontact/get: [{group_name, tag_name, tag_id, type}], type 1 = corp tag
-        tags = [_tag_for(org, t["tag_id"], name=t.get("tag_name", ""), group_name=t.get("group_name", ""))
-                for t in info["tags"] if int(t.get("type", 1)) == 1]
-        set_wecom_tags(relation, tags)
+        set_wecom_tags(relation, _tags_for(org, [t for t in info["tags"] if int(t.get("type", 1)) == 1]))
     elif "tag_id" in info:  # batch/get_by_user: a bare list of ids
-        set_wecom_tags(relation, [_tag_for(org, tag_id) for tag_id in info["tag_id"]])
+        set_wecom_tags(relation, _tags_for(org, [{"tag_id": tag_id} for tag_id in info["tag_id"]]))
     if started:
         timeline.added(relation)
     return relation, started

@@ -55,8 +55,7 @@ def tag_relation(relation: Relation, tags: list[Tag], *, source: str, source_ref
                 RelationTag(org_id=relation.org_id, relation=relation, tag=tag, source=source, source_ref=source_ref[:100])
                 for tag in new
             ], ignore_conflicts=True)  # the same add processed twice at once must not undo the other's mark
-            for tag in new:
-                timeline.tagged(relation, tag, source=source, source_ref=source_ref, actor=actor)
+            timeline.tagged(relation, new, source=source, source_ref=source_ref, actor=actor)
     except Exception:
         if corp:
             _mark(relation, client, remove=corp)
@@ -74,8 +73,7 @@ def untag_relation(relation: Relation, tags: list[Tag], *, source: str, actor=No
     try:
         with transaction.atomic():
             RelationTag.objects.for_org(relation.org_id).filter(pk__in=[links[t.pk].pk for t in gone]).delete()
-            for tag in gone:
-                timeline.untagged(relation, tag, source=source, actor=actor)
+            timeline.untagged(relation, gone, source=source, actor=actor)
     except Exception:
         if corp:
             _mark(relation, client, add=corp)
