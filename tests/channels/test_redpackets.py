@@ -12,6 +12,7 @@ from django.db.models import Sum
 
 from siyu.channels import redpackets, services
 from siyu.channels.models import RedPacketPayout, RedPacketRule, SimulatedPayment
+from siyu.core import durable
 from siyu.core.dispatch import dispatch_once
 from siyu.core.durable import DurableRow, PermanentFailure
 from siyu.customers.models import Customer, Relation, TimelineEvent
@@ -122,7 +123,8 @@ def test_a_retry_after_a_crash_never_pays_twice(world, corp):
     alice = corp.staff("alice")
     code = services.create_channel_code(world.org, by=world.admin, name="红包", staff=[alice], red_packet=packet(10 * YUAN))
     corp.sim.scan(config_id=code.config_id)
-    corp.run(passes=1)  # the callback: the payout row exists, not yet paid
+    for event in durable.claim(CallbackEvent, owner="test", limit=10, lease_seconds=60):
+        durable.run_row(event, "test")  # only the callback: the payout row exists, not yet paid
     payout = RedPacketPayout.objects.for_org(world.org).get()
     provider = redpackets.SimulatedProvider()
     # The provider paid, then the worker died before recording it.
