@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from siyu.channels import services, welcome
 from siyu.channels.models import WelcomeMessage, WelcomeSend
-from siyu.core.durable import DurableRow
+from siyu.core.durable import PermanentFailure
 from siyu.customers.models import TimelineEvent
 from siyu.wecom.simulator import SimClock
 from tests.channels.conftest import Corp
@@ -154,16 +154,16 @@ def test_41096_is_retried_shortly_and_then_sent(world, corp):
     assert (row.status, row.outcome) == ("done", "sent") and len(sent(corp)) == 1
 
 
-def test_a_send_that_comes_too_late_fails_with_the_reason_and_calls_nobody(world, settings, django_capture_on_commit_callbacks):
-    late = Corp(world.org, clock=SimClock(time.time() - 120), capture=django_capture_on_commit_callbacks)
+def test_a_send_that_comes_too_late_expires_with_the_reason_and_calls_nobody(world, settings, django_capture_on_commit_callbacks):
+    late = Corp(world.org, clock=SimClock(time.time() - 25), capture=django_capture_on_commit_callbacks)
     try:
         late.staff("alice")
         services.save_welcome_message(world.org, text="默认欢迎语")
-        late.sim.add_customer("alice", name="排队的客户")  # its CreateTime is two minutes old when Siyu sees it
+        late.sim.add_customer("alice", name="排队的客户")  # CreateTime 25 s ago: past WeCom's 20 s when Siyu sees it
         late.run()
         row = WelcomeSend.objects.for_org(world.org).get()
-        assert (row.status, row.outcome) == ("failed", "expired") and "20 秒内" in row.last_error
-        assert late.calls("externalcontact/send_welcome_msg") == 0
+        assert (row.status, row.outcome, row.attempts) == ("expired", "", 0) and "20s" in row.last_error
+        assert late.calls("externalcontact/send_welcome_msg") == 0 and late.sim.welcomes() == []
     finally:
         late.close()
 
@@ -175,10 +175,12 @@ def test_41051_after_the_window_is_recorded_as_expired(world, django_capture_on_
         services.save_welcome_message(world.org, text="默认欢迎语")
         late.sim.fail_next("externalcontact/send_welcome_msg", 41051)
         late.sim.add_customer("alice")
-        late.run()
+        # A send that started in time but whose answer came after the window (the dispatcher would not start it now).
         row = WelcomeSend.objects.for_org(world.org).get()
-        assert (row.status, row.outcome, row.errcode) == ("failed", "expired", 41051)
-        assert "有效期已过" in row.last_error
+        with pytest.raises(PermanentFailure, match="有效期已过"):
+            welcome.perform_send(row)
+        row.refresh_from_db()
+        assert (row.outcome, row.errcode) == ("expired", 41051)
     finally:
         late.close()
 
@@ -264,17 +266,3 @@ def test_41050_an_expired_welcome_code_is_recorded_as_expired_not_refused(world,
     row = WelcomeSend.objects.for_org(world.org).get()
     assert (row.status, row.outcome, row.errcode) == ("failed", "expired", 41050)
     assert "41050" in row.last_error and corp.calls("externalcontact/send_welcome_msg") == 1
-
-
-def test_a_welcome_that_cannot_start_in_time_expires_without_calling_wecom(world, django_capture_on_commit_callbacks):
-    late = Corp(world.org, clock=SimClock(time.time() - 25), capture=django_capture_on_commit_callbacks)
-    try:
-        late.staff("alice")
-        services.save_welcome_message(world.org, text="默认欢迎语")
-        late.sim.add_customer("alice")  # CreateTime 25 s ago: past WeCom's 20 s before anything could run
-        late.run()
-        row = WelcomeSend.objects.for_org(world.org).get()
-        assert row.status == "expired" and row.outcome == "" and row.attempts == 0
-        assert late.calls("externalcontact/send_welcome_msg") == 0 and late.sim.welcomes() == []
-    finally:
-        late.close()

@@ -53,8 +53,6 @@ from siyu.wecom.errors import (
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(seconds=20)  # WeCom: a welcome code is valid for 20 s after the add event
-# Past the window by more than this, a send is not even tried (beyond any clock difference with WeCom).
-GRACE = timedelta(seconds=60)
 BEING_SENT_RETRY = 2.0
 TEXT_MAX_BYTES = wecom_attachments.TEXT_MAX_BYTES
 VARIABLES = ("customer_nickname", "staff_name", "channel")
@@ -246,10 +244,6 @@ def perform_send(row: WelcomeSend) -> None:
     """Send one welcome message (WelcomeSend.perform). Raises RetryLater / PermanentFailure as described above."""
     if row.outcome:
         return  # settled by an earlier attempt whose completion was lost
-    now = timezone.now()
-    if now > row.deadline + GRACE:
-        raise _expired(row, _("欢迎语未能在添加后 20 秒内发出（%(late)d 秒后才轮到发送），企业微信已不再接受。") % {
-            "late": int((now - row.event_at).total_seconds())})
     try:
         with WeComClient.for_org(row.org_id) as client:
             payload = row.payload or _prepare(row, client)
