@@ -1,15 +1,20 @@
-"""New customers through the full acquisition path, paced at a target rate, beside the callback ingest rate.
+"""New customers through the full acquisition path, paced at the goal rate and then overloaded.
 
 Real processes on one machine: a WeCom simulator (its own process), ``siyu web`` (granian, 2 workers) and
 ``siyu worker`` (dispatcher), SQLite in a throwaway data dir. A channel code with two staff (round-robin), two
 tags and a welcome message with an image is created through Siyu's services (so WeCom has the contact way). Then
 customers scan it at RATE per second for DURATION seconds, through the simulator's control API. Each scan makes
-WeCom send ``add_external_contact``; Siyu acknowledges it, re-reads the customer, creates the relation, applies
-both tags (``mark_tag``) and sends the welcome (``send_welcome_msg``) — all before WeCom's 20 s deadline.
+WeCom send ``add_external_contact``; Siyu stores and acknowledges it, queues the welcome at once, sends it
+(``send_welcome_msg``) before WeCom's 20 s deadline and, behind it, re-reads the customer, creates the
+relation and applies both tags (``mark_tag``).
 
-Figures: the sustained rate (adds whose welcome was sent ÷ time from the first scan to the last welcome) and
-the p50/p99 time from a scan to its welcome being sent, first at a pace the machine sustains, then at the goal rate. The limit beside them: callbacks the same web server
-acknowledges per second when nothing processes them (ingest alone), measured in the same run.
+Welcomes are counted from the simulator's own records (what WeCom accepted), never from Siyu's rows. Figures per
+phase: adds welcomed per second (welcomed ÷ time from the first scan to the last welcome) and the p99 time from
+a scan to its welcome (Siyu's ``sent_at``, written when WeCom answered). First the goal pace (50/s), whose
+welcomed rate is the sustained capacity; then an overload (150/s), whose welcomed rate is compared with it: a
+system that serves the adds it can still welcome keeps that ratio near 1 instead of collapsing. The physical
+limit beside them: callbacks the same web server acknowledges per second with nothing processing them. A phase
+where nothing was welcomed reports 0 welcomed and no latency (absent, not 0 ms).
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from benchmarks import bench_callbacks as ingest
 from benchmarks.common import REPO, figure, setup_django
 
 RATE = float(os.environ.get("SIYU_BENCH_ACQUISITION_RATE", "50"))  # the goal
-SUSTAINED_RATE = float(os.environ.get("SIYU_BENCH_ACQUISITION_SUSTAINED_RATE", "15"))  # what this machine keeps up with
+OVERLOAD_RATE = float(os.environ.get("SIYU_BENCH_ACQUISITION_OVERLOAD_RATE", "150"))
 DURATION = float(os.environ.get("SIYU_BENCH_ACQUISITION_SECONDS", "20"))
+SETTLE_SECONDS = 120  # after the last scan: long past every welcome window, so what is not welcomed never will be
+DRIVER_THREADS = 32
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
@@ -46,6 +53,7 @@ def _start(args: list[str], env: dict) -> subprocess.Popen:
 def run() -> list[dict]:
     data_dir = setup_django()
     from siyu.channels.models import WelcomeSend
+    from siyu.wecom.models import CallbackEvent
     from siyu.channels.services import create_channel_code
     from siyu.customers.models import Relation, RelationTag, Tag
     from siyu.orgs.models import Staff
@@ -76,13 +84,13 @@ def run() -> list[dict]:
             except httpx.TransportError:
                 return False
 
-        _wait(lambda: up(f"http://127.0.0.1:{web_port}/login/") and up(f"{sim_url}/sim/state"), 60, "servers")
+        _wait(lambda: up(f"http://127.0.0.1:{web_port}/login/") and up(f"{sim_url}/sim/state"), 180, "servers")
         for userid in ("guide1", "guide2"):
             control.post("add-staff", json={"userid": userid, "name": userid}).raise_for_status()
         control.post("admin-add-tags", json={"names": ["抖音", "新客"], "group_name": "来源"}).raise_for_status()
         _wait(lambda: Staff.objects.for_org(org).count() == 2 and Tag.objects.for_org(org).count() == 2, 60, "sync")
         def phase(rate: float, duration: float, label: str) -> dict:
-            """Scan a fresh code at ``rate`` for ``duration`` s; wait until every add is welcomed or expired."""
+            """Scan a fresh code at ``rate`` for ``duration`` s; then wait until every welcome is settled."""
             code = create_channel_code(
                 org, name=f"压测渠道 {label}", staff=list(Staff.objects.for_org(org).order_by("userid")),
                 tags=list(Tag.objects.for_org(org)), welcome_enabled=True,
@@ -91,6 +99,7 @@ def run() -> list[dict]:
             )
             count = int(rate * duration)
             scanned: dict[str, float] = {}
+            failed_scans: list[str] = []
             started = time.monotonic()
 
             def scan(i: int) -> None:
@@ -98,30 +107,35 @@ def run() -> list[dict]:
                 if delay > 0:
                     time.sleep(delay)
                 at = time.time()
-                answer = control.post("scan", json={"state": code.state, "name": f"客户{label}{i}"})
-                answer.raise_for_status()
+                try:
+                    answer = control.post("scan", json={"state": code.state, "name": f"客户{label}{i}"})
+                    answer.raise_for_status()
+                except httpx.HTTPError as error:
+                    failed_scans.append(str(error))
+                    return
                 scanned[answer.json()["external_userid"]] = at
 
-            with ThreadPoolExecutor(max_workers=16) as pool:
+            with ThreadPoolExecutor(max_workers=DRIVER_THREADS) as pool:
                 list(pool.map(scan, range(count)))
-            sends = WelcomeSend.objects.for_org(org).filter(code=code)
-            # Every add ends with its welcome sent, or failed once WeCom's 20 s window has passed.
-            _wait(lambda: sends.filter(status__in=["done", "failed"]).count() >= count, 300, "welcomes")
-            rows = list(sends.exclude(sent_at=None).values_list("relation__customer__external_userid", "sent_at"))
-            if not rows:
-                raise RuntimeError(f"no welcome of {count} was sent in time")
+            scan_seconds = time.monotonic() - started
+            sends = WelcomeSend.objects.for_org(org).filter(external_userid__in=list(scanned))
+            settled = sends.exclude(status__in=["pending", "running"])
+            _settle(lambda: settled.count() >= len(scanned), SETTLE_SECONDS)
+            welcomed = {w["external_userid"] for w in control.get("welcome").json() if w["external_userid"] in scanned}
+            sent_at = dict(sends.filter(external_userid__in=welcomed).exclude(sent_at=None)
+                           .values_list("external_userid", "sent_at"))
+            latencies = sorted(sent_at[ext].timestamp() - scanned[ext] for ext in welcomed if ext in sent_at)
+            span = (max(s.timestamp() for s in sent_at.values()) - min(scanned.values())) if sent_at else 0.0
             tagged = RelationTag.objects.for_org(org).filter(relation__state=code.state).values("relation").distinct().count()
-            if tagged < len(rows):
-                raise RuntimeError(f"{tagged} relations tagged, {len(rows)} welcomed")
-            latencies = sorted(sent.timestamp() - scanned[ext] for ext, sent in rows)
-            span = max(sent.timestamp() for _, sent in rows) - min(scanned.values())
-            return {"rate": rate, "duration": duration, "count": count, "welcomed": len(rows), "span": span,
-                    "latencies": latencies}
+            _settle(lambda: not CallbackEvent.objects.for_org(org).filter(status__in=["pending", "running"]).exists(),
+                    SETTLE_SECONDS)  # the next phase starts from an empty queue
+            return {"rate": rate, "duration": duration, "count": count, "scanned": len(scanned),
+                    "failed_scans": len(failed_scans), "scan_rate": len(scanned) / scan_seconds,
+                    "welcomed": len(welcomed), "span": span, "latencies": latencies, "tagged": tagged}
 
-        phases = [phase(SUSTAINED_RATE, DURATION, "A"), phase(RATE, DURATION, "B")]
+        sustained = phase(RATE, DURATION, "A")
+        overload = phase(OVERLOAD_RATE, DURATION, "B")
         per_staff = list(Relation.objects.for_org(org).values_list("staff__userid").order_by().distinct())
-        if len(per_staff) != 2:
-            raise RuntimeError(f"round-robin used {per_staff}")
 
         processes[2].terminate()  # the limit: ingest alone, with no worker processing what arrives
         processes[2].wait(timeout=30)
@@ -139,22 +153,45 @@ def run() -> list[dict]:
         for process in processes:
             process.wait(timeout=30)
 
+    capacity = _welcomed_rate(sustained)
     figures = []
-    for result in phases:
+    for result, name in ((sustained, "adds welcomed"), (overload, "overload: adds welcomed")):
+        rate = _welcomed_rate(result)
+        notes = (f"{result['count']:,} scans asked over {result['duration']:g} s, {result['scanned']:,} taken by the "
+                 f"simulator ({result['scan_rate']:.1f}/s; {result['failed_scans']:,} refused or timed out); "
+                 f"{result['welcomed']:,} welcomed (image) within WeCom's 20 s by the simulator's records, "
+                 f"{result['scanned'] - result['welcomed']:,} not; {result['tagged']:,} relations tagged twice; "
+                 f"staff used: {', '.join(sorted(u for (u,) in per_staff))}. "
+                 f"Limit: the same web server acknowledging callbacks with nothing processing them")
+        if result is sustained:
+            figures.append(figure(f"{name}, scans paced at {result['rate']:g}/s", rate, "adds/s",
+                                  limit_value=ingest_rate, limit_unit="callbacks/s", notes=notes + "; goal ≥ 50/s"))
+        else:
+            figures.append(figure(f"{name}, scans paced at {result['rate']:g}/s", rate, "adds/s",
+                                  limit_value=capacity or None, limit_unit="adds/s welcomed at the goal pace",
+                                  notes=notes.replace("Limit: the same web server acknowledging callbacks with nothing "
+                                                      "processing them", f"Limit: the welcomed rate at {sustained['rate']:g}/s "
+                                                      "in this run (goal ratio ≥ 0.9)")))
         latencies = result["latencies"]
+        if latencies:
+            def p(q: float) -> float:
+                return latencies[min(len(latencies) - 1, int(q / 100 * (len(latencies) - 1)))]
 
-        def p(q: float) -> float:
-            return latencies[min(len(latencies) - 1, int(q / 100 * (len(latencies) - 1)))]
-
-        expired = result["count"] - result["welcomed"]
-        figures += [
-            figure(f"adds welcomed, scans paced at {result['rate']:g}/s", result["welcomed"] / result["span"], "adds/s",
-                   limit_value=ingest_rate, limit_unit="callbacks/s",
-                   notes=(f"{result['count']:,} scans over {result['duration']:g} s: {result['welcomed']:,} added, tagged "
-                          f"twice and welcomed (image) in time, {expired:,} past WeCom's 20 s window; callback → relation → "
-                          f"mark_tag → send_welcome_msg; {result['span']:.1f} s from first scan to last welcome; goal 50/s. "
-                          "Limit: the same web server acknowledging callbacks with nothing processing them")),
-            figure(f"scan to welcome sent p99, paced at {result['rate']:g}/s", p(99) * 1000, "ms",
-                   notes=f"p50 {p(50) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; goal p99 < 5,000 ms"),
-        ]
+            figures.append(figure(f"{name}: scan to welcome p99, paced at {result['rate']:g}/s", p(99) * 1000, "ms",
+                                  notes=f"p50 {p(50) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms over "
+                                        f"{len(latencies):,} welcomes; goal p99 ≤ 5,000 ms at the goal pace"))
     return figures
+
+
+def _welcomed_rate(result: dict) -> float:
+    return result["welcomed"] / result["span"] if result["welcomed"] and result["span"] > 0 else 0.0
+
+
+def _settle(predicate, timeout: float) -> bool:
+    """Wait for ``predicate`` up to ``timeout`` s; False when it did not come true (reported, never raised)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True

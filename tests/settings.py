@@ -37,3 +37,5 @@ DISPATCH_IDLE_SLEEP = 0.05
 # Tests move the simulator's clock days ahead, and its callbacks carry that clock's timestamps; the freshness
 # window is tested with its production value in tests/wecom/test_callback_security.py.
 WECOM_CALLBACK_WINDOW = 0
+# Every WeCom HTTP call made inside a database transaction raises (siyu.wecom.client.CallInsideTransaction).
+WECOM_ASSERT_NO_TRANSACTION = True

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _unmigrated() -> bool:
-    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db import DEFAULT_DB_ALIAS, OperationalError, ProgrammingError, connections
     from django.db.migrations.executor import MigrationExecutor
 
     try:

@@ -221,14 +221,14 @@ def load_group_code_demo(org) -> None:
     from siyu.groups import codes, storecodes
     from siyu.groups import services as group_services
     from siyu.groups.models import CustomerGroup, GroupCode, StoreCode
+    from siyu.wecom import endpoints
     from siyu.wecom.client import WeComClient
 
     log = logging.getLogger(__name__)
     with WeComClient.for_org(org) as client:
-        listed = client.post("externalcontact/groupchat/list", {"limit": 100}).get("group_chat_list", [])
-        for item in listed[:2]:
-            group = CustomerGroup.objects.for_org(org).filter(chat_id=item["chat_id"]).first()
-            group = group or group_services.refresh_group(org, item["chat_id"], client)
+        for chat_id in endpoints.group_chat_ids(client, limit=100)[:2]:
+            group = CustomerGroup.objects.for_org(org).filter(chat_id=chat_id).first()
+            group = group or group_services.refresh_group(org, chat_id, client)
             store = group.owner.store if group.owner_id and group.owner.store_id else None
             state = f"g_demo_{store.code.lower() if store else group.pk}"
             if GroupCode.objects.for_org(org).filter(state=state).exists():

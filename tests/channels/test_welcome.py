@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from siyu.channels import services, welcome
 from siyu.channels.models import WelcomeMessage, WelcomeSend
-from siyu.core.durable import DurableRow
+from siyu.core.durable import PermanentFailure
 from siyu.customers.models import TimelineEvent
 from siyu.wecom.simulator import SimClock
 from tests.channels.conftest import Corp
@@ -59,10 +59,9 @@ def test_text_is_rendered_and_never_over_4000_bytes():
     class Someone:
         name, userid = "张晓", "zhangxiao"
 
-    customer = type("C", (), {"name": "小" * 2000})()
-    rendered = welcome.render("你好 {customer_nickname}，我是{staff_name}{unknown}", customer=customer, staff=Someone(), code=None)
+    rendered = welcome.render("你好 {customer_nickname}，我是{staff_name}{unknown}", nickname="小" * 2000, staff=Someone(), code=None)
     assert len(rendered.encode()) <= 4000 and rendered.startswith("你好 小")
-    assert welcome.render("{staff_name}/{channel}", customer=None, staff=Someone(), code=None) == "张晓/"
+    assert welcome.render("{staff_name}/{channel}", nickname="", staff=Someone(), code=None) == "张晓/"
 
 
 # -- which message applies ------------------------------------------------------------------------------------
@@ -167,16 +166,16 @@ def test_41096_is_retried_shortly_and_then_sent(world, corp):
     assert (row.status, row.outcome) == ("done", "sent") and len(sent(corp)) == 1
 
 
-def test_a_send_that_comes_too_late_fails_with_the_reason_and_calls_nobody(world, settings, django_capture_on_commit_callbacks):
-    late = Corp(world.org, clock=SimClock(time.time() - 120), capture=django_capture_on_commit_callbacks)
+def test_a_send_that_comes_too_late_expires_with_the_reason_and_calls_nobody(world, settings, django_capture_on_commit_callbacks):
+    late = Corp(world.org, clock=SimClock(time.time() - 25), capture=django_capture_on_commit_callbacks)
     try:
         late.staff("alice")
         services.save_welcome_message(world.org, text="默认欢迎语")
-        late.sim.add_customer("alice", name="排队的客户")  # its CreateTime is two minutes old when Siyu sees it
+        late.sim.add_customer("alice", name="排队的客户")  # CreateTime 25 s ago: past WeCom's 20 s when Siyu sees it
         late.run()
         row = WelcomeSend.objects.for_org(world.org).get()
-        assert (row.status, row.outcome) == ("failed", "expired") and "20 秒内" in row.last_error
-        assert late.calls("externalcontact/send_welcome_msg") == 0
+        assert (row.status, row.outcome, row.attempts) == ("expired", "", 0) and "20s" in row.last_error
+        assert late.calls("externalcontact/send_welcome_msg") == 0 and late.sim.welcomes() == []
     finally:
         late.close()
 
@@ -188,10 +187,12 @@ def test_41051_after_the_window_is_recorded_as_expired(world, django_capture_on_
         services.save_welcome_message(world.org, text="默认欢迎语")
         late.sim.fail_next("externalcontact/send_welcome_msg", 41051)
         late.sim.add_customer("alice")
-        late.run()
+        # A send that started in time but whose answer came after the window (the dispatcher would not start it now).
         row = WelcomeSend.objects.for_org(world.org).get()
-        assert (row.status, row.outcome, row.errcode) == ("failed", "expired", 41051)
-        assert "有效期已过" in row.last_error
+        with pytest.raises(PermanentFailure, match="有效期已过"):
+            welcome.perform_send(row)
+        row.refresh_from_db()
+        assert (row.outcome, row.errcode) == ("expired", 41051)
     finally:
         late.close()
 
@@ -200,12 +201,14 @@ def test_no_message_configured_or_no_welcome_code_means_no_send(world, corp):
     corp.staff("alice")
     corp.sim.add_customer("alice")
     corp.run()
-    assert not WelcomeSend.objects.for_org(world.org).exists()
+    row = WelcomeSend.objects.for_org(world.org).get()  # queued when the callback came, settled with no message
+    assert (row.status, row.outcome, row.payload) == ("done", "none", {})
     services.save_welcome_message(world.org, text="默认欢迎语")
     corp.sim.update_staff("alice", admin_welcome=True)  # WeCom sends the admin's message: no WelcomeCode
     corp.sim.add_customer("alice")
     corp.run()
-    assert not WelcomeSend.objects.for_org(world.org).exists() and sent(corp) == []
+    assert WelcomeSend.objects.for_org(world.org).count() == 1 and sent(corp) == []
+    assert corp.calls("externalcontact/send_welcome_msg") == 0
 
 
 def test_a_code_can_turn_welcomes_off_and_a_paused_code_falls_back_to_staff_or_default(world, corp):
@@ -227,9 +230,51 @@ def test_a_relation_is_never_welcomed_twice(world, corp):
     services.save_welcome_message(world.org, text="默认欢迎语")
     customer = corp.sim.add_customer("alice")
     corp.run()
+    first = WelcomeSend.objects.for_org(world.org).get()
+    assert first.outcome == "sent" and first.relation.customer.external_userid == customer["external_userid"]
+    # Another add callback for the same friendship with a fresh welcome code (WeCom issues none on a re-add today;
+    # a relation must stay welcomed once whatever it sends).
+    welcome.queue_from_callback(world.org.pk, {"WelcomeCode": "ANOTHER-CODE", "UserID": "alice",
+                                               "ExternalUserID": customer["external_userid"]}, timezone.now())
+    corp.run()
+    again = WelcomeSend.objects.for_org(world.org).exclude(pk=first.pk).get()
+    assert (again.status, again.outcome, again.relation_id) == ("done", "none", None)
+    assert len(sent(corp)) == 1 and corp.calls("externalcontact/send_welcome_msg") == 1
+    assert TimelineEvent.objects.for_org(world.org).filter(kind="welcomed").count() == 1
+
+
+def test_the_welcome_is_queued_at_receipt_and_sent_before_the_add_is_processed(world, corp):
+    from siyu.core.dispatch import dispatch_once
+    from siyu.wecom.models import CallbackEvent
+
+    corp.staff("alice", "张晓")
+    services.save_welcome_message(world.org, text="你好 {customer_nickname}，我是{staff_name}")
+    added = corp.sim.add_customer("alice", name="排队的客户")  # the callback is stored; nothing is processed yet
     row = WelcomeSend.objects.for_org(world.org).get()
-    relation = row.relation
-    assert welcome.queue_welcome(relation, code=None, welcome_code="ANOTHER-CODE", event_at=timezone.now()) is None
-    assert WelcomeSend.objects.for_org(world.org).count() == 1
-    assert customer["welcome_code"] and row.status == DurableRow.Status.DONE
-    assert WelcomeMessage.objects.for_org(world.org).count() == 1
+    event = CallbackEvent.objects.for_org(world.org).get(change_type="add_external_contact")
+    assert (row.status, row.welcome_code, row.userid, row.external_userid) == (
+        "pending", added["welcome_code"], "alice", added["external_userid"])
+    assert row.deadline - row.event_at == welcome.WINDOW and row.relation_id is None
+    # Only the deadline lane runs, as when the add's own processing is stuck behind a backlog.
+    dispatch_once(lane0=True)
+    event.refresh_from_db()
+    row.refresh_from_db()
+    assert event.status == "pending" and (row.status, row.outcome) == ("done", "sent")
+    assert [m["text"]["content"] for m in sent(corp)] == ["你好 排队的客户，我是张晓"]  # nickname read from WeCom
+    assert not TimelineEvent.objects.for_org(world.org).filter(kind="welcomed").exists()  # no relation yet
+    corp.run()  # the add catches up: the send is linked to its relation and "welcomed" recorded once
+    row.refresh_from_db()
+    assert row.relation is not None and row.relation.customer.external_userid == added["external_userid"]
+    assert TimelineEvent.objects.for_org(world.org).filter(kind="welcomed").count() == 1
+    assert corp.calls("externalcontact/send_welcome_msg") == 1
+
+
+def test_41050_an_expired_welcome_code_is_recorded_as_expired_not_refused(world, corp):
+    corp.staff("alice")
+    services.save_welcome_message(world.org, text="默认欢迎语")
+    corp.sim.fail_next("externalcontact/send_welcome_msg", 41050)
+    corp.sim.add_customer("alice")
+    corp.run()
+    row = WelcomeSend.objects.for_org(world.org).get()
+    assert (row.status, row.outcome, row.errcode) == ("failed", "expired", 41050)
+    assert "41050" in row.last_error and corp.calls("externalcontact/send_welcome_msg") == 1

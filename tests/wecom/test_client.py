@@ -373,3 +373,45 @@ def test_the_secret_and_token_never_reach_the_call_log_the_audit_or_the_logs(org
     assert SECRET not in audited
     assert "gettoken" in caplog.text  # httpx did log the requests …
     assert SECRET not in caplog.text and token not in caplog.text  # … with the credentials masked
+
+
+# -- no call inside a transaction -------------------------------------------------------------------------------
+def test_a_call_inside_a_transaction_raises_before_reaching_wecom(org, wecom):
+    from django.db import transaction
+
+    from siyu.wecom.client import CallInsideTransaction
+
+    with client_for(org, wecom) as client:
+        client.access_token()  # the token fetch is not what this test is about
+        with pytest.raises(CallInsideTransaction), transaction.atomic():
+            client.get(FOLLOW)
+        assert wecom.count(FOLLOW) == 0
+        assert calls(org, FOLLOW) == []
+        # Outside the block (the test case's own transaction stands in for autocommit) the call goes through.
+        assert sorted(client.get(FOLLOW)["follow_user"]) == ["lisi", "zhangsan"]
+
+
+def test_the_guard_is_a_setting_production_leaves_off(org, wecom, settings):
+    from django.db import transaction
+
+    settings.WECOM_ASSERT_NO_TRANSACTION = False
+    with client_for(org, wecom) as client, transaction.atomic():
+        assert sorted(client.get(FOLLOW)["follow_user"]) == ["lisi", "zhangsan"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_guard_fires_in_a_transactional_test_too(wecom):
+    from django.db import transaction
+
+    from siyu.wecom.client import CallInsideTransaction
+
+    organization = make_org()
+    save_connection(
+        organization, corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET, callback_token=generate_token(),
+        encoding_aes_key=generate_encoding_aes_key(), api_base="http://sim.test/cgi-bin/", by=None,
+    )
+    with client_for(organization, wecom) as client:
+        assert sorted(client.get(FOLLOW)["follow_user"]) == ["lisi", "zhangsan"]
+        with pytest.raises(CallInsideTransaction), transaction.atomic():
+            client.get(FOLLOW)
+    assert wecom.count(FOLLOW) == 1

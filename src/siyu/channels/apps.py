@@ -13,3 +13,9 @@ class ChannelsConfig(AppConfig):
         handlers.connect()
         profile.connect()
         listing.register()
+
+        from siyu.channels import welcome
+        from siyu.wecom.receiver import on_receipt
+
+        for change in welcome.ADD_CHANGES:  # a welcome is queued the moment WeCom's add callback is stored
+            on_receipt("change_external_contact", change, welcome.queue_from_callback)

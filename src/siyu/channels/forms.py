@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from siyu.console import forms as console_forms
-from siyu.channels import welcome
+from siyu.wecom import attachments as wecom_attachments
 from siyu.channels.models import (
     ATTACHMENTS_MAX,
     WEEKDAY_NAMES,
@@ -89,13 +89,13 @@ class AttachmentForm(console_forms.Form):
         if self.errors:
             return data
         flat = {name: (data.get(name) or "").strip() for name in self.fields}
-        for field, message in welcome.attachment_errors(flat).items():
+        for field, message in wecom_attachments.errors(flat).items():
             self.add_error(field, message)
         data.update(flat)
         return data
 
     def attachment(self) -> dict:
-        return welcome.unflatten({name: self.cleaned_data.get(name, "") for name in self.fields})
+        return wecom_attachments.unflatten({name: self.cleaned_data.get(name, "") for name in self.fields})
 
 
 def kept_forms(formset) -> list:
@@ -129,7 +129,7 @@ AttachmentFormSet = formset_factory(
 
 
 def attachment_formset(data=None, *, attachments=(), prefix="att"):
-    return AttachmentFormSet(data, prefix=prefix, initial=[welcome.flatten(a) for a in attachments] if data is None else None)
+    return AttachmentFormSet(data, prefix=prefix, initial=[wecom_attachments.flatten(a) for a in attachments] if data is None else None)
 
 
 # -- time slots ----------------------------------------------------------------------------------------------

@@ -18,18 +18,21 @@ For the apps that read these tables (channel analytics, customer 360, segments):
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.durable import DurableRow
+from siyu.wecom import attachments as wecom_attachments
 from siyu.wecom.states import STATE_MAX
 from siyu.core.tenancy import TenantModel
 
 WEEKDAY_NAMES = [_("周一"), _("周二"), _("周三"), _("周四"), _("周五"), _("周六"), _("周日")]
 STAFF_MAX = 100  # WeCom: user + party ≤ 100 per contact way
-ATTACHMENTS_MAX = 9  # WeCom: send_welcome_msg takes at most 9 attachments
+ATTACHMENTS_MAX = wecom_attachments.MAX  # WeCom: send_welcome_msg takes at most 9 attachments
 
 
 def _codes_of_stores(store_ids):
@@ -325,11 +328,15 @@ class SimulatedPayment(TenantModel):
 
 # -- durable rows, performed by the dispatcher in this order ------------------------------------------------
 class WelcomeSend(DurableRow):
-    """One ``send_welcome_msg`` for one new relation. The idempotency key is ``welcome:<WelcomeCode>``.
+    """One ``send_welcome_msg`` for one add event. The idempotency key is ``welcome:<WelcomeCode>``.
 
-    WeCom accepts a welcome code once, within 20 seconds of the add (``deadline``): 41051 (already sent, or the
-    customer already chats) ends the row as done, 41096 (another app is sending) retries shortly, a row that
-    could not run before the deadline fails with the reason. ``payload`` is exactly what was (or would be) sent.
+    Created when the add's callback is received (``userid``, ``external_userid``, ``state`` and ``event_at``
+    are the callback's), so the welcome never waits behind the callbacks queued before it; ``relation`` is
+    linked once the add itself has been processed. WeCom accepts a welcome code once, within 20 seconds of the
+    add (``deadline``): the row is claimed before every other kind of work (lane 0), and one that cannot start
+    in time is settled as expired without calling WeCom. 41051 (already sent, or the customer already chats)
+    ends the row as done, 41096 (another app is sending) retries shortly, 41050 (the code expired) is expired.
+    ``payload`` is exactly what was sent.
     """
 
     class Outcome(models.TextChoices):
@@ -338,8 +345,12 @@ class WelcomeSend(DurableRow):
         ALREADY = "already_sent", _("已发送过或客户已开始聊天")
         EXPIRED = "expired", _("已超过 20 秒有效期")
         REFUSED = "refused", _("企业微信拒绝")
+        NONE = "none", _("无适用的欢迎语")
 
-    relation = models.ForeignKey("customers.Relation", on_delete=models.CASCADE, related_name="+")
+    relation = models.ForeignKey("customers.Relation", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    userid = models.CharField(max_length=64, blank=True)
+    external_userid = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=64, blank=True)
     code = models.ForeignKey(ChannelCode, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     welcome = models.ForeignKey(WelcomeMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     welcome_code = models.CharField(max_length=128)
@@ -349,16 +360,25 @@ class WelcomeSend(DurableRow):
     outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING, blank=True)
     errcode = models.IntegerField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set by whichever comes second, the send or the link to the relation, so "welcomed" is on the timeline once.
+    timeline_recorded = models.BooleanField(default=False)
 
     retry_base_seconds = 1
     retry_max_seconds = 5
     max_attempts = 8
+    # Before every other row, and never started later than WeCom's window (due_at is the add's CreateTime).
+    dispatch_lane: ClassVar[int] = 0
+    deadline_seconds: ClassVar[float | None] = 20.0
 
     class Meta(DurableRow.Meta):
         constraints = [
             *DurableRow.Meta.constraints,
             # One welcome per relation, ever: a later add of the same friendship is not welcomed again.
             models.UniqueConstraint(fields=["org", "relation"], name="welcomesend_one_per_relation"),
+        ]
+        indexes = [
+            *DurableRow.Meta.indexes,
+            models.Index(fields=["org", "external_userid", "userid"], name="welcomesend_pair"),
         ]
 
     def perform(self) -> None:

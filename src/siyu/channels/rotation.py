@@ -27,6 +27,7 @@ from django.utils import timezone
 from siyu.channels.models import ChannelCode, ChannelStaff, CustomerChannel, RotationSync
 from siyu.core.durable import DurableRow, PermanentFailure, RetryLater
 from siyu.orgs.models import Organization, Staff
+from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
 from siyu.wecom.errors import InvalidParameter, NotConnected, RateLimited, WeComError
 
@@ -135,7 +136,7 @@ def sync_rotation(code: ChannelCode, *, now: datetime | None = None, client: WeC
     own = client is None
     client = client or WeComClient.for_org(code.org)
     try:
-        client.post("externalcontact/update_contact_way", {"config_id": code.config_id, "user": userids})
+        endpoints.update_contact_way(client, {"config_id": code.config_id, "user": userids})
     finally:
         if own:
             client.close()

@@ -39,9 +39,17 @@ from siyu.customers import tagging, timeline
 from siyu.customers.models import Relation, RelationTag, Tag
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Staff
+from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
 from siyu.wecom.states import random_state, state_error
-from siyu.wecom.errors import InvalidParameter, NotConnected, NotExternalContact, RateLimited, WeComError
+from siyu.wecom.errors import (
+    InvalidParameter,
+    NotConnected,
+    NotExternalContact,
+    RateLimited,
+    WeComError,
+    as_validation_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +79,6 @@ def _actor(by):
 def _error(field: str, message: str) -> ValidationError:
     return ValidationError({field: [message]})
 
-
-def _wecom_refused(error: WeComError, what: str) -> ValidationError:
-    code = f"（{_('错误码')} {error.errcode}）" if error.errcode is not None else ""
-    return ValidationError({NON_FIELD_ERRORS: [_("企业微信未能%(what)s：%(hint)s%(code)s") % {"what": what, "hint": error.hint, "code": code}]})
 
 
 def new_state(org) -> str:
@@ -316,7 +320,7 @@ def _client(org, client):
     try:
         return WeComClient.for_org(org), True
     except NotConnected as error:
-        raise _wecom_refused(error, _("连接")) from error
+        raise as_validation_error(error, _("连接")) from error
 
 
 # -- rows -------------------------------------------------------------------------------------------------
@@ -392,11 +396,11 @@ def create_channel_code(org, *, by=None, client: WeComClient | None = None, **da
     client, own = _client(org, client)
     try:
         try:
-            answer = client.post("externalcontact/add_contact_way", {
+            answer = endpoints.add_contact_way(client, {
                 "type": 2, "scene": 2, **_way(cleaned["name"], cleaned["state"], cleaned["skip_verify"], users)})
         except WeComError as error:
-            raise _wecom_refused(error, _("创建联系我二维码")) from error
-        config_id = answer.get("config_id", "")
+            raise as_validation_error(error, _("创建联系我二维码")) from error
+        config_id = answer["config_id"]
         try:
             with transaction.atomic():
                 _save_new_groupings(org, cleaned, by)
@@ -405,7 +409,7 @@ def create_channel_code(org, *, by=None, client: WeComClient | None = None, **da
                     folder=cleaned["folder"], partner=cleaned["partner"], owner=cleaned["owner"] or (by if isinstance(by, Membership) else None),
                     policy=cleaned["policy"], daily_cap=cleaned["daily_cap"], time_slots=cleaned["time_slots"],
                     skip_verify=cleaned["skip_verify"], remark_template=cleaned["remark_template"],
-                    welcome_enabled=cleaned["welcome_enabled"], config_id=config_id, qr_code=answer.get("qr_code", ""),
+                    welcome_enabled=cleaned["welcome_enabled"], config_id=config_id, qr_code=answer["qr_code"],
                     current_userids=users, rotated_at=timezone.now(), created_by=_actor(by),
                 )
                 _write_links(code, cleaned)
@@ -413,7 +417,7 @@ def create_channel_code(org, *, by=None, client: WeComClient | None = None, **da
         except BaseException:
             # The contact way exists in WeCom but not here: take it back so nothing is left behind.
             try:
-                client.post("externalcontact/del_contact_way", {"config_id": config_id})
+                endpoints.del_contact_way(client, config_id)
             except WeComError:
                 log.exception("channel code: could not delete orphaned contact way %s", config_id)
             raise
@@ -437,9 +441,9 @@ def update_channel_code(code: ChannelCode, *, by=None, client: WeComClient | Non
     client, own = _client(org, client)
     try:
         try:
-            client.post("externalcontact/update_contact_way", body)
+            endpoints.update_contact_way(client, body)
         except WeComError as error:
-            raise _wecom_refused(error, _("更新联系我二维码")) from error
+            raise as_validation_error(error, _("更新联系我二维码")) from error
         try:
             with transaction.atomic():
                 _save_new_groupings(org, cleaned, by)
@@ -457,7 +461,7 @@ def update_channel_code(code: ChannelCode, *, by=None, client: WeComClient | Non
                              details={"changed": changed, **{k: after[k] for k in changed}})
         except BaseException:
             try:
-                client.post("externalcontact/update_contact_way", {
+                endpoints.update_contact_way(client, {
                     "config_id": code.config_id,
                     **_way(before["name"], before["state"], before["skip_verify"] and not paused, list(code.current_userids))})
             except WeComError:
@@ -480,7 +484,7 @@ def _set_status(code: ChannelCode, status: str, *, by, client, action: str, call
             client.post(*call)
         except WeComError as error:
             if status != ChannelCode.Status.DELETED or error.errcode != CONTACT_WAY_GONE:
-                raise _wecom_refused(error, what) from error
+                raise as_validation_error(error, what) from error
             log.info("channel code %s: WeCom no longer has contact way %s", code.pk, code.config_id)
     finally:
         if own:
@@ -508,7 +512,7 @@ def pause_channel_code(code: ChannelCode, *, by=None, client=None) -> ChannelCod
     if code.status != ChannelCode.Status.ACTIVE:
         raise _error(NON_FIELD_ERRORS, _("只有使用中的渠道活码可以暂停。"))
     return _set_status(code, ChannelCode.Status.PAUSED, by=by, client=client, action="channel.paused",
-                       call=("externalcontact/update_contact_way", {"config_id": code.config_id, "skip_verify": False}),
+                       call=(endpoints.UPDATE_CONTACT_WAY, {"config_id": code.config_id, "skip_verify": False}),
                        what=_("暂停联系我二维码"))
 
 
@@ -518,7 +522,7 @@ def resume_channel_code(code: ChannelCode, *, by=None, client=None) -> ChannelCo
         raise _error(NON_FIELD_ERRORS, _("只有已暂停的渠道活码可以恢复。"))
     users = [s.userid for s in rotation.desired_staff(code)] or list(code.current_userids)
     return _set_status(code, ChannelCode.Status.ACTIVE, by=by, client=client, action="channel.resumed",
-                       call=("externalcontact/update_contact_way",
+                       call=(endpoints.UPDATE_CONTACT_WAY,
                              {"config_id": code.config_id, "skip_verify": code.skip_verify, "user": users}),
                        what=_("恢复联系我二维码"))
 
@@ -529,7 +533,7 @@ def delete_channel_code(code: ChannelCode, *, by=None, client=None) -> ChannelCo
     if code.status == ChannelCode.Status.DELETED:
         raise _error(NON_FIELD_ERRORS, _("该渠道活码已删除。"))
     return _set_status(code, ChannelCode.Status.DELETED, by=by, client=client, action="channel.deleted",
-                       call=("externalcontact/del_contact_way", {"config_id": code.config_id}), what=_("删除联系我二维码"))
+                       call=(endpoints.DEL_CONTACT_WAY, {"config_id": code.config_id}), what=_("删除联系我二维码"))
 
 
 # -- folders, partners ------------------------------------------------------------------------------------
@@ -640,8 +644,8 @@ def _record_source(relation: Relation, code: ChannelCode, state: str, at: dateti
 
 
 def relation_added(relation: Relation, *, state: str, welcome_code: str, event_time: datetime | None = None) -> None:
-    """React to a new friendship (the ``relation.added`` event): record the channel it came through, queue the
-    welcome message, the code's tags and remark, a red packet for a new customer, and the next rotation.
+    """React to a new friendship (the ``relation.added`` event): record the channel it came through, link the
+    welcome (queued when the callback arrived), the code's tags and remark, a red packet for a new customer, and the next rotation.
 
     Idempotent: WeCom retries callbacks and Siyu reprocesses events, so every step is keyed (the welcome code,
     the relation and code, the customer)."""
@@ -656,7 +660,7 @@ def relation_added(relation: Relation, *, state: str, welcome_code: str, event_t
                     org_id=relation.org_id, idempotency_key=f"follow-up:{relation.pk}:{code.pk}",
                     defaults={"relation": relation, "code": code},
                 )
-        welcome.queue_welcome(relation, code=code if active else None, welcome_code=welcome_code, event_at=at)
+        welcome.link_relation(relation, welcome_code=welcome_code)
         if active:
             redpackets.grant(relation, code)
             if code.policy == Policy.DAILY_CAP:
@@ -698,8 +702,8 @@ def perform_follow_up(row: AddFollowUp) -> None:
             added = tagging.tag_relation(relation, tags, source=RelationTag.Source.CHANNEL,
                                          source_ref=f"channel:{code.pk}", client=client) if tags else []
             if remark and not relation.remark:  # never overwrite a remark the staff member wrote
-                client.post("externalcontact/remark", {
-                    "userid": relation.staff.userid, "external_userid": relation.customer.external_userid, "remark": remark})
+                endpoints.remark(client, userid=relation.staff.userid, external_userid=relation.customer.external_userid,
+                                 remark=remark)
                 # WeCom sends no callback for API changes: mirror the remark ourselves.
                 Relation.objects.for_org(row.org_id).filter(pk=relation.pk).update(remark=remark)
                 timeline.record(relation.customer, "remarked", staff=relation.staff, remark=remark, source="channel",

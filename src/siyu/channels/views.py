@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from siyu.channels import qr, queries, rotation, services, welcome
+from siyu.channels import qr, queries, rotation, services
+from siyu.wecom import attachments as wecom_attachments
 from siyu.channels.forms import (
     KIND_CHOICES,
     WEEKDAYS,
@@ -172,7 +173,7 @@ def code_detail(request, pk: int):
         "adds_total": sources.count(),
         "adds_today": sum(today.values()),
         "welcome": base,
-        "welcome_items": [(KINDS.get(a.get("msgtype"), a.get("msgtype")), welcome.summary(a)) for a in (base.attachments if base else [])],
+        "welcome_items": [(KINDS.get(a.get("msgtype"), a.get("msgtype")), wecom_attachments.summary(a)) for a in (base.attachments if base else [])],
         "welcome_counts": dict(sends.values_list("outcome").annotate(n=Count("id"))),
         "recent": sources.select_related("customer", "staff").order_by("-last_at", "-id")[:20],
         "rule": rule,

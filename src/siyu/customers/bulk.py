@@ -33,7 +33,7 @@ from siyu.orgs import audit
 from siyu.orgs.models import Membership
 from siyu.privacy.masking import mask_phone
 from siyu.wecom.client import WeComClient
-from siyu.wecom.errors import NotConnected, WeComError
+from siyu.wecom.errors import NotConnected, WeComError, as_validation_error
 
 BULK_TAG = "customers.bulk_tag"
 EXPORT = "customers.export"
@@ -125,7 +125,7 @@ def run_bulk_tag(job: Job, progress: Progress) -> dict:
         try:
             client = WeComClient.for_org(job.org_id)
         except NotConnected as error:
-            raise ValidationError(_("尚未连接企业微信：%(hint)s") % {"hint": error.hint}) from None
+            raise as_validation_error(error) from None
     changed = touched = failed = skipped = 0
     errors: list[str] = []
     source_ref = f"job:{job.pk}"

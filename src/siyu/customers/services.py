@@ -14,6 +14,7 @@ from siyu.customers import timeline
 from siyu.customers.models import Customer, Relation, RelationTag, Tag, TagGroup, Transfer
 from siyu.customers.queries import index_customer_phones
 from siyu.orgs.staff import staff_for
+from siyu.wecom import endpoints
 from siyu.wecom.errors import NotExternalContact
 
 
@@ -73,16 +74,25 @@ def delete_tag_or_group(org, wecom_id: str, tag_type: str) -> None:
     tags.update(deleted=True)
 
 
-def _tag_for(org, tag_id: str, *, name: str = "", group_name: str = "") -> Tag:
-    tag = Tag.objects.for_org(org).filter(wecom_id=tag_id).first()
-    if tag is None:
-        group = None
-        if group_name:
-            group = TagGroup.objects.for_org(org).filter(name=group_name, deleted=False).first() or TagGroup.objects.create(
-                org=org, name=group_name[:30]
-            )
-        tag = Tag.objects.create(org=org, wecom_id=tag_id, name=(name or tag_id)[:30], group=group)
-    return tag
+def _tags_for(org, entries: list[dict]) -> list[Tag]:
+    """The corp tags WeCom names (``[{tag_id, tag_name?, group_name?}]``), creating the ones we do not know yet.
+
+    One read for all of them: a new customer usually arrives with the channel's few tags, all known already.
+    """
+    known = {t.wecom_id: t for t in Tag.objects.for_org(org).filter(wecom_id__in=[e["tag_id"] for e in entries])}
+    tags = []
+    for entry in entries:
+        tag = known.get(entry["tag_id"])
+        if tag is None:
+            group = None
+            if entry.get("group_name"):
+                group = TagGroup.objects.for_org(org).filter(name=entry["group_name"], deleted=False).first() or TagGroup.objects.create(
+                    org=org, name=entry["group_name"][:30]
+                )
+            tag = known[entry["tag_id"]] = Tag.objects.create(
+                org=org, wecom_id=entry["tag_id"], name=(entry.get("tag_name") or entry["tag_id"])[:30], group=group)
+        tags.append(tag)
+    return tags
 
 
 def is_corp_tag_id(tag_id: str) -> bool:
@@ -96,14 +106,15 @@ def set_wecom_tags(relation: Relation, tags: list[Tag]) -> None:
     org = relation.org_id
     wanted = {t.pk: t for t in tags}
     current = {rt.tag_id: rt for rt in RelationTag.objects.for_org(org).filter(relation=relation, tag__kind=Tag.Kind.CORP).select_related("tag")}
-    for tag_id, tag in wanted.items():
-        if tag_id not in current:
-            RelationTag.objects.create(org_id=org, relation=relation, tag=tag, source=RelationTag.Source.WECOM)
-            timeline.tagged(relation, tag, source=RelationTag.Source.WECOM)
-    for tag_id, link in current.items():
-        if tag_id not in wanted:
-            link.delete()
-            timeline.untagged(relation, link.tag, source=RelationTag.Source.WECOM)
+    added = [tag for tag_id, tag in wanted.items() if tag_id not in current]
+    removed = [link for tag_id, link in current.items() if tag_id not in wanted]
+    if added:
+        RelationTag.objects.bulk_create([
+            RelationTag(org_id=org, relation=relation, tag=tag, source=RelationTag.Source.WECOM) for tag in added])
+        timeline.tagged(relation, added, source=RelationTag.Source.WECOM)
+    if removed:
+        RelationTag.objects.for_org(org).filter(pk__in=[link.pk for link in removed]).delete()
+        timeline.untagged(relation, [link.tag for link in removed], source=RelationTag.Source.WECOM)
 
 
 # -- relations -------------------------------------------------------------------------------------------
@@ -140,13 +151,12 @@ def apply_follow_info(org, customer: Customer, info: dict, *, adding: bool = Fal
     if keep_tags:
         pass
     elif "tag_id" in info:  # batch/get_by_user: a bare list of ids, rule-group (st…) ids among them
-        set_wecom_tags(relation, [_tag_for(org, tag_id) for tag_id in info["tag_id"] if is_corp_tag_id(tag_id)])
+        set_wecom_tags(relation, _tags_for(org, [{"tag_id": tag_id} for tag_id in info["tag_id"] if is_corp_tag_id(tag_id)]))
     else:
         # externalcontact/get: [{group_name, tag_name, tag_id, type}], type 1 = corp tag. A follow_user without
         # tags has no "tags" key at all (official sample), so a missing key means the last tag was removed.
-        tags = [_tag_for(org, t["tag_id"], name=t.get("tag_name", ""), group_name=t.get("group_name", ""))
-                for t in info.get("tags") or [] if int(t.get("type", 1)) == 1 and is_corp_tag_id(t.get("tag_id", ""))]
-        set_wecom_tags(relation, tags)
+        set_wecom_tags(relation, _tags_for(org, [t for t in info.get("tags") or []
+                                                 if int(t.get("type", 1)) == 1 and is_corp_tag_id(t.get("tag_id", ""))]))
     if started:
         timeline.added(relation)
     return relation, started
@@ -159,43 +169,35 @@ def _update_friendship(customer: Customer) -> None:
     Customer.objects.for_org(customer.org_id).filter(pk=customer.pk).update(is_friend=is_friend, first_added_at=first)
 
 
-def _contact_pages(client, external_userid: str) -> list[dict]:
-    """``externalcontact/get`` pages its ``follow_user`` list (over 500 staff) with a GET cursor."""
-    pages, cursor = [], ""
-    while True:
-        page = client.get("externalcontact/get", external_userid=external_userid, cursor=cursor)
-        pages.append(page)
-        cursor = page.get("next_cursor") or ""
-        if not cursor or len(pages) > 100:
-            return pages
-
-
-@transaction.atomic
 def refresh_customer(org, external_userid: str, client, *, adding_userid: str = "") -> Customer | None:
     """Re-read a customer and all their relations from WeCom and reconcile. None when WeCom no longer knows them.
 
     ``adding_userid``: the staff member whose add event triggered the refresh (that friendship is new again).
+    WeCom is read first and the rows written after, in one transaction that holds no lock across the call.
     """
     try:
-        pages = _contact_pages(client, external_userid)
+        found = endpoints.get_external_contact(client, external_userid)
     except NotExternalContact:
         return Customer.objects.for_org(org).filter(external_userid=external_userid).first()
-    customer = upsert_customer(org, pages[0]["external_contact"])
-    for page in pages:
-        for info in page.get("follow_user", []):
-            apply_follow_info(org, customer, info, adding=info.get("userid") == adding_userid)
+    return _mirror_contact(org, found, adding_userid=adding_userid)
+
+
+@transaction.atomic
+def _mirror_contact(org, found: endpoints.ExternalContact, *, adding_userid: str) -> Customer:
+    customer = upsert_customer(org, found.contact)
+    for info in found.follow_users:
+        apply_follow_info(org, customer, info, adding=info.get("userid") == adding_userid)
     _update_friendship(customer)
     return customer
 
 
-@transaction.atomic
 def customer_added(org, *, userid: str, external_userid: str, state: str, welcome_code: str, client, at=None) -> Relation | None:
-    """A staff member added a customer (or was added by one): mirror it, then let channels welcome them."""
+    """A staff member added a customer (or was added by one): mirror it, then let channels react to the add."""
     customer = refresh_customer(org, external_userid, client, adding_userid=userid)
     if customer is None:
         return None
     relation = Relation.objects.for_org(org).filter(customer=customer, staff__userid=userid).select_related("staff", "customer").first()
-    if relation is None:  # WeCom does not (yet) list this follow_user: nothing to welcome
+    if relation is None:  # WeCom does not (yet) list this follow_user: nothing to react to
         return None
     events.emit(org, events.Kind.RELATION_ADDED, relation, {
         "state": state, "welcome_code": welcome_code, "event_time": at.isoformat() if at else None})

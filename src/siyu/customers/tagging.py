@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from siyu.customers import timeline
 from siyu.customers.models import Relation, RelationTag, Tag
+from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
 
 
@@ -26,38 +27,57 @@ def _check(relation: Relation, tags: list[Tag]) -> None:
             raise ValidationError({"tags": _("标签“%(name)s”尚未同步到企业微信。") % {"name": tag.name}})
 
 
-@transaction.atomic
+def _mark(relation: Relation, client, *, add: list[str] = (), remove: list[str] = ()) -> None:
+    """One ``mark_tag`` for the relation, with the caller's client or a client of our own that we close."""
+    if client is not None:
+        endpoints.mark_tag(client, userid=relation.staff.userid, external_userid=relation.customer.external_userid,
+                           add=add, remove=remove)
+        return
+    with WeComClient.for_org(relation.org_id) as own:
+        _mark(relation, own, add=add, remove=remove)
+
+
 def tag_relation(relation: Relation, tags: list[Tag], *, source: str, source_ref: str = "", actor=None, client=None) -> list[Tag]:
-    """Add ``tags`` to one relation; returns the tags that were newly added. Corp tags go to WeCom first."""
+    """Add ``tags`` to one relation; returns the tags that were newly added.
+
+    Corp tags go to WeCom first, outside any transaction; if writing them here then fails, they are taken off
+    in WeCom again, so both sides keep agreeing.
+    """
     _check(relation, tags)
     have = set(RelationTag.objects.for_org(relation.org_id).filter(relation=relation).values_list("tag_id", flat=True))
     new = [t for t in tags if t.pk not in have]
     corp = [t.wecom_id for t in new if t.kind == Tag.Kind.CORP]
     if corp:
-        client = client or WeComClient.for_org(relation.org)
-        client.post("externalcontact/mark_tag", {
-            "userid": relation.staff.userid, "external_userid": relation.customer.external_userid, "add_tag": corp,
-        })
-    for tag in new:
-        RelationTag.objects.create(org_id=relation.org_id, relation=relation, tag=tag, source=source, source_ref=source_ref[:100])
-        timeline.tagged(relation, tag, source=source, source_ref=source_ref, actor=actor)
+        _mark(relation, client, add=corp)
+    try:
+        with transaction.atomic():
+            RelationTag.objects.bulk_create([
+                RelationTag(org_id=relation.org_id, relation=relation, tag=tag, source=source, source_ref=source_ref[:100])
+                for tag in new
+            ], ignore_conflicts=True)  # the same add processed twice at once must not undo the other's mark
+            timeline.tagged(relation, new, source=source, source_ref=source_ref, actor=actor)
+    except Exception:
+        if corp:
+            _mark(relation, client, remove=corp)
+        raise
     return new
 
 
-@transaction.atomic
 def untag_relation(relation: Relation, tags: list[Tag], *, source: str, actor=None, client=None) -> list[Tag]:
-    """Remove ``tags`` from one relation; returns the tags that were removed."""
+    """Remove ``tags`` from one relation; returns the tags that were removed (taken off in WeCom first)."""
     links = {rt.tag_id: rt for rt in RelationTag.objects.for_org(relation.org_id).filter(relation=relation, tag__in=tags)}
     gone = [t for t in tags if t.pk in links]
     corp = [t.wecom_id for t in gone if t.kind == Tag.Kind.CORP and t.wecom_id]
     if corp:
-        client = client or WeComClient.for_org(relation.org)
-        client.post("externalcontact/mark_tag", {
-            "userid": relation.staff.userid, "external_userid": relation.customer.external_userid, "remove_tag": corp,
-        })
-    for tag in gone:
-        links[tag.pk].delete()
-        timeline.untagged(relation, tag, source=source, actor=actor)
+        _mark(relation, client, remove=corp)
+    try:
+        with transaction.atomic():
+            RelationTag.objects.for_org(relation.org_id).filter(pk__in=[links[t.pk].pk for t in gone]).delete()
+            timeline.untagged(relation, gone, source=source, actor=actor)
+    except Exception:
+        if corp:
+            _mark(relation, client, add=corp)
+        raise
     return gone
 
 

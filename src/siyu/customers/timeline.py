@@ -33,13 +33,24 @@ def transferred_away(relation, *, at=None) -> TimelineEvent:
     return record(relation.customer, "transferred_away", at=at, staff=relation.staff)
 
 
-def tagged(relation, tag, *, source: str, actor=None, source_ref: str = "") -> TimelineEvent:
-    return record(relation.customer, "tagged", staff=relation.staff, actor=actor, tag=tag.name, tag_id=tag.pk,
-                  source=source, source_ref=source_ref)
+def tagged(relation, tags, *, source: str, actor=None, source_ref: str = "") -> list[TimelineEvent]:
+    """One "tagged" event per tag in ``tags`` (a tag or a list), written in one statement."""
+    return _tag_events(relation, tags, "tagged", actor=actor, source=source, source_ref=source_ref)
 
 
-def untagged(relation, tag, *, source: str, actor=None) -> TimelineEvent:
-    return record(relation.customer, "untagged", staff=relation.staff, actor=actor, tag=tag.name, tag_id=tag.pk, source=source)
+def untagged(relation, tags, *, source: str, actor=None) -> list[TimelineEvent]:
+    """One "untagged" event per tag in ``tags`` (a tag or a list), written in one statement."""
+    return _tag_events(relation, tags, "untagged", actor=actor, source=source)
+
+
+def _tag_events(relation, tags, kind: str, *, actor, **data) -> list[TimelineEvent]:
+    tags = tags if isinstance(tags, list | tuple) else [tags]
+    now = timezone.now()
+    return TimelineEvent.objects.bulk_create([
+        TimelineEvent(org_id=relation.org_id, customer_id=relation.customer_id, kind=kind, occurred_at=now,
+                      staff=relation.staff, actor=actor, data={"tag": tag.name, "tag_id": tag.pk, **data})
+        for tag in tags
+    ])
 
 
 @transaction.atomic

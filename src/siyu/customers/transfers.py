@@ -37,6 +37,7 @@ from siyu.customers.models import Customer, GroupTransferBatch, Relation, Transf
 from siyu.groups.models import CustomerGroup
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Staff, Store, User
+from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
 from siyu.wecom.errors import RateLimited, SystemBusy, TokenInvalid, WeComError, WeComNetworkError, error_for
 
@@ -53,10 +54,10 @@ OPEN = (Status.REQUESTED, Status.WAITING)
 # still used a chance); only those WeCom never accepted (failed) do not count.
 COUNTED = (Status.REQUESTED, Status.WAITING, Status.DONE, Status.REFUSED, Status.LIMIT)
 ENDPOINTS = {
-    Kind.RESIGNED: ("externalcontact/resigned/transfer_customer", "externalcontact/resigned/transfer_result"),
-    Kind.ONJOB: ("externalcontact/transfer_customer", "externalcontact/transfer_result"),
+    Kind.RESIGNED: (endpoints.RESIGNED_TRANSFER_CUSTOMER, endpoints.RESIGNED_TRANSFER_RESULT),
+    Kind.ONJOB: (endpoints.TRANSFER_CUSTOMER, endpoints.TRANSFER_RESULT),
 }
-GROUP_ENDPOINTS = {Kind.RESIGNED: "externalcontact/groupchat/transfer", Kind.ONJOB: "externalcontact/groupchat/onjob_transfer"}
+GROUP_ENDPOINTS = {Kind.RESIGNED: endpoints.GROUPCHAT_TRANSFER, Kind.ONJOB: endpoints.GROUPCHAT_ONJOB_TRANSFER}
 # transfer_result status → ours (1 接替完毕, 2 等待接替, 3 客户拒绝, 4 接替成员客户达到上限, 5 无接替记录)
 RESULT_STATUS = {1: Status.DONE, 2: Status.WAITING, 3: Status.REFUSED, 4: Status.LIMIT, 5: Status.FAILED}
 NO_RECORD = 5
@@ -608,7 +609,7 @@ def submit_group_batch(batch: GroupTransferBatch) -> None:
 def _group_owner(client: WeComClient, chat_id: str) -> str | None:
     """The group's owner as WeCom has it now; None for a group WeCom no longer serves (dismissed, not ours)."""
     try:
-        return client.post("externalcontact/groupchat/get", {"chat_id": chat_id})["group_chat"].get("owner")
+        return endpoints.group_chat(client, chat_id).get("owner")
     except (*TRANSIENT, TokenInvalid, WeComNetworkError):
         raise
     except WeComError:

@@ -43,9 +43,11 @@ from siyu.groups.models import (
 )
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Organization, Store
+from siyu.wecom import attachments as wecom_attachments
+from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
 from siyu.wecom.states import random_state, state_error
-from siyu.wecom.errors import InvalidParameter, NotConnected, RateLimited, WeComError
+from siyu.wecom.errors import InvalidParameter, NotConnected, RateLimited, WeComError, as_validation_error
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,7 @@ NAME_MAX = 30  # the join way's remark: WeCom allows 30 characters
 ROOM_BASE_NAME_MAX = 40  # WeCom: room_base_name ≤ 40 characters
 ROOM_BASE_ID_MAX = 99_999
 WELCOME_TEXT_MAX_BYTES = 3000  # WeCom: group_welcome_template text ≤ 3000 bytes
-ATTACHMENT_KINDS = ("image", "link", "miniprogram", "file", "video")
 NICKNAME = "{customer_nickname}"
-APPID = re.compile(r"^wx[0-9A-Za-z]{16}$")
-URL_MAX = 2048
-MEDIA_ID_MAX = 128
 
 CODE_FIELDS = ("name", "store", "groups", "state", "auto_create_room", "room_base_name", "room_base_id",
                "welcome_text", "welcome_attachment")
@@ -72,10 +70,6 @@ def _error(field: str, message: str) -> ValidationError:
     return ValidationError({field: [message]})
 
 
-def _wecom_refused(error: WeComError, what: str) -> ValidationError:
-    code = f"（{_('错误码')} {error.errcode}）" if error.errcode is not None else ""
-    return ValidationError({NON_FIELD_ERRORS: [_("企业微信未能%(what)s：%(hint)s%(code)s") % {"what": what, "hint": error.hint, "code": code}]})
-
 
 def _client(org, client):
     if client is not None:
@@ -83,7 +77,7 @@ def _client(org, client):
     try:
         return WeComClient.for_org(org), True
     except NotConnected as error:
-        raise _wecom_refused(error, _("连接")) from error
+        raise as_validation_error(error, _("连接")) from error
 
 
 def _states_in_use(org, exclude: GroupCode | None) -> dict[str, GroupCode]:
@@ -108,73 +102,6 @@ def _new_public_id(org, model=GroupCode) -> str:
 
 
 # -- validation -----------------------------------------------------------------------------------------------
-def _bytes(value: str) -> int:
-    return len(value.encode("utf-8"))
-
-
-def _is_url(value: str) -> bool:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value or "")
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and len(value) <= URL_MAX
-
-
-def clean_attachment(raw) -> tuple[dict | None, list[str]]:
-    """One group-welcome attachment as WeCom takes it, and what is wrong with it (messages, empty if fine)."""
-    if not raw:
-        return None, []
-    kind = raw.get("msgtype") if isinstance(raw, dict) else None
-    body = raw.get(kind) if isinstance(raw, dict) else None
-    if kind not in ATTACHMENT_KINDS or not isinstance(body, dict):
-        return None, [_("附件类型必须是图片、链接、小程序、文件或视频之一。")]
-    body = {k: (str(v).strip() if v is not None else "") for k, v in body.items()}
-    problems, out = [], {}
-    media_id = body.get("media_id", "")
-    if media_id and len(media_id) > MEDIA_ID_MAX:
-        problems.append(_("media_id 太长。"))
-    if kind == "image":
-        if body.get("pic_url"):
-            if not _is_url(body["pic_url"]):
-                problems.append(_("图片地址必须是 http(s) 链接。"))
-            out["pic_url"] = body["pic_url"]
-        if media_id:
-            out["media_id"] = media_id
-        if not out:
-            problems.append(_("图片需要图片地址或 media_id。"))
-    elif kind == "link":
-        title, url, desc, picurl = body.get("title", ""), body.get("url", ""), body.get("desc", ""), body.get("picurl", "") or body.get("pic_url", "")
-        if not title:
-            problems.append(_("请填写链接标题。"))
-        elif _bytes(title) > 128:
-            problems.append(_("链接标题最多 128 字节（约 42 个汉字）。"))
-        if not _is_url(url):
-            problems.append(_("链接地址必须是 http(s) 链接。"))
-        if _bytes(desc) > 512:
-            problems.append(_("链接描述最多 512 字节（约 170 个汉字）。"))
-        if picurl and not _is_url(picurl):
-            problems.append(_("封面地址必须是 http(s) 链接。"))
-        out = {"title": title, "url": url, **({"desc": desc} if desc else {}), **({"picurl": picurl} if picurl else {})}
-    elif kind == "miniprogram":
-        title, appid, page = body.get("title", ""), body.get("appid", ""), body.get("page", "")
-        cover = body.get("pic_media_id", "") or media_id
-        if not title:
-            problems.append(_("请填写小程序标题。"))
-        elif _bytes(title) > 64:
-            problems.append(_("小程序标题最多 64 字节（约 21 个汉字）。"))
-        if not APPID.match(appid):
-            problems.append(_("小程序 AppID 格式不正确（wx 开头的 18 位）。"))
-        if not page:
-            problems.append(_("请填写小程序页面路径。"))
-        if not cover:
-            problems.append(_("小程序封面需要 media_id。"))
-        out = {"title": title, "pic_media_id": cover, "appid": appid, "page": page}
-    else:
-        if not media_id:
-            problems.append(_("文件和视频需要 media_id。"))
-        out = {"media_id": media_id}
-    return ({"msgtype": kind, kind: out} if not problems else None), problems
-
-
 def _clean_groups(org, raw, errors: dict, by) -> list[CustomerGroup]:
     wanted = []
     for item in raw or []:
@@ -258,7 +185,7 @@ def clean_code(org, data: dict, *, code: GroupCode | None = None, by=None) -> di
     cleaned["room_base_id"] = base_id
 
     text = (data.get("welcome_text") or "").strip()
-    if _bytes(_wecom_text(text)) > WELCOME_TEXT_MAX_BYTES:
+    if wecom_attachments.byte_length(_wecom_text(text)) > WELCOME_TEXT_MAX_BYTES:
         errors.setdefault("welcome_text", []).append(
             _("入群欢迎语最多 %(n)d 字节（约 1000 个汉字）。") % {"n": WELCOME_TEXT_MAX_BYTES})
     unknown = sorted(set(re.findall(r"\{([^{}]*)\}", text)) - {"customer_nickname"})
@@ -266,7 +193,7 @@ def clean_code(org, data: dict, *, code: GroupCode | None = None, by=None) -> di
         errors.setdefault("welcome_text", []).append(
             _("不认识的变量：%(names)s（可用：{customer_nickname}）。") % {"names": "、".join("{%s}" % n for n in unknown)})
     cleaned["welcome_text"] = text
-    attachment, problems = clean_attachment(data.get("welcome_attachment"))
+    attachment, problems = wecom_attachments.clean(data.get("welcome_attachment"))
     if problems:
         errors.setdefault("welcome_attachment", []).extend(problems)
     cleaned["welcome_attachment"] = attachment
@@ -293,13 +220,7 @@ def _way(cleaned: dict, chat_ids: list[str], config_id: str | None = None) -> di
 
 
 def _template(text: str, attachment: dict | None) -> dict:
-    body: dict = {}
-    if text:
-        body["text"] = {"content": _wecom_text(text)}
-    if attachment:
-        kind = attachment["msgtype"]
-        body[kind] = dict(attachment[kind])
-    return body
+    return wecom_attachments.template_content(_wecom_text(text) if text else "", attachment)
 
 
 def _has_welcome(values: dict) -> bool:
@@ -326,7 +247,7 @@ def _undo(client, path: str, body: dict, what: str) -> None:
 
 
 def _read_way(client, config_id: str) -> dict:
-    return client.post("externalcontact/groupchat/get_join_way", {"config_id": config_id}).get("join_way", {})
+    return endpoints.get_join_way(client, config_id)
 
 
 def create_group_code(org, *, by=None, client: WeComClient | None = None, **data) -> GroupCode:
@@ -342,17 +263,17 @@ def create_group_code(org, *, by=None, client: WeComClient | None = None, **data
         template_id = ""
         if _has_welcome(cleaned):
             try:
-                template_id = client.post("externalcontact/group_welcome_template/add",
-                                          {**_template(cleaned["welcome_text"], cleaned["welcome_attachment"]), "notify": 1})["template_id"]
+                template_id = endpoints.add_group_welcome_template(
+                    client, {**_template(cleaned["welcome_text"], cleaned["welcome_attachment"]), "notify": 1})
             except WeComError as error:
-                raise _wecom_refused(error, _("创建入群欢迎语")) from error
+                raise as_validation_error(error, _("创建入群欢迎语")) from error
         try:
-            config_id = client.post("externalcontact/groupchat/add_join_way", _way(cleaned, chat_ids))["config_id"]
+            config_id = endpoints.add_join_way(client, _way(cleaned, chat_ids))
             way = _read_way(client, config_id)
         except WeComError as error:
             if template_id:
-                _undo(client, "externalcontact/group_welcome_template/del", {"template_id": template_id}, "welcome template")
-            raise _wecom_refused(error, _("创建加入群聊二维码")) from error
+                _undo(client, endpoints.GROUP_WELCOME_DEL, {"template_id": template_id}, "welcome template")
+            raise as_validation_error(error, _("创建加入群聊二维码")) from error
         try:
             with transaction.atomic():
                 code = GroupCode.objects.create(
@@ -366,9 +287,9 @@ def create_group_code(org, *, by=None, client: WeComClient | None = None, **data
                 audit.record("groupcode.created", org=org, actor=_actor(by), obj=code, details=_summary(code))
         except BaseException:
             # The join way exists in WeCom but not here: take it back so nothing is left behind.
-            _undo(client, "externalcontact/groupchat/del_join_way", {"config_id": config_id}, "join way")
+            _undo(client, endpoints.DEL_JOIN_WAY, {"config_id": config_id}, "join way")
             if template_id:
-                _undo(client, "externalcontact/group_welcome_template/del", {"template_id": template_id}, "welcome template")
+                _undo(client, endpoints.GROUP_WELCOME_DEL, {"template_id": template_id}, "welcome template")
             raise
     finally:
         if own:
@@ -394,18 +315,18 @@ def update_group_code(code: GroupCode, *, by=None, client: WeComClient | None = 
         way = {}
         if live:
             try:
-                client.post("externalcontact/groupchat/update_join_way", _way(cleaned, chat_ids, code.config_id))
+                endpoints.update_join_way(client, _way(cleaned, chat_ids, code.config_id))
                 way = _read_way(client, code.config_id)
             except WeComError as error:
-                raise _wecom_refused(error, _("更新加入群聊二维码")) from error
+                raise as_validation_error(error, _("更新加入群聊二维码")) from error
         try:
             if welcome_changed and _has_welcome(cleaned):
                 body = _template(cleaned["welcome_text"], cleaned["welcome_attachment"])
                 if template_id:
-                    client.post("externalcontact/group_welcome_template/edit", {"template_id": template_id, **body})
+                    endpoints.edit_group_welcome_template(client, template_id, body)
                     edited_template = True
                 else:
-                    template_id = client.post("externalcontact/group_welcome_template/add", {**body, "notify": 1})["template_id"]
+                    template_id = endpoints.add_group_welcome_template(client, {**body, "notify": 1})
                     added_template = True
             elif welcome_changed and template_id:
                 drop_template, template_id = template_id, ""
@@ -427,18 +348,18 @@ def update_group_code(code: GroupCode, *, by=None, client: WeComClient | None = 
                              details={"changed": changed, **{k: _summary(code)[k] for k in changed}})
         except BaseException as error:
             if live:
-                _undo(client, "externalcontact/groupchat/update_join_way", _way(before, before_chats, code.config_id), "join way")
+                _undo(client, endpoints.UPDATE_JOIN_WAY, _way(before, before_chats, code.config_id), "join way")
             if added_template:
-                _undo(client, "externalcontact/group_welcome_template/del", {"template_id": template_id}, "welcome template")
+                _undo(client, endpoints.GROUP_WELCOME_DEL, {"template_id": template_id}, "welcome template")
             elif edited_template:
-                _undo(client, "externalcontact/group_welcome_template/edit",
+                _undo(client, endpoints.GROUP_WELCOME_EDIT,
                       {"template_id": template_id, **_template(before["welcome_text"], before["welcome_attachment"])}, "welcome template")
             code.refresh_from_db()
             if isinstance(error, WeComError):
-                raise _wecom_refused(error, _("保存入群欢迎语")) from error
+                raise as_validation_error(error, _("保存入群欢迎语")) from error
             raise
         if drop_template:
-            _undo(client, "externalcontact/group_welcome_template/del", {"template_id": drop_template}, "old welcome template")
+            _undo(client, endpoints.GROUP_WELCOME_DEL, {"template_id": drop_template}, "old welcome template")
     finally:
         if own:
             client.close()
@@ -486,10 +407,10 @@ def resume_group_code(code: GroupCode, *, by=None, client=None) -> GroupCode:
     client, own = _client(code.org, client)
     try:
         try:
-            config_id = client.post("externalcontact/groupchat/add_join_way", _way(_values(code), chat_ids))["config_id"]
+            config_id = endpoints.add_join_way(client, _way(_values(code), chat_ids))
             way = _read_way(client, config_id)
         except WeComError as error:
-            raise _wecom_refused(error, _("恢复加入群聊二维码")) from error
+            raise as_validation_error(error, _("恢复加入群聊二维码")) from error
         try:
             with transaction.atomic():
                 code.status, code.paused_at, code.config_id = GroupCode.Status.ACTIVE, None, config_id
@@ -497,7 +418,7 @@ def resume_group_code(code: GroupCode, *, by=None, client=None) -> GroupCode:
                 code.save(update_fields=["status", "paused_at", "config_id", "qr_code", "chat_ids", "updated_at"])
                 audit.record("groupcode.resumed", org=code.org_id, actor=_actor(by), obj=code)
         except BaseException:
-            _undo(client, "externalcontact/groupchat/del_join_way", {"config_id": config_id}, "join way")
+            _undo(client, endpoints.DEL_JOIN_WAY, {"config_id": config_id}, "join way")
             raise
     finally:
         if own:
@@ -514,7 +435,7 @@ def delete_group_code(code: GroupCode, *, by=None, client=None) -> GroupCode:
         _delete_way(code, client, _("删除加入群聊二维码"))
     if code.welcome_template_id:
         with _ClientFor(code.org, client) as wecom:
-            _undo(wecom, "externalcontact/group_welcome_template/del", {"template_id": code.welcome_template_id}, "welcome template")
+            _undo(wecom, endpoints.GROUP_WELCOME_DEL, {"template_id": code.welcome_template_id}, "welcome template")
     with transaction.atomic():
         code.status, code.deleted_at, code.config_id, code.qr_code = GroupCode.Status.DELETED, timezone.now(), "", ""
         code.save(update_fields=["status", "deleted_at", "config_id", "qr_code", "updated_at"])
@@ -525,11 +446,11 @@ def delete_group_code(code: GroupCode, *, by=None, client=None) -> GroupCode:
 def _delete_way(code: GroupCode, client, what: str) -> None:
     with _ClientFor(code.org, client) as wecom:
         try:
-            wecom.post("externalcontact/groupchat/del_join_way", {"config_id": code.config_id})
+            endpoints.del_join_way(wecom, code.config_id)
         except InvalidParameter:
             log.info("group code %s: WeCom no longer has join way %s", code.pk, code.config_id)
         except WeComError as error:
-            raise _wecom_refused(error, what) from error
+            raise as_validation_error(error, what) from error
 
 
 # -- following WeCom ----------------------------------------------------------------------------------------

@@ -11,11 +11,16 @@ from siyu.customers.models import Customer
 from siyu.customers.services import from_epoch
 from siyu.groups.models import CustomerGroup, GroupMember
 from siyu.orgs.models import Staff
+from siyu.wecom import endpoints
+
+
+def refresh_group(org, chat_id: str, client) -> CustomerGroup:
+    """Re-read a group from WeCom, then mirror it in one transaction (no lock held across the call)."""
+    return _mirror_group(org, chat_id, endpoints.group_chat(client, chat_id))
 
 
 @transaction.atomic
-def refresh_group(org, chat_id: str, client) -> CustomerGroup:
-    data = client.post("externalcontact/groupchat/get", {"chat_id": chat_id, "need_name": 1})["group_chat"]
+def _mirror_group(org, chat_id: str, data: dict) -> CustomerGroup:
     owner = Staff.objects.for_org(org).filter(userid=data.get("owner", "")).first()
     group, created = CustomerGroup.objects.for_org(org).update_or_create(
         org=org, chat_id=chat_id,

@@ -23,7 +23,7 @@ from siyu.groups.forms import GroupCodeFilterForm, GroupCodeForm, StoreCodeForm,
 from siyu.groups.models import GroupCode, GroupMember, StoreCode, StoreRouting
 from siyu.orgs.models import Organization, Store
 from siyu.wecom.client import WeComClient
-from siyu.wecom.errors import WeComError
+from siyu.wecom.errors import WeComError, as_validation_error
 
 # Hosts WeCom serves join-way and contact-way QR images from; public pages show images from these only.
 QR_IMAGE_HOSTS = ("qpic.cn", "weixin.qq.com", "work.weixin.qq.com")
@@ -160,7 +160,7 @@ def _sync_now(code: GroupCode, *, by=None) -> GroupCode:
         with WeComClient.for_org(code.org) as client:
             return codes.sync_code(code, client)
     except WeComError as error:
-        raise ValidationError({NON_FIELD_ERRORS: [_("企业微信未能读取加入群聊配置：%(hint)s") % {"hint": error.hint}]}) from error
+        raise as_validation_error(error, _("读取加入群聊配置")) from error
 
 
 CODE_ACTIONS = {

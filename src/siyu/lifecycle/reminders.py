@@ -30,6 +30,7 @@ from siyu.customers.models import Customer, Relation
 from siyu.lifecycle.models import CustomerLifecycle, Reminder, ReminderPolicy
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Organization, Staff
+from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
 from siyu.wecom.errors import NotConnected, WeComError
 from siyu.wecom.models import ChatMessage, WeComConnection
@@ -225,11 +226,9 @@ def todo_url() -> str:
 def send_app_card(org_id: int, userid: str, *, title: str, description: str, url: str) -> None:
     """A WeCom app message (textcard) to one staff member; raises :class:`NotConnected` without a connection."""
     with WeComClient.for_org(org_id) as client:
-        client.post("message/send", {
-            "touser": userid, "msgtype": "textcard", "agentid": int(client.connection.agent_id),
-            "textcard": {"title": title[:40], "description": description[:170], "url": url, "btntxt": _("详情")},
-            "enable_duplicate_check": 1, "duplicate_check_interval": DUPLICATE_CHECK_SECONDS,
-        })
+        endpoints.send_app_message(client, touser=[userid], msgtype="textcard", content={
+            "title": title[:40], "description": description[:170], "url": url, "btntxt": _("详情")},
+            duplicate_check_seconds=DUPLICATE_CHECK_SECONDS)
 
 
 def deliver(reminder: Reminder) -> None:

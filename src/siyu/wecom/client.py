@@ -12,7 +12,8 @@ What every call gets, so callers only see a dict or a typed :mod:`siyu.wecom.err
 * **A log row** (:class:`ApiCall`) per attempt: endpoint, errcode, latency. Never the secret or the token.
 
 Settings (all optional): ``WECOM_RATE_PER_MINUTE``, ``WECOM_RATE_PER_HOUR``, ``WECOM_BACKOFF_BASE``,
-``WECOM_BACKOFF_MAX``, ``WECOM_TIMEOUT``, ``WECOM_TOKEN_MARGIN``.
+``WECOM_BACKOFF_MAX``, ``WECOM_TIMEOUT``, ``WECOM_TOKEN_MARGIN``. ``WECOM_ASSERT_NO_TRANSACTION`` (on in the
+tests) makes every HTTP call made inside an open database transaction raise :class:`CallInsideTransaction`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from datetime import datetime, timedelta
 import httpx
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -84,6 +85,26 @@ for _name in ("httpx", "httpcore"):
 
 def _setting(name: str):
     return getattr(settings, name, DEFAULTS[name])
+
+
+class CallInsideTransaction(RuntimeError):
+    """A WeCom call was made while a database transaction was open (raised only with WECOM_ASSERT_NO_TRANSACTION).
+
+    The house rule is validate → call WeCom → write: a call inside a transaction holds SQLite's write lock or
+    PostgreSQL's row locks for a network round trip, and a rollback after it cannot undo what WeCom did.
+    Not a :class:`WeComError`, so no caller handles it as WeCom's answer.
+    """
+
+
+def assert_no_transaction(endpoint: str) -> None:
+    """Raise :class:`CallInsideTransaction` if any connection is inside an ``atomic`` block we opened.
+
+    The blocks a test case opens around each test (Django marks them ``_from_testcase``) do not count: they
+    stand in for autocommit, which is what the code runs under outside the tests.
+    """
+    for conn in connections.all(initialized_only=True):
+        if any(not block._from_testcase for block in conn.atomic_blocks):
+            raise CallInsideTransaction(f"WeCom call {endpoint} inside a database transaction on {conn.alias!r}")
 
 
 def endpoint_of(path: str) -> str:
@@ -324,6 +345,8 @@ class WeComClient:
 
     # -- one HTTP attempt ---------------------------------------------------------------------------------
     def _send(self, method: str, endpoint: str, query: dict, body: dict | None, *, attempt: int, token) -> dict:
+        if getattr(settings, "WECOM_ASSERT_NO_TRANSACTION", False):
+            assert_no_transaction(endpoint)
         self._take_rate_slot(endpoint)
         started = time.perf_counter()
         try:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from siyu.orgs import audit
 from siyu.orgs.models import Organization, User
+from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
 from siyu.wecom.crypto import WXBizMsgCrypt
 from siyu.wecom.errors import NotConnected, WeComError, WeComNetworkError
@@ -195,10 +196,9 @@ def _check_token(client: WeComClient) -> CheckResult:
 
 def _check_permission(client: WeComClient) -> CheckResult:
     try:
-        data = client.get("externalcontact/get_follow_user_list")
+        count = len(endpoints.follow_user_list(client))
     except WeComError as error:
         return CheckResult("permission", False, _describe(error), error.hint)
-    count = len(data.get("follow_user") or [])
     return CheckResult("permission", True, _("可以调用客户联系接口；已开通客户联系的成员 %(n)d 人。") % {"n": count})
 
 

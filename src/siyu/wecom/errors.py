@@ -7,6 +7,8 @@ comparing numbers. The codes and their meanings are those of the shared referenc
 
 from __future__ import annotations
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "WeComNetworkError",
     "WelcomeAlreadySent",
     "WelcomeBeingSent",
+    "WelcomeCodeInvalid",
+    "as_validation_error",
     "error_for",
     "REFRESH_TOKEN_CODES",
     "BACKOFF_CODES",
@@ -126,6 +130,12 @@ class WelcomeBeingSent(WeComError):
     default_hint = _("其他应用正在发送欢迎语，可稍后重试一次。")
 
 
+class WelcomeCodeInvalid(WeComError):
+    """41050: the welcome code is invalid or its 20 seconds are over; the welcome can no longer be sent."""
+
+    default_hint = _("欢迎语的 20 秒有效期已过或欢迎码无效，该欢迎语不会再发送，无需重试。")
+
+
 # errcode → (class, hint). Every code in the reference's error list, plus gettoken's own.
 _ERRORS: dict[int, tuple[type[WeComError], object]] = {
     -1: (SystemBusy, _("企业微信系统繁忙，请稍后重试。")),
@@ -139,6 +149,7 @@ _ERRORS: dict[int, tuple[type[WeComError], object]] = {
     40091: (InvalidCredentials, _("应用 Secret 不正确：请在“应用管理 → 自建应用”中查看 Secret 并重新填写。")),
     40096: (InvalidParameter, _("外部联系人ID（external_userid）不合法，可能属于其他企业或已失效。")),
     41001: (TokenInvalid, _("请求缺少 access_token，系统会自动重新获取。")),
+    41050: (WelcomeCodeInvalid, _("欢迎语的 20 秒有效期已过或欢迎码无效，该欢迎语不会再发送，无需重试。")),
     41051: (WelcomeAlreadySent, _("客户已开始聊天或欢迎语已发送，该欢迎语不会再发送，无需重试。")),
     41096: (WelcomeBeingSent, _("其他应用正在发送欢迎语，可稍后重试一次。")),
     42001: (TokenInvalid, _("access_token 已过期，系统会自动重新获取。")),
@@ -158,7 +169,6 @@ _ERRORS: dict[int, tuple[type[WeComError], object]] = {
     40131: (InvalidParameter, _("该客户不是原跟进成员的客户，可能已被删除或转接。")),
     41041: (InvalidParameter, _("「联系我」的使用成员超过 100 人（部门成员也计算在内），请减少成员或部门。")),
     41044: (InvalidParameter, _("该「联系我」在企业微信中已不存在（config_id 无效）。")),
-    41050: (InvalidParameter, _("欢迎语 code 已失效：只能在添加客户后 20 秒内使用。")),
     41054: (InvalidParameter, _("成员尚未激活企业微信（从未登录过），不能用于「联系我」，请让其先登录企业微信。")),
     41055: (InvalidParameter, _("入群欢迎语素材已达上限（100 个），请先删除不再使用的素材。")),
     41091: (InvalidParameter, _("一个加入群聊二维码最多关联 5 个群。")),
@@ -186,3 +196,20 @@ def error_for(errcode: int, errmsg: str = "", endpoint: str = "") -> WeComError:
     if cls is RateLimited:
         return RateLimited(errcode, errmsg, endpoint, hint, retry_after=_RETRY_AFTER[errcode])
     return cls(errcode, errmsg, endpoint, hint)
+
+
+def as_validation_error(error: WeComError, what: str = "", *, field: str = NON_FIELD_ERRORS) -> ValidationError:
+    """The form / API error for a WeCom refusal: what could not be done, WeCom's hint and its errcode.
+
+    ``what`` completes "企业微信未能…" (e.g. ``_("创建联系我方式")``); ``field`` puts the message on a form field
+    when the refusal is about one. Every console form and API handler shows WeCom errors through this.
+    """
+    if isinstance(error, NotConnected):
+        message = gettext("尚未连接企业微信：%(hint)s") % {"hint": error.hint}
+    else:
+        code = gettext("（错误码 %(code)s）") % {"code": error.errcode} if error.errcode is not None else ""
+        if what:
+            message = gettext("企业微信未能%(what)s：%(hint)s%(code)s") % {"what": what, "hint": error.hint, "code": code}
+        else:
+            message = gettext("企业微信拒绝了操作：%(hint)s%(code)s") % {"hint": error.hint, "code": code}
+    return ValidationError({field: [message]})

@@ -15,6 +15,7 @@ from siyu.customers.models import Relation
 from siyu.groups import services as groups
 from siyu.orgs import staff as staff_services
 from siyu.orgs.models import Staff
+from siyu.wecom import endpoints
 from siyu.wecom.archive import fetch_archive
 from siyu.wecom.client import WeComClient
 from siyu.wecom.models import CallbackEvent, Department
@@ -71,11 +72,12 @@ def _tag(event: CallbackEvent, client):
     # create / update / shuffle: re-read the group or tag from WeCom. A shuffle with an empty Id means every
     # group was reordered (reference §8), so everything is re-read.
     if not p.get("Id"):
-        data = client.post("externalcontact/get_corp_tag_list", {})
+        tag_groups = endpoints.corp_tag_list(client)
+    elif p.get("TagType") == "tag":
+        tag_groups = endpoints.corp_tag_list(client, tag_ids=[p["Id"]])
     else:
-        key = "tag_id" if p.get("TagType") == "tag" else "group_id"
-        data = client.post("externalcontact/get_corp_tag_list", {key: [p["Id"]]})
-    customers.upsert_tag_groups(event.org, data.get("tag_group", []))
+        tag_groups = endpoints.corp_tag_list(client, group_ids=[p["Id"]])
+    customers.upsert_tag_groups(event.org, tag_groups)
 
 
 def _member(event: CallbackEvent, client):
@@ -125,4 +127,5 @@ def process_event(event: CallbackEvent) -> None:
     if handler is None:
         log.info("no handler for %s/%s; kept as recorded", event.event, event.change_type)
         return
-    handler(event, WeComClient.for_org(event.org))
+    with WeComClient.for_org(event.org) as client:
+        handler(event, client)

@@ -27,6 +27,11 @@ from siyu.wecom.xmlmsg import BadEventXml, parse_event
 
 log = logging.getLogger(__name__)
 
+# (Event, ChangeType) → functions called with (org id, fields, received at) right after the event is stored.
+# For work that cannot wait behind the queue of stored events (a welcome code expires 20 s after the add);
+# each must be one quick, idempotent write. Apps register theirs in AppConfig.ready() with on_receipt().
+_receipt_hooks: dict[tuple[str, str], list] = {}
+
 MAX_BODY = 256 * 1024  # WeCom events are a few hundred bytes; anything this large is not from WeCom
 _CACHE_SECONDS = 30
 _cryptors: dict[str, tuple[float, int, WXBizMsgCrypt]] = {}
@@ -44,6 +49,13 @@ def _cryptor(slug: str) -> tuple[int, WXBizMsgCrypt] | None:
     cryptor = WXBizMsgCrypt(connection.callback_token, connection.encoding_aes_key, connection.corp_id)
     _cryptors[slug] = (time.monotonic() + _CACHE_SECONDS, org.pk, cryptor)
     return org.pk, cryptor
+
+
+def on_receipt(event: str, change_type: str, hook) -> None:
+    """Call ``hook(org_id, fields, received_at)`` when an (Event, ChangeType) callback has been stored."""
+    hooks = _receipt_hooks.setdefault((event, change_type), [])
+    if hook not in hooks:
+        hooks.append(hook)
 
 
 def forget_cryptor(slug: str) -> None:
@@ -131,6 +143,8 @@ def store_event(org_id: int, xml: bytes, fields: dict) -> None:
     prepared = [_FIELDS[name].get_db_prep_save(value, connection) for name, value in values.items()]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(), prepared)
+    for hook in _receipt_hooks.get((values["event"], values["change_type"]), ()):
+        hook(org_id, fields, now)
 
 
 _FIELDS = {f.attname: f for f in CallbackEvent._meta.concrete_fields}
