@@ -419,6 +419,8 @@ def update_channel_code(code: ChannelCode, *, by=None, client: WeComClient | Non
     cleaned = clean_code(org, data, code=code, by=by)
     users = _initial_userids(cleaned, code)
     before = _summary(code)
+    # The save below changes ``code`` in memory before it can fail; the undo needs the list WeCom had.
+    before_users = list(code.current_userids)
     paused = code.status == ChannelCode.Status.PAUSED
     body = {"config_id": code.config_id, **_way(cleaned["name"], cleaned["state"], cleaned["skip_verify"] and not paused, users)}
     client, own = _client(org, client)
@@ -446,7 +448,7 @@ def update_channel_code(code: ChannelCode, *, by=None, client: WeComClient | Non
             try:
                 client.post("externalcontact/update_contact_way", {
                     "config_id": code.config_id,
-                    **_way(before["name"], before["state"], before["skip_verify"] and not paused, list(code.current_userids))})
+                    **_way(before["name"], before["state"], before["skip_verify"] and not paused, before_users)})
             except WeComError:
                 log.exception("channel code %s: could not restore the contact way after a failed save", code.pk)
             raise
