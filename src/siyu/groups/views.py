@@ -342,14 +342,27 @@ def _store_code_public(slug: str, public_id: str) -> StoreCode:
     return code
 
 
-def _store_result(request, code: StoreCode, store: Store, *, distance_km=None, status: int = 200):
-    targets = [t for t in storecodes.targets_for(code, store)]
-    shown = [{"kind": t.kind, "title": t.title, "image": t.qr_image if _allowed_image(t.qr_image) else "", "url": t.landing_url}
-             for t in targets]
+def _shown(targets) -> list[dict]:
+    return [{"kind": t.kind, "title": t.title, "image": t.qr_image if _allowed_image(t.qr_image) else "", "url": t.landing_url}
+            for t in targets]
+
+
+def _store_answer(request, code: StoreCode, result: storecodes.Route):
+    """One answer for both paths: the chosen store's codes, else why no store (with the fallback group code)."""
+    pick_url = reverse("groups:store_pick", args=[code.org.slug, code.public_id])
+    if result.store is None:
+        shown = _shown(storecodes.fallback_targets(code))
+        response = render(request, "groups/h5/store_none.html", {
+            "org": code.org, "code": code, "result": result, "pick_url": pick_url, "targets": shown,
+            "all_closed": result.outcome == StoreRouting.Outcome.ALL_CLOSED,
+        })
+        return _allow_images(response, [t["image"] for t in shown])
+    store = result.store
+    shown = _shown(storecodes.targets_for(code, store))
     response = render(request, "groups/h5/store_result.html", {
-        "org": code.org, "code": code, "store": store, "distance_km": distance_km, "targets": shown,
-        "open_now": store.is_open_at(timezone.now()), "pick_url": reverse("groups:store_pick", args=[code.org.slug, code.public_id]),
-    }, status=status)
+        "org": code.org, "code": code, "store": store, "distance_km": result.distance_km, "targets": shown,
+        "open_now": store.is_open_at(timezone.now()), "pick_url": pick_url,
+    })
     return _allow_images(response, [t["image"] for t in shown])
 
 
@@ -361,22 +374,14 @@ def store_page(request, slug: str, public_id: str):
     if code.status != StoreCode.Status.ACTIVE:
         return render(request, "groups/h5/store_paused.html", {"org": code.org, "code": code})
     if request.method == "POST":
-        if request.POST.get("store"):
-            try:
-                store = storecodes.route_by_choice(code, request.POST["store"])
-            except ValidationError:
-                return redirect(pick_url)
-            return _store_result(request, code, store)
         try:
-            result = storecodes.route_by_location(code, request.POST.get("latitude"), request.POST.get("longitude"))
-        except ValidationError:
-            return redirect(f"{pick_url}?reason=invalid")
-        if result.store is not None:
-            return _store_result(request, code, result.store, distance_km=result.distance_km)
-        return render(request, "groups/h5/store_none.html", {
-            "org": code.org, "code": code, "result": result, "pick_url": pick_url,
-            "all_closed": result.outcome == StoreRouting.Outcome.ALL_CLOSED,
-        })
+            if request.POST.get("store"):
+                result = storecodes.route_by_choice(code, request.POST["store"])
+            else:
+                result = storecodes.route_by_location(code, request.POST.get("latitude"), request.POST.get("longitude"))
+        except ValidationError as error:
+            return redirect(pick_url if "store" in error.message_dict else f"{pick_url}?reason=invalid")
+        return _store_answer(request, code, result)
     if request.method != "GET":
         return HttpResponse(status=405)
     return render(request, "groups/h5/store.html", {"org": code.org, "code": code, "pick_url": pick_url})
