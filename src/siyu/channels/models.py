@@ -40,8 +40,36 @@ def _codes_of_member(viewer):
     return ChannelStaff.objects.filter(staff__membership_id=viewer.pk).values("code_id")
 
 
+class PartOfCode:
+    """Visibility for a code's own settings (its staff, tags, red packet): whoever may open the code."""
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(code__in=_codes_of_stores(store_ids)) | Q(code__owner__store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(code__in=_codes_of_member(viewer)) | Q(code__owner_id=viewer.pk)
+
+
+class AboutRelation:
+    """Visibility for rows about one friendship (a welcome sent, a red packet paid): whoever may see its staff's
+    customers."""
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(relation__staff__store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(relation__staff__membership_id=viewer.pk)
+
+
 class ChannelFolder(TenantModel):
     """A channel group (渠道分组): how operators file their codes (stores, ads, events, partners…)."""
+
+    # Brand-wide reference data every member works with (visible_to gives them all of it).
+    shared_with_members = True
 
     name = models.CharField(_("分组名称"), max_length=50)
     order = models.IntegerField(default=0)
@@ -58,6 +86,9 @@ class ChannelFolder(TenantModel):
 
 class Partner(TenantModel):
     """The other brand of a cross-brand campaign (异业合作), whose channels get a traffic-share report."""
+
+    # Brand-wide reference data every member works with (visible_to gives them all of it).
+    shared_with_members = True
 
     name = models.CharField(_("合作方"), max_length=100)
     note = models.CharField(_("备注"), max_length=300, blank=True)
@@ -152,7 +183,7 @@ class ChannelState(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "state"], name="channelstate_unique_state")]
 
 
-class ChannelStaff(TenantModel):
+class ChannelStaff(PartOfCode, TenantModel):
     """A staff member on a code: ``primary`` staff receive customers; ``backup`` ones when the policy has nobody."""
 
     class Role(models.TextChoices):
@@ -169,7 +200,7 @@ class ChannelStaff(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "code", "staff"], name="channelstaff_unique")]
 
 
-class ChannelCodeTag(TenantModel):
+class ChannelCodeTag(PartOfCode, TenantModel):
     """A corp tag put on every relation the code brings in (source ``channel``)."""
 
     code = models.ForeignKey(ChannelCode, on_delete=models.CASCADE, related_name="code_tags")
@@ -277,7 +308,7 @@ class CustomerChannel(TenantModel):
         return Q(staff__membership_id=viewer.pk)
 
 
-class RedPacketRule(TenantModel):
+class RedPacketRule(PartOfCode, TenantModel):
     """A code's new-customer red packet: a fixed or random amount, paid from a budget that is never exceeded.
 
     ``spent_fen`` counts every amount reserved (paid, or being paid); a reservation is one conditional UPDATE,
@@ -324,7 +355,7 @@ class SimulatedPayment(TenantModel):
 
 
 # -- durable rows, performed by the dispatcher in this order ------------------------------------------------
-class WelcomeSend(DurableRow):
+class WelcomeSend(AboutRelation, DurableRow):
     """One ``send_welcome_msg`` for one new relation. The idempotency key is ``welcome:<WelcomeCode>``.
 
     WeCom accepts a welcome code once, within 20 seconds of the add (``deadline``): 41051 (already sent, or the
@@ -398,7 +429,7 @@ class AddFollowUp(DurableRow):
         perform_follow_up(self)
 
 
-class RedPacketPayout(DurableRow):
+class RedPacketPayout(AboutRelation, DurableRow):
     """One new-customer red packet. ``bill_no`` is the idempotency key handed to the payment provider, so a
     retry (or a crash between paying and recording) never pays twice; one per customer (``recipient_key``)."""
 

@@ -65,10 +65,10 @@ def _count(links, field: str = "code"):
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def with_add_counts(codes, org, *, now=None):
-    """Annotate ``adds_today`` and ``adds_total`` (relations brought in; re-adds of a friendship count once)."""
+def with_add_counts(codes, links, *, now=None):
+    """Annotate ``adds_today`` and ``adds_total``: relations brought in (re-adds of a friendship count once),
+    counted over ``links`` (CustomerChannel rows: those the viewer may see, so counts match what they can open)."""
     start = day_start(now or timezone.now())
-    links = CustomerChannel.objects.for_org(org)
     return codes.annotate(adds_total=_count(links), adds_today=_count(links.filter(last_at__gte=start)))
 
 

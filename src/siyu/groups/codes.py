@@ -624,22 +624,23 @@ def today_start(now: datetime | None = None) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def join_counts(org, codes, *, now: datetime | None = None) -> dict[int, dict]:
-    """Per code: joins today and in total (members who joined by the code's states), and its groups' members."""
+def join_counts(codes, *, members, groups, now: datetime | None = None) -> dict[int, dict]:
+    """Per code: joins today and in total (members who joined by the code's states), and its groups' members,
+    counted over ``members`` (GroupMember rows) and ``groups`` (CustomerGroup rows) in the reader's scope."""
     codes = list(codes)
     by_state = {s: code.pk for code in codes for s in code.states}
     start = today_start(now)
     result = {code.pk: {"joins_today": 0, "joins_total": 0, "members": 0, "groups": 0} for code in codes}
     if not codes:
         return result
-    joins = (GroupMember.objects.for_org(org).filter(type=GroupMember.Type.EXTERNAL, state__in=list(by_state))
+    joins = (members.filter(type=GroupMember.Type.EXTERNAL, state__in=list(by_state))
              .values("state").annotate(total=Count("id"), today=Count("id", filter=Q(join_time__gte=start))))
     for row in joins:
         figures = result[by_state[row["state"]]]
         figures["joins_total"] += row["total"]
         figures["joins_today"] += row["today"]
     chats = {chat: code.pk for code in codes for chat in code.chat_ids}
-    for chat_id, count in (CustomerGroup.objects.for_org(org).filter(chat_id__in=list(chats), status=CustomerGroup.Status.ACTIVE)
+    for chat_id, count in (groups.filter(chat_id__in=list(chats), status=CustomerGroup.Status.ACTIVE)
                            .values_list("chat_id", "member_count")):
         result[chats[chat_id]]["members"] += count
         result[chats[chat_id]]["groups"] += 1

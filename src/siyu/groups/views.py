@@ -18,9 +18,10 @@ from django.views.decorators.http import require_GET, require_POST
 from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
 from siyu.console.paging import paginate
+from siyu.core.tenancy import system_read
 from siyu.groups import codes, qr, storecodes
 from siyu.groups.forms import GroupCodeFilterForm, GroupCodeForm, StoreCodeForm, StoreLocationForm
-from siyu.groups.models import GroupCode, GroupMember, StoreCode, StoreRouting
+from siyu.groups.models import CustomerGroup, GroupCode, GroupMember, StoreCode, StoreRouting
 from siyu.orgs.models import Organization, Store
 from siyu.wecom.client import WeComClient
 from siyu.wecom.errors import WeComError
@@ -53,6 +54,11 @@ def _allow_images(response, urls) -> HttpResponse:
 
 
 # == group codes ==============================================================================================
+def _join_counts(viewer, rows) -> dict[int, dict]:
+    """Joins and members as far as the viewer may see them: a guide's figures are their own groups'."""
+    return codes.join_counts(rows, members=GroupMember.objects.visible_to(viewer), groups=CustomerGroup.objects.visible_to(viewer))
+
+
 def _code_or_404(viewer, pk: int) -> GroupCode:
     return get_object_or_404(GroupCode.objects.visible_to(viewer).select_related("store", "org"), pk=pk)
 
@@ -71,7 +77,7 @@ def code_list(request):
             rows = rows.filter(Q(name__icontains=text) | Q(state__icontains=text))
     rows = rows.filter(status=status) if status else rows.exclude(status=GroupCode.Status.DELETED)
     page = paginate(request, rows.order_by("-created_at", "-id"))
-    figures = codes.join_counts(viewer.org_id, page.object_list)
+    figures = _join_counts(viewer, page.object_list)
     for code in page:
         code.figures = figures[code.pk]
     return render(request, "groups/code_list.html", {"filters": filters, "page": page})
@@ -117,8 +123,8 @@ def code_edit(request, pk: int):
 def code_detail(request, pk: int):
     viewer = request.membership
     code = _code_or_404(viewer, pk)
-    figures = codes.join_counts(viewer.org_id, [code])[code.pk]
-    recent = (GroupMember.objects.for_org(viewer.org_id).filter(type=GroupMember.Type.EXTERNAL, state__in=code.states)
+    figures = _join_counts(viewer, [code])[code.pk]
+    recent = (GroupMember.objects.visible_to(viewer).filter(type=GroupMember.Type.EXTERNAL, state__in=code.states)
               .select_related("group", "customer").order_by("-join_time", "-id")[:20])
     attachment = code.welcome_attachment or {}
     return render(request, "groups/code_detail.html", {
@@ -323,6 +329,7 @@ def _org_or_404(slug: str) -> Organization:
 
 
 @require_GET
+@system_read("public H5 page: a printed group code, no signed-in viewer")
 def group_landing(request, slug: str, public_id: str):
     """What a printed group code opens: the brand and WeCom's current 「加入群聊」 QR to long-press."""
     org = _org_or_404(slug)
@@ -366,6 +373,7 @@ def _store_answer(request, code: StoreCode, result: storecodes.Route):
     return _allow_images(response, [t["image"] for t in shown])
 
 
+@system_read("public H5 page: a store code, no signed-in viewer")
 def store_page(request, slug: str, public_id: str):
     """The store code's page. GET: why it asks for the location, and the choice to share it or pick a store.
     POST (from the page's own form, CSRF-protected): a coordinate, or a store picked from the list."""
@@ -388,6 +396,7 @@ def store_page(request, slug: str, public_id: str):
 
 
 @require_GET
+@system_read("public H5 page: a store code, no signed-in viewer")
 def store_pick(request, slug: str, public_id: str):
     """Without a location: cities, then the stores of the chosen city."""
     code = _store_code_public(slug, public_id)

@@ -15,9 +15,9 @@ class MoveForm(forms.Form):
     customer = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     stage = forms.ModelChoiceField(label=_("移到"), queryset=Stage.objects.none(), empty_label=None)
 
-    def __init__(self, *args, org, **kwargs):
+    def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = Stage.objects.for_org(org)
+        self.fields["stage"].queryset = Stage.objects.visible_to(viewer)
 
 
 class StageForm(forms.Form):
@@ -43,9 +43,9 @@ class CustomerStageForm(forms.Form):
     stage = forms.ModelChoiceField(label=_("客户阶段"), queryset=Stage.objects.none(), empty_label=None)
     birthday = forms.DateField(label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args, org, **kwargs):
+    def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = Stage.objects.for_org(org)
+        self.fields["stage"].queryset = Stage.objects.visible_to(viewer)
 
 
 class LossHandleForm(forms.Form):
@@ -79,12 +79,12 @@ class RuleForm(forms.Form):
                                    help_text=_("只会向后移动：已在更后阶段的客户保持不变。"))
     is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
 
-    def __init__(self, *args, org, **kwargs):
+    def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.org = org
-        self.fields["tags"].queryset = (Tag.objects.for_org(org).filter(kind=Tag.Kind.CORP, deleted=False)
+        self.org = viewer.org
+        self.fields["tags"].queryset = (Tag.objects.visible_to(viewer).filter(kind=Tag.Kind.CORP, deleted=False)
                                         .exclude(wecom_id="").select_related("group"))
-        self.fields["stage"].queryset = Stage.objects.for_org(org)
+        self.fields["stage"].queryset = Stage.objects.visible_to(viewer)
 
     def config(self) -> dict:
         raise NotImplementedError
@@ -140,9 +140,9 @@ class PurchaseRuleForm(RuleForm):
     amount = forms.DecimalField(label=_("累计消费超过（元）"), required=False, min_value=0, decimal_places=2, max_digits=12)
     count = forms.IntegerField(label=_("累计订单数达到"), required=False, min_value=1, max_value=1000)
 
-    def __init__(self, *args, org, **kwargs):
-        super().__init__(*args, org=org, **kwargs)
-        self.fields["products"].queryset = Product.objects.for_org(org)
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, viewer=viewer, **kwargs)
+        self.fields["products"].queryset = Product.objects.visible_to(viewer)
 
     def config(self) -> dict:
         d = self.cleaned_data
