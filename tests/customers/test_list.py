@@ -188,7 +188,7 @@ def test_a_short_number_searches_names_and_remarks_not_phones(world, shop):
     make_customer(world.org, "会员1234", staff)
     make_customer(world.org, "周先生", (staff, {"remark": "卡号 1234 尾号", "mobiles": ["13700001234"]}))
     assert queries.phone_customer_ids(world.org, "1234") is None
-    assert sorted(names(listing(world.admin, q="1234"))) == ["周先生", "会员1234"]
+    assert set(names(listing(world.admin, q="1234"))) == {"周先生", "会员1234"}
 
 
 def test_registered_filter_is_offered_validated_and_applied(world, shop):
