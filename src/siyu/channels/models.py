@@ -24,8 +24,9 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.durable import DurableRow
-from siyu.wecom.states import STATE_MAX
+from siyu.core.published import PublishedCode
 from siyu.core.tenancy import TenantModel
+from siyu.wecom.states import STATE_MAX
 
 WEEKDAY_NAMES = [_("周一"), _("周二"), _("周三"), _("周四"), _("周五"), _("周六"), _("周日")]
 STAFF_MAX = 100  # WeCom: user + party ≤ 100 per contact way
@@ -103,20 +104,14 @@ class Partner(TenantModel):
         return self.name
 
 
-class ChannelCode(TenantModel):
+class ChannelCode(PublishedCode):
     """One channel live code: a WeCom contact way, its staff rotation, tags, remark, welcome and red packet."""
-
-    class Status(models.TextChoices):
-        ACTIVE = "active", _("使用中")
-        PAUSED = "paused", _("已暂停")
-        DELETED = "deleted", _("已删除")
 
     class Policy(models.TextChoices):
         ROUND_ROBIN = "round_robin", _("轮流分配")
         TIME_SLOTS = "time_slots", _("按时段分配")
         DAILY_CAP = "daily_cap", _("每日上限")
 
-    public_id = models.CharField(max_length=16, editable=False)
     name = models.CharField(_("名称"), max_length=50)
     folder = models.ForeignKey(ChannelFolder, null=True, blank=True, on_delete=models.SET_NULL, related_name="codes",
                                verbose_name=_("渠道分组"))
@@ -124,7 +119,6 @@ class ChannelCode(TenantModel):
                                 verbose_name=_("合作方"))
     owner = models.ForeignKey("orgs.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                               verbose_name=_("负责人"))
-    state = models.CharField(_("渠道参数"), max_length=STATE_MAX)
     policy = models.CharField(_("分配方式"), max_length=20, choices=Policy.choices, default=Policy.ROUND_ROBIN)
     daily_cap = models.PositiveIntegerField(_("每人每日上限"), null=True, blank=True)
     # [{"days": [0..6] (Monday = 0), "start": "HH:MM", "end": "HH:MM" ("24:00" = midnight), "staff": [Staff.pk]}]
@@ -132,17 +126,9 @@ class ChannelCode(TenantModel):
     skip_verify = models.BooleanField(_("自动通过好友"), default=True)
     remark_template = models.CharField(_("备注模板"), max_length=60, blank=True)
     welcome_enabled = models.BooleanField(_("发送欢迎语"), default=True)
-    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    config_id = models.CharField(max_length=64, blank=True)
-    qr_code = models.URLField(max_length=500, blank=True)
     # The staff the contact way lists in WeCom right now (what the rotation last wrote).
     current_userids = models.JSONField(default=list, blank=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    paused_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -156,13 +142,6 @@ class ChannelCode(TenantModel):
             models.Index(fields=["org", "config_id"], name="channelcode_org_config"),
         ]
 
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def is_active(self) -> bool:
-        return self.status == self.Status.ACTIVE
-
     @classmethod
     def scope_stores(cls, store_ids) -> Q:
         return Q(pk__in=_codes_of_stores(store_ids)) | Q(owner__store_id__in=store_ids)
@@ -170,6 +149,10 @@ class ChannelCode(TenantModel):
     @classmethod
     def scope_owner(cls, viewer) -> Q:
         return Q(pk__in=_codes_of_member(viewer)) | Q(owner_id=viewer.pk)
+
+    @classmethod
+    def holders_of_state(cls, org, state: str) -> list[ChannelCode]:
+        return list(cls.objects.for_org(org).filter(pk__in=ChannelState.objects.for_org(org).filter(state=state).values("code_id")))
 
 
 class ChannelState(TenantModel):

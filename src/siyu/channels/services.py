@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from datetime import datetime
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -34,13 +33,14 @@ from siyu.channels.models import (
     RedPacketRule,
     WelcomeMessage,
 )
+from siyu.core import published
 from siyu.core.durable import PermanentFailure, RetryLater
 from siyu.customers import tagging, timeline
 from siyu.customers.models import Relation, RelationTag, Tag
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Staff
 from siyu.wecom.client import WeComClient
-from siyu.wecom.states import random_state, state_error
+from siyu.wecom.states import state_error
 from siyu.wecom.errors import InvalidParameter, NotConnected, NotExternalContact, RateLimited, WeComError
 
 log = logging.getLogger(__name__)
@@ -79,14 +79,7 @@ def _wecom_refused(error: WeComError, what: str) -> ValidationError:
 
 def new_state(org) -> str:
     """A fresh state: ``c_`` and ten random letters and digits (well under WeCom's 30 characters)."""
-    return random_state("c_", lambda state: ChannelState.objects.for_org(org).filter(state=state).exists())
-
-
-def _new_public_id(org) -> str:
-    while True:
-        public_id = secrets.token_urlsafe(9)[:12]
-        if not ChannelCode.objects.for_org(org).filter(public_id=public_id).exists():
-            return public_id
+    return published.new_state(org, "c_")
 
 
 # -- validation -------------------------------------------------------------------------------------------
@@ -209,10 +202,9 @@ def clean_code(org, data: dict, *, code: ChannelCode | None = None, by=None) -> 
     if problem:
         errors.setdefault("state", []).append(problem)
     else:
-        taken = ChannelState.objects.for_org(org).filter(state=state).exclude(code=code).select_related("code").first()
-        if taken is not None:
-            errors.setdefault("state", []).append(
-                _("渠道参数已被渠道活码“%(name)s”使用过，请换一个。") % {"name": taken.code.name})
+        taken = published.state_taken_error(org, state, exclude=code)
+        if taken:
+            errors.setdefault("state", []).append(taken)
     cleaned["state"] = state
 
     for field, model, limit in (("folder", ChannelFolder, 50), ("partner", Partner, 100), ("owner", Membership, 0)):
@@ -388,7 +380,7 @@ def create_channel_code(org, *, by=None, client: WeComClient | None = None, **da
             with transaction.atomic():
                 _save_new_groupings(org, cleaned, by)
                 code = ChannelCode.objects.create(
-                    org=org, public_id=_new_public_id(org), name=cleaned["name"], state=cleaned["state"],
+                    org=org, public_id=published.new_public_id(org, ChannelCode), name=cleaned["name"], state=cleaned["state"],
                     folder=cleaned["folder"], partner=cleaned["partner"], owner=cleaned["owner"] or (by if isinstance(by, Membership) else None),
                     policy=cleaned["policy"], daily_cap=cleaned["daily_cap"], time_slots=cleaned["time_slots"],
                     skip_verify=cleaned["skip_verify"], remark_template=cleaned["remark_template"],

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from datetime import datetime, timedelta
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -31,6 +30,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from siyu.core import published
 from siyu.core.durable import DurableRow, PermanentFailure, RetryLater
 from siyu.groups import services as group_services
 from siyu.groups.models import (
@@ -44,7 +44,7 @@ from siyu.groups.models import (
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Organization, Store
 from siyu.wecom.client import WeComClient
-from siyu.wecom.states import random_state, state_error
+from siyu.wecom.states import state_error
 from siyu.wecom.errors import InvalidParameter, NotConnected, RateLimited, WeComError
 
 log = logging.getLogger(__name__)
@@ -86,25 +86,9 @@ def _client(org, client):
         raise _wecom_refused(error, _("连接")) from error
 
 
-def _states_in_use(org, exclude: GroupCode | None) -> dict[str, GroupCode]:
-    used = {}
-    for code in GroupCode.objects.for_org(org).exclude(pk=exclude.pk if exclude else None).only("name", "state", "past_states"):
-        for state in code.states:
-            used[state] = code
-    return used
-
-
 def new_state(org) -> str:
     """A fresh state: ``g_`` and ten random letters and digits (well under WeCom's 30 characters)."""
-    used = _states_in_use(org, None)
-    return random_state("g_", lambda state: state in used)
-
-
-def _new_public_id(org, model=GroupCode) -> str:
-    while True:
-        public_id = secrets.token_urlsafe(9)[:12]
-        if not model.objects.for_org(org).filter(public_id=public_id).exists():
-            return public_id
+    return published.new_state(org, "g_")
 
 
 # -- validation -----------------------------------------------------------------------------------------------
@@ -223,9 +207,9 @@ def clean_code(org, data: dict, *, code: GroupCode | None = None, by=None) -> di
     if problem:
         errors.setdefault("state", []).append(problem)
     else:
-        taken = _states_in_use(org, code).get(state)
-        if taken is not None:
-            errors.setdefault("state", []).append(_("渠道参数已被群活码“%(name)s”使用过，请换一个。") % {"name": taken.name})
+        taken = published.state_taken_error(org, state, exclude=code)
+        if taken:
+            errors.setdefault("state", []).append(taken)
     cleaned["state"] = state
 
     store = data.get("store")
@@ -356,7 +340,7 @@ def create_group_code(org, *, by=None, client: WeComClient | None = None, **data
         try:
             with transaction.atomic():
                 code = GroupCode.objects.create(
-                    org=org, public_id=_new_public_id(org), name=cleaned["name"], store=cleaned["store"],
+                    org=org, public_id=published.new_public_id(org, GroupCode), name=cleaned["name"], store=cleaned["store"],
                     state=cleaned["state"], chat_ids=way.get("chat_id_list") or chat_ids,
                     auto_create_room=cleaned["auto_create_room"], room_base_name=cleaned["room_base_name"],
                     room_base_id=cleaned["room_base_id"], welcome_text=cleaned["welcome_text"],

@@ -21,7 +21,6 @@ Tencent/腾讯) show GCJ-02; :func:`gcj02_to_wgs84` converts what an operator co
 from __future__ import annotations
 
 import math
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -34,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.channels import queries as channel_queries
+from siyu.core import published
 from siyu.groups.models import GroupCode, StoreCode, StoreRouting
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Store
@@ -298,10 +298,8 @@ def create_store_code(org, *, by=None, **data) -> StoreCode:
     a code of their own), ``intro`` (a line on the page)."""
     cleaned = clean_store_code(org, data)
     with transaction.atomic():
-        public_id = secrets.token_urlsafe(9)[:12]
-        while StoreCode.objects.for_org(org).filter(public_id=public_id).exists():
-            public_id = secrets.token_urlsafe(9)[:12]
-        code = StoreCode.objects.create(org=org, public_id=public_id, created_by=_actor(by), **cleaned)
+        code = StoreCode.objects.create(org=org, public_id=published.new_public_id(org, StoreCode), created_by=_actor(by),
+                                        **cleaned)
         audit.record("storecode.created", org=org, actor=_actor(by), obj=code,
                      details={"name": code.name, "radius_km": str(code.radius_km), "fallback_code": code.fallback_code_id})
     return code
