@@ -124,7 +124,7 @@ class KeywordRuleForm(RuleForm):
 
 class BehaviourRuleForm(RuleForm):
     kind = Rule.Kind.BEHAVIOUR
-    event = forms.ChoiceField(label=_("客户行为"), choices=list(rules.BEHAVIOUR_EVENTS.items()))
+    event = forms.ChoiceField(label=_("客户行为"), choices=lambda: list(rules.BEHAVIOUR_EVENTS.items()))
     ref = forms.CharField(label=_("指定对象"), required=False, max_length=64,
                           help_text=_("素材、链接、活动或客户群的编号；留空表示任意一个。"))
 
