@@ -387,3 +387,14 @@ def test_console_pages(world, shops, code):
     assert client_for(world.guide_e1).get(reverse("groups:store_codes")).status_code == 403
     assert client_for(world.east_manager).get(reverse("groups:store_code_detail", args=[code.pk])).status_code == 200
     assert client_for(world.east_manager).get(reverse("groups:store_locations")).status_code == 403
+
+
+def test_a_regional_managers_store_code_page_shows_and_counts_their_stores_only(world, shops, code, monkeypatch):
+    monkeypatch.setattr(storecodes.timezone, "now", lambda: at("2024-06-03 12:00"))
+    storecodes.route_by_location(code, *HERE)  # 外滩店, in the east region
+    south = client_for(world.s1_manager).get(reverse("groups:store_code_detail", args=[code.pk])).content.decode()
+    east = client_for(world.east_manager).get(reverse("groups:store_code_detail", args=[code.pk])).content.decode()
+    assert "外滩店" in east and "人民广场店" in east
+    assert "外滩店" not in south and "人民广场店" not in south
+    assert storecodes.routing_summary(code, viewer=world.east_manager)["total"] == 1
+    assert storecodes.routing_summary(code, viewer=world.s1_manager)["total"] == 0

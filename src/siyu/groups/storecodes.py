@@ -247,8 +247,9 @@ def route_by_choice(code: StoreCode, store_id, *, at: datetime | None = None) ->
     return result
 
 
-def routing_summary(code: StoreCode) -> dict:
-    rows = StoreRouting.objects.for_org(code.org_id).filter(code=code)
+def routing_summary(code: StoreCode, *, viewer: Membership) -> dict:
+    """Where the code sent people, counted over the stores ``viewer`` may see."""
+    rows = StoreRouting.objects.visible_to(viewer).filter(code=code)
     return {
         "total": rows.count(),
         "unmatched": rows.exclude(outcome=StoreRouting.Outcome.ROUTED).count(),

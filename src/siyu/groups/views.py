@@ -251,12 +251,13 @@ def store_code_detail(request, pk: int):
     viewer = request.membership
     code = _store_code_or_404(viewer, pk)
     now = timezone.now()
-    stores = list(storecodes.candidate_stores(viewer.org))
+    # A regional manager sees (and counts) the stores of their region only.
+    stores = list(storecodes.candidate_stores(viewer.org).filter(pk__in=Store.objects.visible_to(viewer).values("pk")))
     for store in stores:
         store.open_now = store.is_open_at(now)
         store.targets = storecodes.targets_for(code, store)
     return render(request, "groups/store_code_detail.html", {
-        "code": code, "stores": stores, "summary": storecodes.routing_summary(code), "landing_url": qr.landing_url(code),
+        "code": code, "stores": stores, "summary": storecodes.routing_summary(code, viewer=viewer), "landing_url": qr.landing_url(code),
         "methods": dict(StoreRouting.Method.choices), "outcomes": dict(StoreRouting.Outcome.choices),
     })
 
