@@ -34,7 +34,7 @@ import sys
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from benchmarks.common import REPO, figure, setup_django, stopwatch
+from benchmarks.common import REPO, figure, setup_django, skipped, stopwatch
 
 CUSTOMERS = int(os.environ.get("SIYU_BENCH_CUSTOMERS", "1000000"))
 TAGS_PER_CUSTOMER = 5
@@ -357,17 +357,18 @@ def _child_main() -> None:
     sys.stdout.write(json.dumps(result) + "\n")
 
 
+def _postgres_figures(url: str | None) -> list[dict]:
+    if url:
+        return _figures(_run_postgres(url), "PostgreSQL")
+    return [skipped("list page, 2 tags + stage, p95 (PostgreSQL)", "ms",
+                    reason="set SIYU_BENCH_POSTGRES_URL to a PostgreSQL server the benchmark may create a database on")]
+
+
 def run() -> list[dict]:
     setup_django()
     started = time.perf_counter()
     figures = _figures(_one_database(), "SQLite")
-    url = _postgres_url()
-    if url:
-        figures += _figures(_run_postgres(url), "PostgreSQL")
-    else:
-        figures.append(figure("list page, 2 tags + stage, p95 (PostgreSQL)", 0, "ms",
-                              notes="skipped: set SIYU_BENCH_POSTGRES_URL to a PostgreSQL server the benchmark may "
-                                    "create a database on"))
+    figures += _postgres_figures(_postgres_url())
     figures[0]["notes"] += f"; whole benchmark {time.perf_counter() - started:.0f} s"
     return figures
 

@@ -79,3 +79,9 @@ def figure(name: str, value: float, unit: str, *, limit_value: float | None = No
         "ratio": ratio,
         "notes": notes,
     }
+
+
+def skipped(name: str, unit: str, *, reason: str) -> dict:
+    """A figure this run could not measure: its value is absent, never 0, so no one reads it as a result."""
+    return {"name": name, "value": None, "unit": unit, "limit_value": None, "limit_unit": None, "ratio": None,
+            "notes": f"skipped: {reason}"}

@@ -258,3 +258,24 @@ def test_a_remark_template_longer_than_wecom_allows_is_refused_before_anything_i
     assert not ChannelCode.objects.for_org(world.org).exists()
     code = make_code(world, team, remark_template="{channel}{date}")  # 14: fits
     assert code.remark_template == "{channel}{date}"
+
+
+def test_a_failed_save_during_edit_gives_wecom_back_the_previous_staff(world, corp, team):
+    from django.db import DatabaseError, connection
+
+    alice, bob, tea, afternoon = team
+    code = make_code(world, team)
+    carol = corp.staff("carol", "陈刚")
+
+    def refuse_code_update(execute, sql, params, many, context):
+        if sql.startswith('UPDATE "channels_channelcode"'):
+            raise DatabaseError("database went away")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse_code_update), pytest.raises(DatabaseError):
+        services.update_channel_code(code, by=world.admin, **{
+            **services.code_values(code), "name": "新名字", "staff": [carol]})
+    way = corp.way(code)
+    assert way["user"] == ["alice", "bob"] and way["remark"] == "南京路店海报"
+    code.refresh_from_db()
+    assert code.current_userids == ["alice", "bob"]

@@ -149,3 +149,22 @@ def test_paused_codes_are_not_rotated(world, corp):
                                         policy="daily_cap", daily_cap=1)
     services.pause_channel_code(code, by=world.admin)
     assert not rotation.sync_rotation(ChannelCode.objects.for_org(world.org).get(pk=code.pk))
+
+
+def test_a_day_starts_at_beijing_midnight_not_utc_midnight(world):
+    """Caps count adds since 00:00 Beijing time: at 07:30 in Beijing (23:30 UTC the evening before) an add at
+    01:00 Beijing is today's, and one at 23:00 Beijing the night before is not."""
+    from siyu.channels.models import CustomerChannel
+    from siyu.customers.models import Customer
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    morning = datetime(2024, 6, 3, 7, 30, tzinfo=shanghai)
+    assert rotation.day_start(morning) == datetime(2024, 6, 3, 0, 0, tzinfo=shanghai)
+    staff = Staff.objects.create(org=world.org, userid="alice", name="张晓")
+    code = ChannelCode.objects.create(org=world.org, public_id="cap", name="直播", state="c_cap")
+    for n, at in enumerate((datetime(2024, 6, 3, 1, 0, tzinfo=shanghai), datetime(2024, 6, 2, 23, 0, tzinfo=shanghai))):
+        customer = Customer.objects.create(org=world.org, external_userid=f"wm-cap-{n}")
+        relation = Relation.objects.create(org=world.org, customer=customer, staff=staff)
+        CustomerChannel.objects.create(org=world.org, customer=customer, code=code, relation=relation, staff=staff,
+                                       state=code.state, first_at=at, last_at=at)
+    assert rotation.adds_today(code, morning) == {staff.pk: 1}

@@ -182,6 +182,15 @@ def test_search_by_name_remark_and_phone_through_the_blind_index(world, shop):
     assert CustomerPhone.objects.for_org(world.org).count() == 1
 
 
+def test_a_short_number_searches_names_and_remarks_not_phones(world, shop):
+    """Four digits are too few to be a phone: the search finds them in a name or a remark instead."""
+    staff = Staff.objects.for_org(world.org).first()
+    make_customer(world.org, "会员1234", staff)
+    make_customer(world.org, "周先生", (staff, {"remark": "卡号 1234 尾号", "mobiles": ["13700001234"]}))
+    assert queries.phone_customer_ids(world.org, "1234") is None
+    assert set(names(listing(world.admin, q="1234"))) == {"周先生", "会员1234"}
+
+
 def test_registered_filter_is_offered_validated_and_applied(world, shop):
     register_list_filter(
         "starts", label="首字母", order=5,

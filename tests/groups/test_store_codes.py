@@ -215,7 +215,7 @@ def test_route_by_location_records_the_decision_without_coordinates(world, shops
     assert rows.count() == 4
 
 
-def test_targets_prefer_the_stores_own_codes(world, shops, code, monkeypatch):
+def test_targets_prefer_the_stores_own_codes(world, shops, code):
     a, b, c, hz = shops
     assert storecodes.targets_for(code, b) == []
     own = GroupCode.objects.create(org=world.org, public_id="gcB", name="外滩店福利群", store=b, state="g_b",
@@ -228,14 +228,57 @@ def test_targets_prefer_the_stores_own_codes(world, shops, code, monkeypatch):
     [target] = storecodes.targets_for(code, c)
     assert target.qr_image == fallback.qr_code
 
-    from siyu.channels import queries as channel_queries
-
-    class StaffCode:
-        public_id, qr_code = "chanB", "https://wework.qpic.cn/wwpic/staff/0"
-
-    monkeypatch.setattr(channel_queries, "code_for_store", lambda s: StaffCode() if s == b else None, raising=False)
+    staff_code = store_staff_code(world, b, "chanB")
     kinds = [(t.kind, t.qr_image) for t in storecodes.targets_for(code, b)]
-    assert kinds == [("staff", StaffCode.qr_code), ("group", own.qr_code)]
+    assert kinds == [("staff", staff_code.qr_code), ("group", own.qr_code)]
+    assert storecodes.targets_for(code, b)[0].landing_url.endswith(f"/{staff_code.public_id}/")
+    assert [t.kind for t in storecodes.targets_for(code, c)] == ["group"]  # b's guides are not c's
+
+
+def store_staff_code(world, store, public_id, *, also=None):
+    """A live channel code listing ``store``'s guide (and ``also``'s, when given)."""
+    from siyu.channels.models import ChannelCode, ChannelStaff
+    from siyu.orgs.models import Staff
+
+    channel = ChannelCode.objects.create(org=world.org, public_id=public_id, name=f"{store.name}顾问", state=f"c_{public_id}",
+                                         config_id=f"cfg-{public_id}", qr_code=f"https://wework.qpic.cn/wwpic/{public_id}/0")
+    for n, where in enumerate([store] + ([also] if also else [])):
+        guide = Staff.objects.create(org=world.org, userid=f"{public_id}-{n}", name=f"导购{n}", store=where)
+        ChannelStaff.objects.create(org=world.org, code=channel, staff=guide, position=n)
+    return channel
+
+
+def test_a_store_code_routes_to_the_nearest_stores_guide_and_its_group(world, shops, code, monkeypatch):
+    a, b, c, hz = shops
+    mixed = store_staff_code(world, b, "mixed", also=c)  # a regional code: not b's own
+    assert storecodes.targets_for(code, b) == []
+    own = store_staff_code(world, b, "chanB")
+    GroupCode.objects.create(org=world.org, public_id="gcB", name="外滩店福利群", store=b, state="g_b",
+                             config_id="cfg-b", qr_code="https://wework.qpic.cn/wwpic/b/0")
+    monkeypatch.setattr(storecodes.timezone, "now", lambda: at("2024-06-03 12:00"))
+    body = Client().post(page_url(code), {"latitude": HERE[0], "longitude": HERE[1]}).content.decode()
+    assert "外滩店" in body and 'data-testid="target-staff"' in body and 'data-testid="target-group"' in body
+    assert own.qr_code in body and "https://wework.qpic.cn/wwpic/b/0" in body and mixed.qr_code not in body
+
+
+def test_both_paths_give_the_fallback_group_code_when_every_store_is_closed(world, shops, code, monkeypatch):
+    a, b, c, hz = shops
+    fallback = GroupCode.objects.create(org=world.org, public_id="gcAll", name="总群", state="g_all",
+                                        config_id="cfg-all", qr_code="https://wework.qpic.cn/wwpic/all/0")
+    GroupCode.objects.create(org=world.org, public_id="gcB", name="外滩店福利群", store=b, state="g_b",
+                             config_id="cfg-b", qr_code="https://wework.qpic.cn/wwpic/b/0")
+    storecodes.update_store_code(code, name=code.name, radius_km=10, fallback_code=fallback)
+    monkeypatch.setattr(storecodes.timezone, "now", lambda: at("2024-06-03 23:30"))
+    browser = Client()
+    located = browser.post(page_url(code), {"latitude": HERE[0], "longitude": HERE[1]}).content.decode()
+    picked = browser.post(page_url(code), {"store": b.pk}).content.decode()
+    for body in (located, picked):
+        assert fallback.qr_code in body and "https://wework.qpic.cn/wwpic/b/0" not in body
+        assert 'data-testid="all-closed"' in body
+    rows = StoreRouting.objects.for_org(world.org).order_by("id")
+    assert [(r.method, r.outcome, r.store) for r in rows] == [("location", "all_closed", None), ("picker", "all_closed", None)]
+    far = browser.post(page_url(code), {"latitude": 39.9042, "longitude": 116.4074}).content.decode()
+    assert fallback.qr_code in far and 'data-testid="out-of-range"' in far
 
 
 def test_set_store_location(world, shops):
@@ -354,3 +397,14 @@ def test_the_store_code_page_counts_the_viewers_stores_only(world):
     assert (manager["stores_total"], manager["stores_located"]) == (2, 1)  # E1 and E2, not the south's
     admin = client_for(world.admin).get(reverse("groups:store_codes")).context
     assert (admin["stores_total"], admin["stores_located"]) == (4, 2)
+
+
+def test_a_regional_managers_store_code_page_shows_and_counts_their_stores_only(world, shops, code, monkeypatch):
+    monkeypatch.setattr(storecodes.timezone, "now", lambda: at("2024-06-03 12:00"))
+    storecodes.route_by_location(code, *HERE)  # 外滩店, in the east region
+    south = client_for(world.s1_manager).get(reverse("groups:store_code_detail", args=[code.pk])).content.decode()
+    east = client_for(world.east_manager).get(reverse("groups:store_code_detail", args=[code.pk])).content.decode()
+    assert "外滩店" in east and "人民广场店" in east
+    assert "外滩店" not in south and "人民广场店" not in south
+    assert storecodes.routing_summary(code, viewer=world.east_manager)["total"] == 1
+    assert storecodes.routing_summary(code, viewer=world.s1_manager)["total"] == 0

@@ -116,7 +116,7 @@ def export(request):
 
 def _export_job(request, pk: int) -> Job:
     """Only the member who asked may follow or fetch an export: its file holds what *they* may see."""
-    jobs = Job.objects.for_org(request.membership.org_id).filter(kind=exports.JOB_KIND, created_by=request.user)
+    jobs = Job.objects.visible_to(request.membership).filter(kind=exports.JOB_KIND, created_by=request.user)
     return get_object_or_404(jobs, pk=pk)
 
 

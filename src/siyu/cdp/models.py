@@ -18,6 +18,9 @@ from siyu.core.tenancy import TenantModel
 class Product(TenantModel):
     """Something the brand sells. ``cycle_days`` is how long one lasts (消耗周期), which drives repurchase reminders."""
 
+    # Brand-wide reference data every member works with (visible_to gives them all of it).
+    shared_with_members = True
+
     sku = models.CharField(_("商品编码"), max_length=64)
     name = models.CharField(_("商品名称"), max_length=100)
     category = models.CharField(_("品类"), max_length=50, blank=True)

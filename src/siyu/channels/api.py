@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from siyu.channels import queries, services
-from siyu.channels.models import ChannelCode, ChannelCodeTag, ChannelStaff, WelcomeMessage
+from siyu.channels.models import ChannelCode, ChannelStaff, WelcomeMessage
 from siyu.customers.models import Customer, Tag
 from siyu.orgs.models import Staff
 
@@ -117,7 +117,7 @@ class ChannelOut(Schema):
 
     @staticmethod
     def resolve_tags(code):
-        return [t.tag.name for t in ChannelCodeTag.objects.for_org(code.org_id).filter(code=code).select_related("tag")]
+        return [t.tag.name for t in code.code_tags.select_related("tag")]
 
     @staticmethod
     def resolve_welcome_text(code):
@@ -132,12 +132,12 @@ class ChannelOut(Schema):
 
 def _links(code: ChannelCode) -> list[ChannelStaff]:
     if not hasattr(code, "_api_links"):
-        code._api_links = list(ChannelStaff.objects.for_org(code.org_id).filter(code=code).select_related("staff"))
+        code._api_links = list(code.channel_staff.select_related("staff"))
     return code._api_links
 
 
 def _base_welcome(code: ChannelCode) -> WelcomeMessage | None:
-    return next((m for m in WelcomeMessage.objects.for_org(code.org_id).filter(code=code, staff=None) if not m.is_variant), None)
+    return next((m for m in code.welcome_messages.filter(staff=None) if not m.is_variant), None)
 
 
 class ListFilters(Schema):
@@ -161,7 +161,7 @@ def _staff(viewer, ids: list[int], field: str) -> list[Staff]:
 
 
 def _tags(viewer, ids: list[int]) -> list[Tag]:
-    found = {t.pk: t for t in Tag.objects.for_org(viewer.org_id).filter(pk__in=ids)}
+    found = {t.pk: t for t in Tag.objects.visible_to(viewer).filter(pk__in=ids)}
     missing = [i for i in ids if i not in found]
     if missing:
         raise ValidationError({"tags": [_("标签不存在：%(ids)s。") % {"ids": ", ".join(map(str, missing))}]})

@@ -36,8 +36,8 @@ def staff_choices(viewer):
     return Staff.objects.visible_to(viewer).filter(status=Staff.Status.ACTIVE).order_by("name", "userid")
 
 
-def tag_choices(org):
-    return Tag.objects.for_org(org).filter(kind=Tag.Kind.CORP, deleted=False).exclude(wecom_id="").select_related("group").order_by("group__name", "name")
+def tag_choices(viewer):
+    return Tag.objects.visible_to(viewer).filter(kind=Tag.Kind.CORP, deleted=False).exclude(wecom_id="").select_related("group").order_by("group__name", "name")
 
 
 class StaffMultipleField(forms.ModelMultipleChoiceField):
@@ -63,7 +63,7 @@ class ChannelFilterForm(console_forms.Form):
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["folder"].queryset = ChannelFolder.objects.for_org(viewer.org_id)
+        self.fields["folder"].queryset = ChannelFolder.objects.visible_to(viewer)
         self.fields["staff"].queryset = Staff.objects.visible_to(viewer).order_by("name", "userid")
 
 
@@ -227,11 +227,11 @@ class ChannelCodeForm(console_forms.Form):
         self.viewer = viewer
         self.fields["staff"].queryset = staff_choices(viewer)
         self.fields["backup_staff"].queryset = staff_choices(viewer)
-        self.fields["tags"].queryset = tag_choices(viewer.org_id)
+        self.fields["tags"].queryset = tag_choices(viewer)
         self.fields["owner"].queryset = Membership.objects.visible_to(viewer).filter(is_active=True).select_related("user")
         self.fields["owner"].label_from_instance = lambda m: m.user.name
-        self.folders = list(ChannelFolder.objects.for_org(viewer.org_id).values_list("name", flat=True))
-        self.partners = list(Partner.objects.for_org(viewer.org_id).values_list("name", flat=True))
+        self.folders = list(ChannelFolder.objects.visible_to(viewer).values_list("name", flat=True))
+        self.partners = list(Partner.objects.visible_to(viewer).values_list("name", flat=True))
 
     @classmethod
     def initial_for(cls, values: dict) -> dict:

@@ -26,9 +26,10 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.durable import DurableRow
+from siyu.core.published import PublishedCode
+from siyu.core.tenancy import TenantModel
 from siyu.wecom import attachments as wecom_attachments
 from siyu.wecom.states import STATE_MAX
-from siyu.core.tenancy import TenantModel
 
 WEEKDAY_NAMES = [_("周一"), _("周二"), _("周三"), _("周四"), _("周五"), _("周六"), _("周日")]
 STAFF_MAX = 100  # WeCom: user + party ≤ 100 per contact way
@@ -43,8 +44,36 @@ def _codes_of_member(viewer):
     return ChannelStaff.objects.filter(staff__membership_id=viewer.pk).values("code_id")
 
 
+class PartOfCode:
+    """Visibility for a code's own settings (its staff, tags, red packet): whoever may open the code."""
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(code__in=_codes_of_stores(store_ids)) | Q(code__owner__store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(code__in=_codes_of_member(viewer)) | Q(code__owner_id=viewer.pk)
+
+
+class AboutRelation:
+    """Visibility for rows about one friendship (a welcome sent, a red packet paid): whoever may see its staff's
+    customers."""
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(relation__staff__store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(relation__staff__membership_id=viewer.pk)
+
+
 class ChannelFolder(TenantModel):
     """A channel group (渠道分组): how operators file their codes (stores, ads, events, partners…)."""
+
+    # Brand-wide reference data every member works with (visible_to gives them all of it).
+    shared_with_members = True
 
     name = models.CharField(_("分组名称"), max_length=50)
     order = models.IntegerField(default=0)
@@ -62,6 +91,9 @@ class ChannelFolder(TenantModel):
 class Partner(TenantModel):
     """The other brand of a cross-brand campaign (异业合作), whose channels get a traffic-share report."""
 
+    # Brand-wide reference data every member works with (visible_to gives them all of it).
+    shared_with_members = True
+
     name = models.CharField(_("合作方"), max_length=100)
     note = models.CharField(_("备注"), max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -75,20 +107,14 @@ class Partner(TenantModel):
         return self.name
 
 
-class ChannelCode(TenantModel):
+class ChannelCode(PublishedCode):
     """One channel live code: a WeCom contact way, its staff rotation, tags, remark, welcome and red packet."""
-
-    class Status(models.TextChoices):
-        ACTIVE = "active", _("使用中")
-        PAUSED = "paused", _("已暂停")
-        DELETED = "deleted", _("已删除")
 
     class Policy(models.TextChoices):
         ROUND_ROBIN = "round_robin", _("轮流分配")
         TIME_SLOTS = "time_slots", _("按时段分配")
         DAILY_CAP = "daily_cap", _("每日上限")
 
-    public_id = models.CharField(max_length=16, editable=False)
     name = models.CharField(_("名称"), max_length=50)
     folder = models.ForeignKey(ChannelFolder, null=True, blank=True, on_delete=models.SET_NULL, related_name="codes",
                                verbose_name=_("渠道分组"))
@@ -96,7 +122,6 @@ class ChannelCode(TenantModel):
                                 verbose_name=_("合作方"))
     owner = models.ForeignKey("orgs.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                               verbose_name=_("负责人"))
-    state = models.CharField(_("渠道参数"), max_length=STATE_MAX)
     policy = models.CharField(_("分配方式"), max_length=20, choices=Policy.choices, default=Policy.ROUND_ROBIN)
     daily_cap = models.PositiveIntegerField(_("每人每日上限"), null=True, blank=True)
     # [{"days": [0..6] (Monday = 0), "start": "HH:MM", "end": "HH:MM" ("24:00" = midnight), "staff": [Staff.pk]}]
@@ -104,17 +129,9 @@ class ChannelCode(TenantModel):
     skip_verify = models.BooleanField(_("自动通过好友"), default=True)
     remark_template = models.CharField(_("备注模板"), max_length=60, blank=True)
     welcome_enabled = models.BooleanField(_("发送欢迎语"), default=True)
-    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    config_id = models.CharField(max_length=64, blank=True)
-    qr_code = models.URLField(max_length=500, blank=True)
     # The staff the contact way lists in WeCom right now (what the rotation last wrote).
     current_userids = models.JSONField(default=list, blank=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    paused_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -128,13 +145,6 @@ class ChannelCode(TenantModel):
             models.Index(fields=["org", "config_id"], name="channelcode_org_config"),
         ]
 
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def is_active(self) -> bool:
-        return self.status == self.Status.ACTIVE
-
     @classmethod
     def scope_stores(cls, store_ids) -> Q:
         return Q(pk__in=_codes_of_stores(store_ids)) | Q(owner__store_id__in=store_ids)
@@ -142,6 +152,10 @@ class ChannelCode(TenantModel):
     @classmethod
     def scope_owner(cls, viewer) -> Q:
         return Q(pk__in=_codes_of_member(viewer)) | Q(owner_id=viewer.pk)
+
+    @classmethod
+    def holders_of_state(cls, org, state: str) -> list[ChannelCode]:
+        return list(cls.objects.for_org(org).filter(pk__in=ChannelState.objects.for_org(org).filter(state=state).values("code_id")))
 
 
 class ChannelState(TenantModel):
@@ -155,7 +169,7 @@ class ChannelState(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "state"], name="channelstate_unique_state")]
 
 
-class ChannelStaff(TenantModel):
+class ChannelStaff(PartOfCode, TenantModel):
     """A staff member on a code: ``primary`` staff receive customers; ``backup`` ones when the policy has nobody."""
 
     class Role(models.TextChoices):
@@ -172,7 +186,7 @@ class ChannelStaff(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "code", "staff"], name="channelstaff_unique")]
 
 
-class ChannelCodeTag(TenantModel):
+class ChannelCodeTag(PartOfCode, TenantModel):
     """A corp tag put on every relation the code brings in (source ``channel``)."""
 
     code = models.ForeignKey(ChannelCode, on_delete=models.CASCADE, related_name="code_tags")
@@ -280,7 +294,7 @@ class CustomerChannel(TenantModel):
         return Q(staff__membership_id=viewer.pk)
 
 
-class RedPacketRule(TenantModel):
+class RedPacketRule(PartOfCode, TenantModel):
     """A code's new-customer red packet: a fixed or random amount, paid from a budget that is never exceeded.
 
     ``spent_fen`` counts every amount reserved (paid, or being paid); a reservation is one conditional UPDATE,
@@ -327,7 +341,7 @@ class SimulatedPayment(TenantModel):
 
 
 # -- durable rows, performed by the dispatcher in this order ------------------------------------------------
-class WelcomeSend(DurableRow):
+class WelcomeSend(AboutRelation, DurableRow):
     """One ``send_welcome_msg`` for one add event. The idempotency key is ``welcome:<WelcomeCode>``.
 
     Created when the add's callback is received (``userid``, ``external_userid``, ``state`` and ``event_at``
@@ -418,7 +432,7 @@ class AddFollowUp(DurableRow):
         perform_follow_up(self)
 
 
-class RedPacketPayout(DurableRow):
+class RedPacketPayout(AboutRelation, DurableRow):
     """One new-customer red packet. ``bill_no`` is the idempotency key handed to the payment provider, so a
     retry (or a crash between paying and recording) never pays twice; one per customer (``recipient_key``)."""
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from siyu.channels.models import ChannelCode, ChannelState, CustomerChannel
+from siyu.channels.models import ChannelCode, ChannelStaff, ChannelState, CustomerChannel
 from siyu.channels.rotation import day_start
 from siyu.customers.models import Customer
 
@@ -17,6 +17,17 @@ def code_for_state(org, state: str) -> ChannelCode | None:
         return None
     link = ChannelState.objects.for_org(org).filter(state=state).select_related("code", "code__org").first()
     return link.code if link else None
+
+
+def code_for_store(store) -> ChannelCode | None:
+    """The store's staff code (门店顾问码): the newest active channel code whose staff all work in ``store``.
+
+    A code that also lists someone from another store (or from no store) is a brand or regional code, not the
+    store's, so a store code never sends a customer to a guide far from the store it chose."""
+    elsewhere = ChannelStaff.objects.for_org(store.org_id).filter(code=OuterRef("pk")).exclude(staff__store=store)
+    return (ChannelCode.objects.for_org(store.org_id)
+            .filter(status=ChannelCode.Status.ACTIVE, channel_staff__staff__store=store).exclude(config_id="")
+            .exclude(Exists(elsewhere)).distinct().order_by("-created_at", "-id").first())
 
 
 def state_directory(org) -> dict[str, ChannelCode]:
@@ -60,10 +71,10 @@ def _count(links, field: str = "code"):
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def with_add_counts(codes, org, *, now=None):
-    """Annotate ``adds_today`` and ``adds_total`` (relations brought in; re-adds of a friendship count once)."""
+def with_add_counts(codes, links, *, now=None):
+    """Annotate ``adds_today`` and ``adds_total``: relations brought in (re-adds of a friendship count once),
+    counted over ``links`` (CustomerChannel rows: those the viewer may see, so counts match what they can open)."""
     start = day_start(now or timezone.now())
-    links = CustomerChannel.objects.for_org(org)
     return codes.annotate(adds_total=_count(links), adds_today=_count(links.filter(last_at__gte=start)))
 
 

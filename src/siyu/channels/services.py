@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from datetime import datetime
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -34,6 +33,7 @@ from siyu.channels.models import (
     RedPacketRule,
     WelcomeMessage,
 )
+from siyu.core import published
 from siyu.core.durable import PermanentFailure, RetryLater
 from siyu.customers import tagging, timeline
 from siyu.customers.models import Relation, RelationTag, Tag
@@ -41,7 +41,7 @@ from siyu.orgs import audit
 from siyu.orgs.models import Membership, Staff
 from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
-from siyu.wecom.states import random_state, state_error
+from siyu.wecom.states import state_error
 from siyu.wecom.errors import (
     InvalidParameter,
     NotConnected,
@@ -83,14 +83,7 @@ def _error(field: str, message: str) -> ValidationError:
 
 def new_state(org) -> str:
     """A fresh state: ``c_`` and ten random letters and digits (well under WeCom's 30 characters)."""
-    return random_state("c_", lambda state: ChannelState.objects.for_org(org).filter(state=state).exists())
-
-
-def _new_public_id(org) -> str:
-    while True:
-        public_id = secrets.token_urlsafe(9)[:12]
-        if not ChannelCode.objects.for_org(org).filter(public_id=public_id).exists():
-            return public_id
+    return published.new_state(org, "c_")
 
 
 # -- validation -------------------------------------------------------------------------------------------
@@ -219,10 +212,9 @@ def clean_code(org, data: dict, *, code: ChannelCode | None = None, by=None) -> 
     if problem:
         errors.setdefault("state", []).append(problem)
     else:
-        taken = ChannelState.objects.for_org(org).filter(state=state).exclude(code=code).select_related("code").first()
-        if taken is not None:
-            errors.setdefault("state", []).append(
-                _("渠道参数已被渠道活码“%(name)s”使用过，请换一个。") % {"name": taken.code.name})
+        taken = published.state_taken_error(org, state, exclude=code)
+        if taken:
+            errors.setdefault("state", []).append(taken)
     cleaned["state"] = state
 
     for field, model, limit in (("folder", ChannelFolder, 50), ("partner", Partner, 100), ("owner", Membership, 0)):
@@ -405,7 +397,7 @@ def create_channel_code(org, *, by=None, client: WeComClient | None = None, **da
             with transaction.atomic():
                 _save_new_groupings(org, cleaned, by)
                 code = ChannelCode.objects.create(
-                    org=org, public_id=_new_public_id(org), name=cleaned["name"], state=cleaned["state"],
+                    org=org, public_id=published.new_public_id(org, ChannelCode), name=cleaned["name"], state=cleaned["state"],
                     folder=cleaned["folder"], partner=cleaned["partner"], owner=cleaned["owner"] or (by if isinstance(by, Membership) else None),
                     policy=cleaned["policy"], daily_cap=cleaned["daily_cap"], time_slots=cleaned["time_slots"],
                     skip_verify=cleaned["skip_verify"], remark_template=cleaned["remark_template"],
@@ -436,6 +428,8 @@ def update_channel_code(code: ChannelCode, *, by=None, client: WeComClient | Non
     cleaned = clean_code(org, data, code=code, by=by)
     users = _initial_userids(cleaned, code)
     before = _summary(code)
+    # The save below changes ``code`` in memory before it can fail; the undo needs the list WeCom had.
+    before_users = list(code.current_userids)
     paused = code.status == ChannelCode.Status.PAUSED
     body = {"config_id": code.config_id, **_way(cleaned["name"], cleaned["state"], cleaned["skip_verify"] and not paused, users)}
     client, own = _client(org, client)
@@ -463,7 +457,7 @@ def update_channel_code(code: ChannelCode, *, by=None, client: WeComClient | Non
             try:
                 endpoints.update_contact_way(client, {
                     "config_id": code.config_id,
-                    **_way(before["name"], before["state"], before["skip_verify"] and not paused, list(code.current_userids))})
+                    **_way(before["name"], before["state"], before["skip_verify"] and not paused, before_users)})
             except WeComError:
                 log.exception("channel code %s: could not restore the contact way after a failed save", code.pk)
             raise

@@ -28,7 +28,6 @@ from siyu.channels.forms import (
 )
 from siyu.channels.models import (
     ChannelCode,
-    ChannelCodeTag,
     ChannelStaff,
     CustomerChannel,
     RedPacketPayout,
@@ -37,6 +36,7 @@ from siyu.channels.models import (
     WelcomeSend,
 )
 from siyu.console.access import requires
+from siyu.core.tenancy import system_read
 from siyu.console.forms import attach_service_errors
 from siyu.console.paging import paginate
 from siyu.orgs.models import Organization
@@ -70,12 +70,12 @@ def code_list(request):
         if data["folder"]:
             rows = rows.filter(folder=data["folder"])
         if data["staff"]:
-            rows = rows.filter(pk__in=ChannelStaff.objects.for_org(viewer.org_id).filter(staff=data["staff"]).values("code_id"))
+            rows = rows.filter(channel_staff__staff=data["staff"]).distinct()
     rows = rows.filter(status=status) if status else rows.exclude(status=ChannelCode.Status.DELETED)
-    rows = queries.with_add_counts(rows, viewer.org_id).order_by("-created_at", "-id")
+    rows = queries.with_add_counts(rows, CustomerChannel.objects.visible_to(viewer)).order_by("-created_at", "-id")
     page = paginate(request, rows)
     staff_names = {}
-    for link in ChannelStaff.objects.for_org(viewer.org_id).filter(code__in=[c.pk for c in page]).select_related("staff"):
+    for link in ChannelStaff.objects.visible_to(viewer).filter(code__in=[c.pk for c in page]).select_related("staff"):
         staff_names.setdefault(link.code_id, []).append(link.staff)
     for code in page:
         code.staff_list = staff_names.get(code.pk, [])
@@ -155,21 +155,24 @@ def code_detail(request, pk: int):
     viewer = request.membership
     code = _code_or_404(viewer, pk)
     now = timezone.now()
-    links = list(ChannelStaff.objects.for_org(viewer.org_id).filter(code=code).select_related("staff"))
-    today = rotation.adds_today(code, now)
+    # The code's own settings (its staff, tags, welcome, red packet) come with the code the viewer may open;
+    # rows about customers (adds, welcomes, payouts) only as far as the viewer may see those customers.
+    links = list(code.channel_staff.select_related("staff"))
+    sources = CustomerChannel.objects.visible_to(viewer).filter(code=code)
+    today = {row["staff_id"]: row["n"] for row in sources.filter(last_at__gte=rotation.day_start(now))
+             .values("staff_id").annotate(n=Count("id"))}
     for link in links:
         link.today = today.get(link.staff_id, 0)
-    sources = CustomerChannel.objects.for_org(viewer.org_id).filter(code=code)
-    base = next((m for m in WelcomeMessage.objects.for_org(viewer.org_id).filter(code=code, staff=None) if not m.is_variant), None)
-    sends = WelcomeSend.objects.for_org(viewer.org_id).filter(code=code)
-    rule = RedPacketRule.objects.for_org(viewer.org_id).filter(code=code).first()
-    payouts = RedPacketPayout.objects.for_org(viewer.org_id).filter(code=code)
+    base = next((m for m in code.welcome_messages.filter(staff=None) if not m.is_variant), None)
+    sends = WelcomeSend.objects.visible_to(viewer).filter(code=code)
+    rule = RedPacketRule.objects.visible_to(viewer).filter(code=code).first()
+    payouts = RedPacketPayout.objects.visible_to(viewer).filter(code=code)
     context = {
         "code": code,
         "primary": [link for link in links if link.role == ChannelStaff.Role.PRIMARY],
         "backup": [link for link in links if link.role == ChannelStaff.Role.BACKUP],
         "current": set(code.current_userids),
-        "tags": [t.tag for t in ChannelCodeTag.objects.for_org(viewer.org_id).filter(code=code).select_related("tag", "tag__group")],
+        "tags": [t.tag for t in code.code_tags.select_related("tag", "tag__group")],
         "adds_total": sources.count(),
         "adds_today": sum(today.values()),
         "welcome": base,
@@ -304,6 +307,7 @@ def welcome_delete(request, pk: int):
 
 # -- the public landing page ---------------------------------------------------------------------------------
 @require_GET
+@system_read("public H5 page: a printed channel code, no signed-in viewer")
 def landing(request, slug: str, public_id: str):
     """What a printed code opens: the brand, and WeCom's current 「联系我」 code to long-press (no sign-in)."""
     org = Organization.objects.filter(slug=slug, is_active=True).first()

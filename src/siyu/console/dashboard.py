@@ -34,7 +34,7 @@ def activity_chart(viewer, days: int = 14) -> dict | None:
     today = timezone.localdate()
     start = today - timedelta(days=days - 1)
     rows = (
-        AuditEntry.objects.for_org(viewer.org_id)
+        AuditEntry.objects.visible_to(viewer)
         .filter(created_at__date__gte=start)
         .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "action")

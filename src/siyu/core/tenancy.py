@@ -5,11 +5,19 @@ callbacks: the whole organization) or ``Model.objects.visible_to(viewer)`` (a pe
 what their role lets them see). While a request is being served, evaluating a tenant queryset that went
 through neither raises :class:`UnscopedTenantQuery`, so a view that forgets the scope fails loudly in tests
 instead of leaking another brand's rows (NetBox's RestrictedQuerySet, made mandatory).
+
+Inside a request the request layer (views, API handlers, forms, page helpers: :data:`REQUEST_LAYER`) may not
+call ``for_org`` at all: a whole-brand read there is how one guide came to see another guide's customers. The
+few legitimate ones (a public H5 page, which has no viewer) are named with :func:`system_read`. Services keep
+``for_org``: they act for the brand and check the actor's permission themselves.
 """
 
 from __future__ import annotations
 
 import contextvars
+import re
+import sys
+from contextlib import ContextDecorator
 from typing import TYPE_CHECKING
 
 from django.db import models
@@ -22,8 +30,56 @@ if TYPE_CHECKING:
 request_guard: contextvars.ContextVar[bool] = contextvars.ContextVar("siyu_tenant_guard", default=False)
 
 
+# Why a whole-brand read is allowed while a request runs (set by system_read), else None.
+_system_reason: contextvars.ContextVar[str | None] = contextvars.ContextVar("siyu_system_read", default=None)
+
+# Modules that serve a viewer: inside a request they read through visible_to only.
+REQUEST_LAYER = re.compile(
+    r"^siyu\.(api|\w+\.(views|\w+_views|api|forms|profile|dashboard|context|access|paging|templatetags\.\w+))$")
+
+
 class UnscopedTenantQuery(RuntimeError):
-    """A view or API handler read a tenant table without ``for_org``/``visible_to``."""
+    """A view or API handler read a tenant table without ``visible_to`` (or ``for_org`` outside a named exception)."""
+
+
+class system_read(ContextDecorator):
+    """``with system_read("public H5 page"):`` (or as a decorator): whole-brand reads the request layer may make,
+    named so a reviewer sees each exception to ``visible_to`` and why."""
+
+    def __init__(self, reason: str):
+        if not reason.strip():
+            raise ValueError("system_read needs a reason")
+        self.reason = reason
+        self._tokens: list = []
+
+    def __enter__(self):
+        self._tokens.append(_system_reason.set(self.reason))
+        return self
+
+    def __exit__(self, *exc):
+        _system_reason.reset(self._tokens.pop())
+        return False
+
+
+def _calling_module() -> str:
+    """The first module outside Django and this file on the stack: who asked for ``for_org``."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name != __name__ and not name.startswith("django."):
+            return name
+        frame = frame.f_back
+    return ""
+
+
+def _refuse_whole_brand_read() -> None:
+    if request_guard.get() and _system_reason.get() is None:
+        caller = _calling_module()
+        if REQUEST_LAYER.match(caller):
+            raise UnscopedTenantQuery(
+                f"{caller} read the whole brand with for_org() while serving a request: use visible_to(membership), "
+                "or name the exception with system_read(reason)"
+            )
 
 
 class TenantQuerySet(models.QuerySet):
@@ -40,6 +96,7 @@ class TenantQuerySet(models.QuerySet):
 
     def for_org(self, org) -> "TenantQuerySet":
         """All rows of one organization: for services, jobs and callbacks acting for the whole brand."""
+        _refuse_whole_brand_read()
         return self.filter(org=org)._scoped()
 
     def visible_to(self, viewer: "Membership") -> "TenantQuerySet":
@@ -48,10 +105,11 @@ class TenantQuerySet(models.QuerySet):
 
         A model opts rows in for store-level roles by defining ``scope_stores(store_ids) -> Q`` and for a
         person's own rows ``scope_owner(viewer) -> Q``; a model without them is visible to whole-org roles only
-        (deny by default).
+        (deny by default). Brand-wide reference data every member works with (tag groups, stages, folders)
+        says so with ``shared_with_members = True``.
         """
         qs = self.filter(org_id=viewer.org_id)
-        if viewer.sees_whole_org:
+        if viewer.sees_whole_org or getattr(self.model, "shared_with_members", False):
             return qs._scoped()
         model = self.model
         if viewer.is_store_manager and hasattr(model, "scope_stores"):

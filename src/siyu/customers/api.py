@@ -206,6 +206,6 @@ def list_tags(request):
     """The live corp tag groups and their tags, in WeCom's order."""
     viewer = request.auth
     viewer.require("customers.view")
-    groups = TagGroup.objects.for_org(viewer.org_id).filter(deleted=False).prefetch_related("tags")
+    groups = TagGroup.objects.visible_to(viewer).filter(deleted=False).prefetch_related("tags")
     return [{"id": g.pk, "wecom_id": g.wecom_id, "name": g.name, "order": g.order,
              "tags": [t for t in g.tags.all() if not t.deleted]} for g in groups]

@@ -100,7 +100,7 @@ def filter_tags(viewer):
     """Tags the list can filter by: live corp tags (synced or not) and the viewer's own personal tags."""
     staff = staff_of(viewer)
     mine = Q(kind=Tag.Kind.PERSONAL, owner=staff) if staff is not None else Q(pk__in=[])
-    return (Tag.objects.for_org(viewer.org_id).filter(deleted=False).filter(Q(kind=Tag.Kind.CORP) | mine)
+    return (Tag.objects.visible_to(viewer).filter(deleted=False).filter(Q(kind=Tag.Kind.CORP) | mine)
             .select_related("group").order_by("kind", "-group__order", "group_id", "-order", "id"))
 
 

@@ -132,6 +132,9 @@ class Relation(TenantModel):
 class TagGroup(TenantModel):
     """A corp tag group (企业客户标签组), mirrored from WeCom; ``wecom_id`` empty until created there."""
 
+    # Brand-wide reference data every member works with (visible_to gives them all of it).
+    shared_with_members = True
+
     wecom_id = models.CharField(max_length=64, blank=True)
     name = models.CharField(_("标签组"), max_length=30)
     order = models.IntegerField(default=0)
@@ -175,6 +178,16 @@ class Tag(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+    # Corp tags are the brand's shared vocabulary; a personal tag belongs to its staff member (and their store's
+    # managers).
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(kind=cls.Kind.CORP) | Q(owner__store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(kind=cls.Kind.CORP) | Q(owner__membership_id=viewer.pk)
 
 
 class RelationTag(TenantModel):

@@ -14,8 +14,8 @@ Register from your app's ``AppConfig.ready()`` (registration is idempotent by ke
     # 2. A filter on the customer list (and on the bulk actions and the API, which reuse the list's filters).
     register_list_filter(
         "stage", label=_("客户阶段"),
-        field=lambda viewer: forms.ModelChoiceField(queryset=Stage.objects.for_org(viewer.org), required=False),
-        apply=lambda customers, value, viewer: customers.filter(pk__in=CustomerStage.objects.for_org(viewer.org)
+        field=lambda viewer: forms.ModelChoiceField(queryset=Stage.objects.visible_to(viewer), required=False),
+        apply=lambda customers, value, viewer: customers.filter(pk__in=CustomerStage.objects.visible_to(viewer)
                                                                 .filter(stage=value).values("customer_id")),
         order=10,
     )

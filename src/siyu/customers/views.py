@@ -47,7 +47,7 @@ def _list_query(request) -> str:
 
 
 def _my_jobs(request):
-    return Job.objects.for_org(request.membership.org_id).filter(created_by=request.user, kind__in=JOB_KINDS)
+    return Job.objects.visible_to(request.membership).filter(created_by=request.user, kind__in=JOB_KINDS)
 
 
 @requires("customers.view")
@@ -132,7 +132,7 @@ def export_download(request, pk: int):
 
 # -- the profile ---------------------------------------------------------------------------------------------
 def _groups_section(customer, viewer):
-    memberships = (GroupMember.objects.for_org(customer.org_id).filter(customer=customer)
+    memberships = (GroupMember.objects.visible_to(viewer).filter(customer=customer)
                    .select_related("group", "group__owner").order_by("-is_active", "-join_time"))
     return {"memberships": memberships}
 
@@ -263,7 +263,7 @@ def tag_add(request, pk: int):
 def tag_remove(request, pk: int, tag_pk: int):
     viewer = request.membership
     customer = _customer_for_edit(request, pk)
-    tag = get_object_or_404(Tag.objects.for_org(viewer.org_id), pk=tag_pk)
+    tag = get_object_or_404(Tag.objects.visible_to(viewer), pk=tag_pk)
     try:
         removed = tag_services.untag_customer_as(viewer, customer, [tag])
     except ValidationError as error:
@@ -288,11 +288,11 @@ def timeline_more(request, pk: int):
 
 # -- corp tags -----------------------------------------------------------------------------------------------
 def _tag_page(request, *, errors: dict | None = None, status: int = 200, group_form=None):
-    org = request.membership.org
-    groups = list(TagGroup.objects.for_org(org).filter(deleted=False).order_by("-order", "id"))
+    viewer = request.membership
+    groups = list(TagGroup.objects.visible_to(viewer).filter(deleted=False).order_by("-order", "id"))
     by_group: dict[int, list[Tag]] = {g.pk: [] for g in groups}
     errors = errors or {}
-    for tag in Tag.objects.for_org(org).filter(kind=Tag.Kind.CORP, deleted=False, group__in=groups).order_by("-order", "id"):
+    for tag in Tag.objects.visible_to(viewer).filter(kind=Tag.Kind.CORP, deleted=False, group__in=groups).order_by("-order", "id"):
         tag.errors = errors.get(f"tag-{tag.pk}")
         tag.read_only = tag_services.read_only_reason(tag)
         by_group[tag.group_id].append(tag)
@@ -301,7 +301,7 @@ def _tag_page(request, *, errors: dict | None = None, status: int = 200, group_f
         group.errors = errors.get(f"group-{group.pk}")
         group.read_only = tag_services.read_only_reason(group)
     context = {
-        "groups": groups, "total": tag_services.corp_tag_count(org), "limit": tag_services.MAX_CORP_TAGS,
+        "groups": groups, "total": tag_services.corp_tag_count(viewer.org), "limit": tag_services.MAX_CORP_TAGS,
         "max_name": tag_services.MAX_NAME, "group_form": group_form or TagGroupForm(), "errors": errors,
         "pending": any(not g.wecom_id for g in groups) or any(not t.wecom_id for g in groups for t in g.live_tags),
     }
@@ -338,7 +338,7 @@ def _errors_of(error: ValidationError) -> list[str]:
 @requires("tags.manage")
 def tag_group_action(request, pk: int):
     viewer = request.membership
-    group = get_object_or_404(TagGroup.objects.for_org(viewer.org_id).filter(deleted=False), pk=pk)
+    group = get_object_or_404(TagGroup.objects.visible_to(viewer).filter(deleted=False), pk=pk)
     op = request.POST.get("op", "")
     try:
         if op == "add":
@@ -369,7 +369,7 @@ def tag_group_action(request, pk: int):
 @requires("tags.manage")
 def tag_action(request, pk: int):
     viewer = request.membership
-    tag = get_object_or_404(Tag.objects.for_org(viewer.org_id).filter(kind=Tag.Kind.CORP, deleted=False), pk=pk)
+    tag = get_object_or_404(Tag.objects.visible_to(viewer).filter(kind=Tag.Kind.CORP, deleted=False), pk=pk)
     op = request.POST.get("op", "")
     try:
         if op == "rename":
@@ -449,7 +449,7 @@ def protected_labels(request):
     if request.method == "POST":
         op = request.POST.get("op", "add")
         if op == "remove":
-            label = get_object_or_404(ProtectedLabel.objects.for_org(org), pk=request.POST.get("label") or 0)
+            label = get_object_or_404(ProtectedLabel.objects.visible_to(viewer), pk=request.POST.get("label") or 0)
             tag_services.remove_protected_label(label, by=request.user)
             messages.success(request, _("已移除受保护词“%(word)s”。") % {"word": label.word})
             return redirect("customers:protected_labels")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from datetime import datetime, timedelta
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -31,6 +30,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from siyu.core import published
 from siyu.core.durable import DurableRow, PermanentFailure, RetryLater
 from siyu.groups import services as group_services
 from siyu.groups.models import (
@@ -46,7 +46,7 @@ from siyu.orgs.models import Membership, Organization, Store
 from siyu.wecom import attachments as wecom_attachments
 from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
-from siyu.wecom.states import random_state, state_error
+from siyu.wecom.states import state_error
 from siyu.wecom.errors import InvalidParameter, NotConnected, RateLimited, WeComError, as_validation_error
 
 log = logging.getLogger(__name__)
@@ -80,25 +80,9 @@ def _client(org, client):
         raise as_validation_error(error, _("连接")) from error
 
 
-def _states_in_use(org, exclude: GroupCode | None) -> dict[str, GroupCode]:
-    used = {}
-    for code in GroupCode.objects.for_org(org).exclude(pk=exclude.pk if exclude else None).only("name", "state", "past_states"):
-        for state in code.states:
-            used[state] = code
-    return used
-
-
 def new_state(org) -> str:
     """A fresh state: ``g_`` and ten random letters and digits (well under WeCom's 30 characters)."""
-    used = _states_in_use(org, None)
-    return random_state("g_", lambda state: state in used)
-
-
-def _new_public_id(org, model=GroupCode) -> str:
-    while True:
-        public_id = secrets.token_urlsafe(9)[:12]
-        if not model.objects.for_org(org).filter(public_id=public_id).exists():
-            return public_id
+    return published.new_state(org, "g_")
 
 
 # -- validation -----------------------------------------------------------------------------------------------
@@ -150,9 +134,9 @@ def clean_code(org, data: dict, *, code: GroupCode | None = None, by=None) -> di
     if problem:
         errors.setdefault("state", []).append(problem)
     else:
-        taken = _states_in_use(org, code).get(state)
-        if taken is not None:
-            errors.setdefault("state", []).append(_("渠道参数已被群活码“%(name)s”使用过，请换一个。") % {"name": taken.name})
+        taken = published.state_taken_error(org, state, exclude=code)
+        if taken:
+            errors.setdefault("state", []).append(taken)
     cleaned["state"] = state
 
     store = data.get("store")
@@ -277,7 +261,7 @@ def create_group_code(org, *, by=None, client: WeComClient | None = None, **data
         try:
             with transaction.atomic():
                 code = GroupCode.objects.create(
-                    org=org, public_id=_new_public_id(org), name=cleaned["name"], store=cleaned["store"],
+                    org=org, public_id=published.new_public_id(org, GroupCode), name=cleaned["name"], store=cleaned["store"],
                     state=cleaned["state"], chat_ids=way.get("chat_id_list") or chat_ids,
                     auto_create_room=cleaned["auto_create_room"], room_base_name=cleaned["room_base_name"],
                     room_base_id=cleaned["room_base_id"], welcome_text=cleaned["welcome_text"],
@@ -544,22 +528,23 @@ def today_start(now: datetime | None = None) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def join_counts(org, codes, *, now: datetime | None = None) -> dict[int, dict]:
-    """Per code: joins today and in total (members who joined by the code's states), and its groups' members."""
+def join_counts(codes, *, members, groups, now: datetime | None = None) -> dict[int, dict]:
+    """Per code: joins today and in total (members who joined by the code's states), and its groups' members,
+    counted over ``members`` (GroupMember rows) and ``groups`` (CustomerGroup rows) in the reader's scope."""
     codes = list(codes)
     by_state = {s: code.pk for code in codes for s in code.states}
     start = today_start(now)
     result = {code.pk: {"joins_today": 0, "joins_total": 0, "members": 0, "groups": 0} for code in codes}
     if not codes:
         return result
-    joins = (GroupMember.objects.for_org(org).filter(type=GroupMember.Type.EXTERNAL, state__in=list(by_state))
+    joins = (members.filter(type=GroupMember.Type.EXTERNAL, state__in=list(by_state))
              .values("state").annotate(total=Count("id"), today=Count("id", filter=Q(join_time__gte=start))))
     for row in joins:
         figures = result[by_state[row["state"]]]
         figures["joins_total"] += row["total"]
         figures["joins_today"] += row["today"]
     chats = {chat: code.pk for code in codes for chat in code.chat_ids}
-    for chat_id, count in (CustomerGroup.objects.for_org(org).filter(chat_id__in=list(chats), status=CustomerGroup.Status.ACTIVE)
+    for chat_id, count in (groups.filter(chat_id__in=list(chats), status=CustomerGroup.Status.ACTIVE)
                            .values_list("chat_id", "member_count")):
         result[chats[chat_id]]["members"] += count
         result[chats[chat_id]]["groups"] += 1

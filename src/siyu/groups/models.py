@@ -1,10 +1,12 @@
 """Customer groups (客户群) and their members, mirrored from WeCom."""
 
+from __future__ import annotations
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from siyu.wecom.states import STATE_MAX
+from siyu.core.published import PublishedCode
 from siyu.core.tenancy import TenantModel
 
 
@@ -94,7 +96,7 @@ JOIN_WAY_GROUPS_MAX = 5  # WeCom: a join way lists at most 5 groups
 QR_JOIN_CAP = 200  # WeCom: a group takes new members by QR code up to 200 (then only by invitation)
 
 
-class GroupCode(TenantModel):
+class GroupCode(PublishedCode):
     """A group live code: one WeCom 「加入群聊」 join way over up to 5 groups, with new rooms when they fill.
 
     ``chat_ids`` is what the join way lists in WeCom right now, oldest first; WeCom appends the rooms it creates
@@ -104,16 +106,9 @@ class GroupCode(TenantModel):
     ``group_welcome_template`` (``welcome_template_id``) that group owners apply to their groups.
     """
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", _("使用中")
-        PAUSED = "paused", _("已暂停")
-        DELETED = "deleted", _("已删除")
-
-    public_id = models.CharField(max_length=16, editable=False)
     name = models.CharField(_("名称"), max_length=30)
     store = models.ForeignKey("orgs.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="group_codes",
                               verbose_name=_("所属门店"))
-    state = models.CharField(_("渠道参数"), max_length=STATE_MAX)
     past_states = models.JSONField(default=list, blank=True)
     chat_ids = models.JSONField(default=list, blank=True)
     auto_create_room = models.BooleanField(_("群满自动建新群"), default=True)
@@ -123,15 +118,7 @@ class GroupCode(TenantModel):
     # None, or one WeCom attachment object: {"msgtype": "image"|"link"|"miniprogram"|"file"|"video", <msgtype>: {…}}
     welcome_attachment = models.JSONField(null=True, blank=True)
     welcome_template_id = models.CharField(max_length=64, blank=True)
-    config_id = models.CharField(max_length=64, blank=True)
-    qr_code = models.URLField(max_length=500, blank=True)
-    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     synced_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    paused_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -141,9 +128,6 @@ class GroupCode(TenantModel):
             models.UniqueConstraint(fields=["org", "public_id"], name="groupcode_unique_public_id"),
         ]
         indexes = [models.Index(fields=["org", "status"], name="groupcode_org_status")]
-
-    def __str__(self) -> str:
-        return self.name
 
     @property
     def states(self) -> list[str]:
@@ -157,6 +141,11 @@ class GroupCode(TenantModel):
     def scope_owner(cls, viewer) -> Q:
         # A guide shares their own store's group code.
         return Q(store_id=viewer.store_id) if viewer.store_id else Q(pk__in=[])
+
+    @classmethod
+    def holders_of_state(cls, org, state: str) -> list[GroupCode]:
+        # Past states live in a JSON list, which SQLite cannot search by element: read the org's codes.
+        return [code for code in cls.objects.for_org(org).only("name", "state", "past_states") if state in code.states]
 
 
 class GroupCodeSync(DurableRow):

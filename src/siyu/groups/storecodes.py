@@ -6,8 +6,9 @@ haversine) that is active and open at that moment by its opening hours (Asia/Sha
 midnight). Closed and inactive stores are skipped; equal distances (to the metre) go to the lower store code.
 Without a location the customer picks a store by city.
 
-A store's code (:func:`targets_for`): its staff channel code when the channels app offers one per store, its
-own group code (``GroupCode.store``), else the store code's fallback group code.
+A store's codes (:func:`targets_for`): its staff channel code (``channels.queries.code_for_store``) and its own
+group code (``GroupCode.store``), else the store code's fallback group code. When no store is a destination
+(none within the radius, or none open, whether located or picked) the page offers the fallback group code.
 
 Privacy: the page asks before it reads the location and says why; the coordinate is used for this one
 decision and never stored. :class:`~siyu.groups.models.StoreRouting` keeps only the store chosen, a distance
@@ -20,7 +21,6 @@ Tencent/腾讯) show GCJ-02; :func:`gcj02_to_wgs84` converts what an operator co
 from __future__ import annotations
 
 import math
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -33,6 +33,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from siyu.channels import queries as channel_queries
+from siyu.core import published
 from siyu.groups.models import GroupCode, StoreCode, StoreRouting
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Store
@@ -157,14 +159,11 @@ class Target:
     landing_url: str  # Siyu's page for the code (what a printed QR points to)
 
 
-def _channel_code_for(store):
-    """The channels app's per-store staff code, when it offers one (``siyu.channels.queries.code_for_store``)."""
-    try:
-        from siyu.channels import queries as channel_queries
-    except ImportError:  # pragma: no cover - channels is an optional capability
+def _fallback_group_code(code: StoreCode) -> GroupCode | None:
+    if not code.fallback_code_id:
         return None
-    getter = getattr(channel_queries, "code_for_store", None)
-    return getter(store) if callable(getter) else None
+    fallback = GroupCode.objects.for_org(code.org_id).filter(pk=code.fallback_code_id, status=GroupCode.Status.ACTIVE).first()
+    return fallback if fallback is not None and fallback.config_id else None
 
 
 def group_code_for(store) -> GroupCode | None:
@@ -172,26 +171,32 @@ def group_code_for(store) -> GroupCode | None:
             .exclude(config_id="").order_by("-created_at", "-id").first())
 
 
-def targets_for(code: StoreCode, store) -> list[Target]:
-    from django.urls import reverse
-
+def _group_target(group_code: GroupCode) -> Target:
     from siyu.groups.qr import landing_url
 
+    return Target("group", _("加入门店福利群"), group_code.qr_code, landing_url(group_code))
+
+
+def targets_for(code: StoreCode, store) -> list[Target]:
+    """What the page offers for a chosen store: its guides (the store's staff channel code) and its group (its
+    own group code, else the store code's fallback group code)."""
+    from django.urls import reverse
+
     targets = []
-    staff_code = _channel_code_for(store)
+    staff_code = channel_queries.code_for_store(store)
     if staff_code is not None:
-        try:
-            url = reverse("channels:landing", kwargs={"slug": store.org.slug, "public_id": staff_code.public_id})
-        except Exception:  # noqa: BLE001 - the channels app may name its page differently
-            url = ""
-        targets.append(Target("staff", _("添加门店顾问"), getattr(staff_code, "qr_code", "") or "", url))
-    group_code = group_code_for(store)
-    if group_code is None and code.fallback_code_id:
-        fallback = GroupCode.objects.for_org(code.org_id).filter(pk=code.fallback_code_id, status=GroupCode.Status.ACTIVE).first()
-        group_code = fallback if fallback is not None and fallback.config_id else None
+        url = reverse("channels:landing", kwargs={"slug": store.org.slug, "public_id": staff_code.public_id})
+        targets.append(Target("staff", _("添加门店顾问"), staff_code.qr_code, url))
+    group_code = group_code_for(store) or _fallback_group_code(code)
     if group_code is not None:
-        targets.append(Target("group", _("加入门店福利群"), group_code.qr_code, landing_url(group_code)))
+        targets.append(_group_target(group_code))
     return targets
+
+
+def fallback_targets(code: StoreCode) -> list[Target]:
+    """What the page offers when no store is a destination (none near, or none open): the fallback group code."""
+    fallback = _fallback_group_code(code)
+    return [_group_target(fallback)] if fallback is not None else []
 
 
 # -- the page's two paths ---------------------------------------------------------------------------------------
@@ -226,18 +231,26 @@ def route_by_location(code: StoreCode, latitude, longitude, *, at: datetime | No
 
 
 @transaction.atomic
-def route_by_choice(code: StoreCode, store_id) -> Store:
-    """A customer without a location picked a store from the list; record it."""
+def route_by_choice(code: StoreCode, store_id, *, at: datetime | None = None) -> Route:
+    """A customer without a location picked a store from the list; record it.
+
+    The rule is the one :func:`route` applies to a location: a store that is closed now is not a destination,
+    so both paths give the same answer (and the same fallback) when the stores are closed."""
     store = candidate_stores(code.org).filter(pk=store_id).first() if str(store_id).isdigit() else None
     if store is None:
         raise ValidationError({"store": [_("请选择一家门店。")]})
-    StoreRouting.objects.create(org_id=code.org_id, code=code, store=store, method=StoreRouting.Method.PICKER,
-                                outcome=StoreRouting.Outcome.ROUTED)
-    return store
+    if store.is_open_at(at or timezone.now()):
+        result = Route(StoreRouting.Outcome.ROUTED, store)
+    else:
+        result = Route(StoreRouting.Outcome.ALL_CLOSED, nearest_closed=store)
+    StoreRouting.objects.create(org_id=code.org_id, code=code, store=result.store, method=StoreRouting.Method.PICKER,
+                                outcome=result.outcome)
+    return result
 
 
-def routing_summary(code: StoreCode) -> dict:
-    rows = StoreRouting.objects.for_org(code.org_id).filter(code=code)
+def routing_summary(code: StoreCode, *, viewer: Membership) -> dict:
+    """Where the code sent people, counted over the stores ``viewer`` may see."""
+    rows = StoreRouting.objects.visible_to(viewer).filter(code=code)
     return {
         "total": rows.count(),
         "unmatched": rows.exclude(outcome=StoreRouting.Outcome.ROUTED).count(),
@@ -287,10 +300,8 @@ def create_store_code(org, *, by=None, **data) -> StoreCode:
     a code of their own), ``intro`` (a line on the page)."""
     cleaned = clean_store_code(org, data)
     with transaction.atomic():
-        public_id = secrets.token_urlsafe(9)[:12]
-        while StoreCode.objects.for_org(org).filter(public_id=public_id).exists():
-            public_id = secrets.token_urlsafe(9)[:12]
-        code = StoreCode.objects.create(org=org, public_id=public_id, created_by=_actor(by), **cleaned)
+        code = StoreCode.objects.create(org=org, public_id=published.new_public_id(org, StoreCode), created_by=_actor(by),
+                                        **cleaned)
         audit.record("storecode.created", org=org, actor=_actor(by), obj=code,
                      details={"name": code.name, "radius_km": str(code.radius_km), "fallback_code": code.fallback_code_id})
     return code

@@ -18,9 +18,10 @@ from django.views.decorators.http import require_GET, require_POST
 from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
 from siyu.console.paging import paginate
+from siyu.core.tenancy import system_read
 from siyu.groups import codes, qr, storecodes
 from siyu.groups.forms import GroupCodeFilterForm, GroupCodeForm, StoreCodeForm, StoreLocationForm
-from siyu.groups.models import GroupCode, GroupMember, StoreCode, StoreRouting
+from siyu.groups.models import CustomerGroup, GroupCode, GroupMember, StoreCode, StoreRouting
 from siyu.orgs.models import Organization, Store
 from siyu.wecom.client import WeComClient
 from siyu.wecom.errors import WeComError, as_validation_error
@@ -53,6 +54,11 @@ def _allow_images(response, urls) -> HttpResponse:
 
 
 # == group codes ==============================================================================================
+def _join_counts(viewer, rows) -> dict[int, dict]:
+    """Joins and members as far as the viewer may see them: a guide's figures are their own groups'."""
+    return codes.join_counts(rows, members=GroupMember.objects.visible_to(viewer), groups=CustomerGroup.objects.visible_to(viewer))
+
+
 def _code_or_404(viewer, pk: int) -> GroupCode:
     return get_object_or_404(GroupCode.objects.visible_to(viewer).select_related("store", "org"), pk=pk)
 
@@ -71,7 +77,7 @@ def code_list(request):
             rows = rows.filter(Q(name__icontains=text) | Q(state__icontains=text))
     rows = rows.filter(status=status) if status else rows.exclude(status=GroupCode.Status.DELETED)
     page = paginate(request, rows.order_by("-created_at", "-id"))
-    figures = codes.join_counts(viewer.org_id, page.object_list)
+    figures = _join_counts(viewer, page.object_list)
     for code in page:
         code.figures = figures[code.pk]
     return render(request, "groups/code_list.html", {"filters": filters, "page": page})
@@ -117,8 +123,8 @@ def code_edit(request, pk: int):
 def code_detail(request, pk: int):
     viewer = request.membership
     code = _code_or_404(viewer, pk)
-    figures = codes.join_counts(viewer.org_id, [code])[code.pk]
-    recent = (GroupMember.objects.for_org(viewer.org_id).filter(type=GroupMember.Type.EXTERNAL, state__in=code.states)
+    figures = _join_counts(viewer, [code])[code.pk]
+    recent = (GroupMember.objects.visible_to(viewer).filter(type=GroupMember.Type.EXTERNAL, state__in=code.states)
               .select_related("group", "customer").order_by("-join_time", "-id")[:20])
     attachment = code.welcome_attachment or {}
     return render(request, "groups/code_detail.html", {
@@ -246,12 +252,13 @@ def store_code_detail(request, pk: int):
     viewer = request.membership
     code = _store_code_or_404(viewer, pk)
     now = timezone.now()
-    stores = list(storecodes.candidate_stores(viewer.org))
+    # A regional manager sees (and counts) the stores of their region only.
+    stores = list(storecodes.candidate_stores(viewer.org).filter(pk__in=Store.objects.visible_to(viewer).values("pk")))
     for store in stores:
         store.open_now = store.is_open_at(now)
         store.targets = storecodes.targets_for(code, store)
     return render(request, "groups/store_code_detail.html", {
-        "code": code, "stores": stores, "summary": storecodes.routing_summary(code), "landing_url": qr.landing_url(code),
+        "code": code, "stores": stores, "summary": storecodes.routing_summary(code, viewer=viewer), "landing_url": qr.landing_url(code),
         "methods": dict(StoreRouting.Method.choices), "outcomes": dict(StoreRouting.Outcome.choices),
     })
 
@@ -323,6 +330,7 @@ def _org_or_404(slug: str) -> Organization:
 
 
 @require_GET
+@system_read("public H5 page: a printed group code, no signed-in viewer")
 def group_landing(request, slug: str, public_id: str):
     """What a printed group code opens: the brand and WeCom's current 「加入群聊」 QR to long-press."""
     org = _org_or_404(slug)
@@ -342,17 +350,31 @@ def _store_code_public(slug: str, public_id: str) -> StoreCode:
     return code
 
 
-def _store_result(request, code: StoreCode, store: Store, *, distance_km=None, status: int = 200):
-    targets = [t for t in storecodes.targets_for(code, store)]
-    shown = [{"kind": t.kind, "title": t.title, "image": t.qr_image if _allowed_image(t.qr_image) else "", "url": t.landing_url}
-             for t in targets]
+def _shown(targets) -> list[dict]:
+    return [{"kind": t.kind, "title": t.title, "image": t.qr_image if _allowed_image(t.qr_image) else "", "url": t.landing_url}
+            for t in targets]
+
+
+def _store_answer(request, code: StoreCode, result: storecodes.Route):
+    """One answer for both paths: the chosen store's codes, else why no store (with the fallback group code)."""
+    pick_url = reverse("groups:store_pick", args=[code.org.slug, code.public_id])
+    if result.store is None:
+        shown = _shown(storecodes.fallback_targets(code))
+        response = render(request, "groups/h5/store_none.html", {
+            "org": code.org, "code": code, "result": result, "pick_url": pick_url, "targets": shown,
+            "all_closed": result.outcome == StoreRouting.Outcome.ALL_CLOSED,
+        })
+        return _allow_images(response, [t["image"] for t in shown])
+    store = result.store
+    shown = _shown(storecodes.targets_for(code, store))
     response = render(request, "groups/h5/store_result.html", {
-        "org": code.org, "code": code, "store": store, "distance_km": distance_km, "targets": shown,
-        "open_now": store.is_open_at(timezone.now()), "pick_url": reverse("groups:store_pick", args=[code.org.slug, code.public_id]),
-    }, status=status)
+        "org": code.org, "code": code, "store": store, "distance_km": result.distance_km, "targets": shown,
+        "open_now": store.is_open_at(timezone.now()), "pick_url": pick_url,
+    })
     return _allow_images(response, [t["image"] for t in shown])
 
 
+@system_read("public H5 page: a store code, no signed-in viewer")
 def store_page(request, slug: str, public_id: str):
     """The store code's page. GET: why it asks for the location, and the choice to share it or pick a store.
     POST (from the page's own form, CSRF-protected): a coordinate, or a store picked from the list."""
@@ -361,28 +383,21 @@ def store_page(request, slug: str, public_id: str):
     if code.status != StoreCode.Status.ACTIVE:
         return render(request, "groups/h5/store_paused.html", {"org": code.org, "code": code})
     if request.method == "POST":
-        if request.POST.get("store"):
-            try:
-                store = storecodes.route_by_choice(code, request.POST["store"])
-            except ValidationError:
-                return redirect(pick_url)
-            return _store_result(request, code, store)
         try:
-            result = storecodes.route_by_location(code, request.POST.get("latitude"), request.POST.get("longitude"))
-        except ValidationError:
-            return redirect(f"{pick_url}?reason=invalid")
-        if result.store is not None:
-            return _store_result(request, code, result.store, distance_km=result.distance_km)
-        return render(request, "groups/h5/store_none.html", {
-            "org": code.org, "code": code, "result": result, "pick_url": pick_url,
-            "all_closed": result.outcome == StoreRouting.Outcome.ALL_CLOSED,
-        })
+            if request.POST.get("store"):
+                result = storecodes.route_by_choice(code, request.POST["store"])
+            else:
+                result = storecodes.route_by_location(code, request.POST.get("latitude"), request.POST.get("longitude"))
+        except ValidationError as error:
+            return redirect(pick_url if "store" in error.message_dict else f"{pick_url}?reason=invalid")
+        return _store_answer(request, code, result)
     if request.method != "GET":
         return HttpResponse(status=405)
     return render(request, "groups/h5/store.html", {"org": code.org, "code": code, "pick_url": pick_url})
 
 
 @require_GET
+@system_read("public H5 page: a store code, no signed-in viewer")
 def store_pick(request, slug: str, public_id: str):
     """Without a location: cities, then the stores of the chosen city."""
     code = _store_code_public(slug, public_id)

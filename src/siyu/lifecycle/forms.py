@@ -17,9 +17,9 @@ class MoveForm(console_forms.Form):
     customer = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     stage = forms.ModelChoiceField(label=_("移到"), queryset=Stage.objects.none(), empty_label=None)
 
-    def __init__(self, *args, org, **kwargs):
+    def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = Stage.objects.for_org(org)
+        self.fields["stage"].queryset = Stage.objects.visible_to(viewer)
 
 
 class StageForm(console_forms.Form):
@@ -45,9 +45,9 @@ class CustomerStageForm(console_forms.Form):
     stage = forms.ModelChoiceField(label=_("客户阶段"), queryset=Stage.objects.none(), empty_label=None)
     birthday = forms.DateField(label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args, org, **kwargs):
+    def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = Stage.objects.for_org(org)
+        self.fields["stage"].queryset = Stage.objects.visible_to(viewer)
 
 
 class LossHandleForm(console_forms.Form):
@@ -81,12 +81,12 @@ class RuleForm(console_forms.Form):
                                    help_text=_("只会向后移动：已在更后阶段的客户保持不变。"))
     is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
 
-    def __init__(self, *args, org, **kwargs):
+    def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.org = org
-        self.fields["tags"].queryset = (Tag.objects.for_org(org).filter(kind=Tag.Kind.CORP, deleted=False)
+        self.org = viewer.org
+        self.fields["tags"].queryset = (Tag.objects.visible_to(viewer).filter(kind=Tag.Kind.CORP, deleted=False)
                                         .exclude(wecom_id="").select_related("group"))
-        self.fields["stage"].queryset = Stage.objects.for_org(org)
+        self.fields["stage"].queryset = Stage.objects.visible_to(viewer)
 
     def config(self) -> dict:
         raise NotImplementedError
@@ -126,7 +126,7 @@ class KeywordRuleForm(RuleForm):
 
 class BehaviourRuleForm(RuleForm):
     kind = Rule.Kind.BEHAVIOUR
-    event = forms.ChoiceField(label=_("客户行为"), choices=list(rules.BEHAVIOUR_EVENTS.items()))
+    event = forms.ChoiceField(label=_("客户行为"), choices=lambda: list(rules.BEHAVIOUR_EVENTS.items()))
     ref = forms.CharField(label=_("指定对象"), required=False, max_length=64,
                           help_text=_("素材、链接、活动或客户群的编号；留空表示任意一个。"))
 
@@ -142,9 +142,9 @@ class PurchaseRuleForm(RuleForm):
     amount = forms.DecimalField(label=_("累计消费超过（元）"), required=False, min_value=0, decimal_places=2, max_digits=12)
     count = forms.IntegerField(label=_("累计订单数达到"), required=False, min_value=1, max_value=1000)
 
-    def __init__(self, *args, org, **kwargs):
-        super().__init__(*args, org=org, **kwargs)
-        self.fields["products"].queryset = Product.objects.for_org(org)
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, viewer=viewer, **kwargs)
+        self.fields["products"].queryset = Product.objects.visible_to(viewer)
 
     def config(self) -> dict:
         d = self.cleaned_data

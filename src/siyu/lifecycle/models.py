@@ -18,6 +18,9 @@ class Stage(TenantModel):
     """One column of the organization's pipeline, ordered by ``position``. ``is_lost`` marks where customers go
     when no staff member is their friend any more (流失)."""
 
+    # Brand-wide reference data every member works with (visible_to gives them all of it).
+    shared_with_members = True
+
     name = models.CharField(_("阶段名称"), max_length=20)
     position = models.PositiveIntegerField(_("顺序"), default=0)
     is_lost = models.BooleanField(_("流失阶段"), default=False,

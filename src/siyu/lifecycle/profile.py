@@ -18,10 +18,10 @@ def stage_section(customer, viewer) -> dict:
     from siyu.lifecycle import stages
     from siyu.lifecycle.forms import CustomerStageForm
 
-    row = CustomerLifecycle.objects.for_org(customer.org_id).filter(customer=customer).first()
-    form = CustomerStageForm(org=customer.org_id, initial={
+    row = CustomerLifecycle.objects.visible_to(viewer).filter(customer=customer).first()
+    form = CustomerStageForm(viewer=viewer, initial={
         "stage": stages.stage_of(customer), "birthday": row.birthday if row else None})
-    history = (StageChange.objects.for_org(customer.org_id).filter(customer=customer)
+    history = (StageChange.objects.visible_to(viewer).filter(customer=customer)
                .select_related("from_stage", "to_stage")[:10])
     pending = (Reminder.objects.visible_to(viewer).filter(customer=customer, status=DurableRow.Status.PENDING)
                .select_related("staff").order_by("due_at")[:10])
@@ -29,13 +29,13 @@ def stage_section(customer, viewer) -> dict:
 
 
 def _stage_filter_field(viewer):
-    return forms.ModelChoiceField(label=gettext_lazy("客户阶段"), queryset=Stage.objects.for_org(viewer.org), required=False)
+    return forms.ModelChoiceField(label=gettext_lazy("客户阶段"), queryset=Stage.objects.visible_to(viewer), required=False)
 
 
 def _apply_stage_filter(customers, stage, viewer):
     from siyu.lifecycle import stages
 
-    placed = CustomerLifecycle.objects.for_org(viewer.org).exclude(stage=None)
+    placed = CustomerLifecycle.objects.visible_to(viewer).exclude(stage=None)
     if stage.pk == stages.first_stage(viewer.org).pk:
         # Never-placed customers are in the first stage too.
         return customers.exclude(pk__in=placed.exclude(stage=stage).values("customer_id"))

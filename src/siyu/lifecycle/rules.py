@@ -59,20 +59,23 @@ _SPLIT = re.compile(r"[\r\n,，、;；]+")
 
 SPEAKERS = {"customer": gettext_lazy("客户说的话"), "staff": gettext_lazy("员工说的话"), "any": gettext_lazy("双方")}
 MATCHES = {"any": gettext_lazy("包含任一关键词"), "all": gettext_lazy("同时包含全部关键词")}
-BEHAVIOUR_EVENTS = {
-    "material_opened": gettext_lazy("打开素材"),
-    "link_clicked": gettext_lazy("点击链接"),
-    "activity_joined": gettext_lazy("参加活动"),
-    "group_joined": gettext_lazy("加入客户群"),
-}
-# The timeline kind each behaviour event is recorded as, and the data key holding its ref (used by back-fill).
-# Content and engagement write their events with these kinds and a ``ref`` when they land.
-TIMELINE_OF_EVENT = {
-    "material_opened": ("material_opened", "ref"),
-    "link_clicked": ("link_clicked", "ref"),
-    "activity_joined": ("activity_joined", "ref"),
-    "group_joined": ("joined_group", "group_id"),
-}
+# Behaviour events a rule can react to (key → label), each app registering its own with
+# :func:`register_behaviour_event`; and the timeline kind each is recorded as, with the data key holding its ref
+# (used by back-fill). Content and engagement write their events with these kinds and a ``ref`` when they land.
+BEHAVIOUR_EVENTS: dict[str, str] = {}
+TIMELINE_OF_EVENT: dict[str, tuple[str, str]] = {}
+
+
+def register_behaviour_event(key: str, label, *, timeline_kind: str, ref_key: str = "ref") -> None:
+    """Offer ``key`` to behaviour rules: its label, and the timeline kind (with its ref's data key) it is
+    recorded as."""
+    BEHAVIOUR_EVENTS[key] = label
+    TIMELINE_OF_EVENT[key] = (timeline_kind, ref_key)
+
+
+register_behaviour_event("material_opened", gettext_lazy("打开素材"), timeline_kind="material_opened")
+register_behaviour_event("link_clicked", gettext_lazy("点击链接"), timeline_kind="link_clicked")
+register_behaviour_event("activity_joined", gettext_lazy("参加活动"), timeline_kind="activity_joined")
 CONDITIONS = {
     "product": gettext_lazy("买过指定商品"),
     "category": gettext_lazy("买过指定品类"),

@@ -68,7 +68,7 @@ def _page_query(request, column, page: int) -> str:
 def board_move(request):
     """Move one customer to a stage: the drag on the board (HTMX: answers the card) or the card's form."""
     viewer = request.membership
-    form = MoveForm(request.POST, org=viewer.org)
+    form = MoveForm(request.POST, viewer=viewer)
     if not form.is_valid():
         message = "; ".join(e for errors in form.errors.values() for e in errors)
         if request.htmx:
@@ -101,7 +101,7 @@ def customer_stage(request, pk: int):
     """The profile section's form: the customer's stage and birthday."""
     viewer = request.membership
     customer = get_object_or_404(Customer.objects.visible_to(viewer), pk=pk)
-    form = CustomerStageForm(request.POST, org=viewer.org)
+    form = CustomerStageForm(request.POST, viewer=viewer)
     back = profile_url(customer.pk) or reverse("lifecycle:board")
     if not form.is_valid():
         messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
@@ -181,7 +181,7 @@ def loss_detail(request, pk: int):
 # -- rules -------------------------------------------------------------------------------------------------
 @requires("lifecycle.rules")
 def rule_list(request):
-    rows = Rule.objects.for_org(request.membership.org).select_related("stage").prefetch_related("tags")
+    rows = Rule.objects.visible_to(request.membership).select_related("stage").prefetch_related("tags")
     return render(request, "lifecycle/rules.html", {"rules": rows, "kinds": Rule.Kind.choices})
 
 
@@ -191,7 +191,7 @@ def _rule_form_page(request, *, kind: str, rule: Rule | None):
     if form_class is None:
         raise Http404
     initial = form_class.initial_from(rule) if rule else None
-    form = form_class(request.POST or None, org=viewer.org, initial=initial)
+    form = form_class(request.POST or None, viewer=viewer, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -214,14 +214,14 @@ def rule_new(request, kind: str):
 
 @requires("lifecycle.rules")
 def rule_edit(request, pk: int):
-    rule = get_object_or_404(Rule.objects.for_org(request.membership.org), pk=pk)
+    rule = get_object_or_404(Rule.objects.visible_to(request.membership), pk=pk)
     return _rule_form_page(request, kind=rule.kind, rule=rule)
 
 
 @require_POST
 @requires("lifecycle.rules")
 def rule_active(request, pk: int):
-    rule = get_object_or_404(Rule.objects.for_org(request.membership.org), pk=pk)
+    rule = get_object_or_404(Rule.objects.visible_to(request.membership), pk=pk)
     rules.set_rule_active(rule, request.POST.get("active") == "1", by=request.membership)
     return redirect("lifecycle:rules")
 
@@ -229,7 +229,7 @@ def rule_active(request, pk: int):
 @require_POST
 @requires("lifecycle.rules")
 def rule_delete(request, pk: int):
-    rule = get_object_or_404(Rule.objects.for_org(request.membership.org), pk=pk)
+    rule = get_object_or_404(Rule.objects.visible_to(request.membership), pk=pk)
     rules.delete_rule(rule, by=request.membership)
     messages.success(request, _("已删除规则“%(name)s”；它打过的标签仍保留在客户身上。") % {"name": rule.name})
     return redirect("lifecycle:rules")
@@ -238,7 +238,7 @@ def rule_delete(request, pk: int):
 @require_POST
 @requires("lifecycle.rules")
 def rule_backfill(request, pk: int):
-    rule = get_object_or_404(Rule.objects.for_org(request.membership.org), pk=pk)
+    rule = get_object_or_404(Rule.objects.visible_to(request.membership), pk=pk)
     try:
         job = rules.start_backfill(rule, by=request.membership)
     except ValidationError as error:
@@ -306,7 +306,7 @@ def settings_page(request):
 @requires("lifecycle.stages")
 def stage_action(request, pk: int):
     viewer = request.membership
-    stage = get_object_or_404(Stage.objects.for_org(viewer.org), pk=pk)
+    stage = get_object_or_404(Stage.objects.visible_to(viewer), pk=pk)
     action = request.POST.get("action")
     try:
         if action == "rename":

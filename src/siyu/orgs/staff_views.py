@@ -31,9 +31,10 @@ def _count(queryset, field: str):
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def _with_counts(rows, org):
-    active = Relation.objects.for_org(org).filter(status=Relation.Status.ACTIVE)
-    groups = CustomerGroup.objects.for_org(org).filter(status=CustomerGroup.Status.ACTIVE)
+def _with_counts(rows, viewer):
+    """Customers and groups per staff member, as far as ``viewer`` may see them."""
+    active = Relation.objects.visible_to(viewer).filter(status=Relation.Status.ACTIVE)
+    groups = CustomerGroup.objects.visible_to(viewer).filter(status=CustomerGroup.Status.ACTIVE)
     return rows.annotate(customer_count=_count(active, "staff"), group_count=_count(groups, "owner"))
 
 
@@ -123,7 +124,7 @@ def staff_list(request):
             rows = rows.filter(status=data["status"])
         if data["store"]:
             rows = rows.filter(store=data["store"])
-    rows = _with_counts(rows, viewer.org).order_by("userid")
+    rows = _with_counts(rows, viewer).order_by("userid")
     return render(request, "orgs/staff_list.html", {"filters": filters, "page": paginate(request, rows)})
 
 
@@ -133,7 +134,7 @@ def _detail_context(request, staff: Staff) -> dict:
     waiting = Customer.objects.visible_to(viewer).filter(
         pk__in=transfer_services.waiting_customers(org, staff).values("pk")
     )
-    added = Relation.objects.for_org(org).filter(customer=OuterRef("pk"), staff=staff).values("added_at")[:1]
+    added = Relation.objects.visible_to(viewer).filter(customer=OuterRef("pk"), staff=staff).values("added_at")[:1]
     groups = CustomerGroup.objects.visible_to(viewer).filter(owner=staff, status=CustomerGroup.Status.ACTIVE)
     waiting_groups = groups.filter(pk__in=transfer_services.waiting_groups(org, staff).values("pk"))
     history = transfer_services.history(org, viewer=viewer, staff=staff)
@@ -232,8 +233,8 @@ def transfers(request):
     """离职继承: departed staff who still have customers or groups, and the history of every transfer."""
     viewer = request.membership
     org = viewer.org
-    open_transfers = Transfer.objects.for_org(org).filter(status__in=transfer_services.OPEN)
-    departed = _with_counts(Staff.objects.visible_to(viewer).filter(status=Staff.Status.DEPARTED), org).annotate(
+    open_transfers = Transfer.objects.visible_to(viewer).filter(status__in=transfer_services.OPEN)
+    departed = _with_counts(Staff.objects.visible_to(viewer).filter(status=Staff.Status.DEPARTED), viewer).annotate(
         in_progress=_count(open_transfers, "handover")
     ).select_related("store").order_by("-departed_at", "userid")
     departed = [s for s in departed if s.customer_count or s.group_count]

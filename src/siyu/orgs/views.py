@@ -222,7 +222,7 @@ def invitation(request, token: str):
 def audit_log(request):
     viewer = request.membership
     filters = AuditFilterForm(request.GET or None)
-    rows = AuditEntry.objects.for_org(viewer.org_id)
+    rows = AuditEntry.objects.visible_to(viewer)
     if filters.is_valid():
         data = filters.cleaned_data
         if data["action"]:

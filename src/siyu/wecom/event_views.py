@@ -20,6 +20,7 @@ from siyu.console.paging import paginate
 from siyu.core import durable
 from siyu.core.durable import DurableRow
 from siyu.orgs import audit
+from siyu.orgs.models import Membership
 from siyu.wecom import gaps
 from siyu.wecom import sync as sync_services
 from siyu.wecom.models import CallbackEvent, WeComConnection
@@ -32,16 +33,16 @@ class EventFilterForm(console_forms.Form):
     status = forms.ChoiceField(label=gettext_lazy("状态"), required=False)
     event = forms.ChoiceField(label=gettext_lazy("事件类型"), required=False)
 
-    def __init__(self, *args, org, **kwargs):
+    def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", gettext_lazy("全部"))] + EVENT_STATUSES
-        kinds = CallbackEvent.objects.for_org(org).order_by("event").values_list("event", flat=True).distinct()
+        kinds = CallbackEvent.objects.visible_to(viewer).order_by("event").values_list("event", flat=True).distinct()
         self.fields["event"].choices = [("", gettext_lazy("全部"))] + [(k, k) for k in kinds]
 
 
 # -- service --------------------------------------------------------------------------------------------------
 @transaction.atomic
-def redrive_event(event: CallbackEvent, *, by) -> CallbackEvent:
+def redrive_event(event: CallbackEvent, *, by: Membership) -> CallbackEvent:
     """Queue a failed callback event again: pending, due now, attempts from zero; audited.
 
     Raises :class:`ValidationError` for an event that has not failed (it is still queued, running or done).
@@ -49,7 +50,7 @@ def redrive_event(event: CallbackEvent, *, by) -> CallbackEvent:
     previous = {"attempts": event.attempts, "last_error": event.last_error[:500]}
     if not durable.requeue_failed(event):
         raise ValidationError(_("只有处理失败的事件可以重新处理。"))
-    audit.record("wecom.event_redriven", org=event.org_id, actor=by, obj=event,
+    audit.record("wecom.event_redriven", org=event.org_id, actor=by.user, obj=event,
                  details={"event": event.event, "change_type": event.change_type, **previous})
     event.refresh_from_db()
     return event
@@ -59,15 +60,14 @@ def redrive_event(event: CallbackEvent, *, by) -> CallbackEvent:
 @requires("org.settings")
 def events(request):
     """The latest callback events, filterable by status and event type."""
-    org = request.membership.org
-    filters = EventFilterForm(request.GET or None, org=org)
-    rows = CallbackEvent.objects.for_org(org).order_by("-received_at", "-id").defer("xml")
+    filters = EventFilterForm(request.GET or None, viewer=request.membership)
+    rows = CallbackEvent.objects.visible_to(request.membership).order_by("-received_at", "-id").defer("xml")
     if filters.is_valid():
         if filters.cleaned_data["status"]:
             rows = rows.filter(status=filters.cleaned_data["status"])
         if filters.cleaned_data["event"]:
             rows = rows.filter(event=filters.cleaned_data["event"])
-    quiet = gaps.silence(org)
+    quiet = gaps.silence(request.membership.org)
     return render(request, "wecom/events.html", {
         "filters": filters, "page": paginate(request, rows, per_page=50),
         "silence": quiet, "silence_hours": quiet and int(quiet.total_seconds() // 3600),
@@ -77,7 +77,7 @@ def events(request):
 @requires("org.settings")
 def event_detail(request, pk: int):
     """One event: its fields as decrypted and parsed. The XML is not shown, only the parsed payload."""
-    event = get_object_or_404(CallbackEvent.objects.for_org(request.membership.org).defer("xml"), pk=pk)
+    event = get_object_or_404(CallbackEvent.objects.visible_to(request.membership).defer("xml"), pk=pk)
     payload = json.dumps(event.payload, ensure_ascii=False, indent=2, sort_keys=True)
     return render(request, "wecom/events_detail.html", {"event": event, "payload": payload})
 
@@ -85,9 +85,9 @@ def event_detail(request, pk: int):
 @require_POST
 @requires("org.settings")
 def event_redrive(request, pk: int):
-    event = get_object_or_404(CallbackEvent.objects.for_org(request.membership.org).defer("xml"), pk=pk)
+    event = get_object_or_404(CallbackEvent.objects.visible_to(request.membership).defer("xml"), pk=pk)
     try:
-        redrive_event(event, by=request.user)
+        redrive_event(event, by=request.membership)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -100,7 +100,7 @@ def event_redrive(request, pk: int):
 def sync(request):
     """Start a full sync and watch the last runs (each with the live progress component)."""
     org = request.membership.org
-    conn = WeComConnection.objects.for_org(org).filter(is_active=True).first()
+    conn = WeComConnection.objects.visible_to(request.membership).filter(is_active=True).first()
     return render(request, "wecom/sync.html", {
         "conn": conn, "jobs": sync_services.last_syncs(org), "running": sync_services.running_sync(org),
     })

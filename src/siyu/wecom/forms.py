@@ -54,7 +54,7 @@ class CallFilterForm(console_forms.Form):
     endpoint = forms.ChoiceField(label=_("接口"), required=False)
     result = forms.ChoiceField(label=_("结果"), required=False, choices=RESULTS)
 
-    def __init__(self, *args, org, **kwargs):
+    def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        endpoints = ApiCall.objects.for_org(org).order_by("endpoint").values_list("endpoint", flat=True).distinct()
+        endpoints = ApiCall.objects.visible_to(viewer).order_by("endpoint").values_list("endpoint", flat=True).distinct()
         self.fields["endpoint"].choices = [("", _("全部"))] + [(e, e) for e in endpoints]

@@ -22,7 +22,7 @@ GENERATORS = {"generate_token": ("callback_token", generate_token), "generate_ae
 def connection(request):
     """The WeCom connection: credentials, callback keys, the callback URL to paste, and the last check."""
     org = request.membership.org
-    conn = WeComConnection.objects.for_org(org).first()
+    conn = WeComConnection.objects.visible_to(request.membership).first()
     editing = conn is not None
     status = 200
     action = request.POST.get("action", "save") if request.method == "POST" else None
@@ -88,9 +88,8 @@ def run_checks(request):
 @requires("org.settings")
 def calls(request):
     """The API call log, latest first, filterable by endpoint and result."""
-    org = request.membership.org
-    filters = CallFilterForm(request.GET or None, org=org)
-    rows = ApiCall.objects.for_org(org)
+    filters = CallFilterForm(request.GET or None, viewer=request.membership)
+    rows = ApiCall.objects.visible_to(request.membership)
     if filters.is_valid():
         data = filters.cleaned_data
         if data["endpoint"]:

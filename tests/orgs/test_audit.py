@@ -60,3 +60,13 @@ def test_hq_admin_cannot_make_owners(world):
     assert response.status_code == 400
     world.guide_e1.refresh_from_db()
     assert world.guide_e1.role == Role.GUIDE
+
+
+def test_hq_admin_cannot_demote_the_owner(world):
+    from siyu.orgs import services
+
+    with pytest.raises(PermissionDenied):
+        services.change_member_role(world.owner, role=Role.GUIDE, store=world.e1, by=world.admin)
+    world.owner.refresh_from_db()
+    assert world.owner.role == Role.OWNER
+    assert not AuditEntry.objects.for_org(world.org).filter(action="member.role_changed").exists()

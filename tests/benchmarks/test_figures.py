@@ -1,0 +1,15 @@
+"""A figure a run could not measure is absent from the results, never written as 0."""
+
+import json
+
+from benchmarks import bench_customers, run
+
+
+def test_a_skipped_figure_has_no_value_and_prints_as_absent(capsys):
+    figures = bench_customers._postgres_figures(None)
+    assert [f["value"] for f in figures] == [None]
+    assert figures[0]["notes"].startswith("skipped:")
+    assert json.loads(json.dumps(figures))[0]["value"] is None
+    run.print_table("customers", figures)
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("list page"))
+    assert "—" in row and "0.0" not in row
