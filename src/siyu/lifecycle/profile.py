@@ -42,16 +42,6 @@ def _apply_stage_filter(customers, stage, viewer):
     return customers.filter(pk__in=placed.filter(stage=stage).values("customer_id"))
 
 
-def stage_names(org, customer_ids: list[int]) -> dict[int, str]:
-    """Each customer's stage name; never-placed customers are in the first stage."""
-    from siyu.lifecycle import stages
-
-    first = stages.first_stage(org).name
-    placed = dict(CustomerLifecycle.objects.for_org(org).filter(customer_id__in=customer_ids).exclude(stage=None)
-                  .values_list("customer_id", "stage__name"))
-    return {customer_id: placed.get(customer_id, first) for customer_id in customer_ids}
-
-
 def _stage_changed(event) -> str:
     d = event.data
     source = SOURCES.get(d.get("source"), d.get("source", ""))
@@ -71,16 +61,15 @@ def _ordered(event) -> str:
 
 
 def register() -> None:
-    try:
-        from siyu.customers.profile import (
-            register_list_column, register_list_filter, register_profile_section, register_timeline_kind,
-        )
-    except ImportError:  # the customer pages land separately
-        return
+    from siyu.customers.profile import (
+        register_list_column, register_list_filter, register_profile_section, register_timeline_kind,
+    )
+    from siyu.lifecycle import stages
+
     register_profile_section("lifecycle/_profile_stage.html", stage_section, order=20, key="lifecycle.stage",
                              title=gettext_lazy("客户阶段"))
     register_list_filter("stage", label=gettext_lazy("客户阶段"), field=_stage_filter_field, apply=_apply_stage_filter, order=10)
-    register_list_column("stage", label=gettext_lazy("客户阶段"), values=stage_names, order=10)
+    register_list_column("stage", label=gettext_lazy("客户阶段"), values=stages.stage_names, order=10)
     register_timeline_kind("stage_changed", _stage_changed)
     register_timeline_kind("reminder_sent", _reminder_sent)
     register_timeline_kind("ordered", _ordered)

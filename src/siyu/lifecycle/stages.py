@@ -345,3 +345,13 @@ def report(viewer: Membership, *, since: datetime | None = None, until: datetime
         figure.converted = (entries.filter(to_stage=figure.stage).filter(Exists(later))
                             .order_by().values("customer_id").distinct().count())
     return [figures[s.pk] for s in stages]
+
+
+def stage_names(org, customer_ids: list[int]) -> dict[int, str]:
+    """Each customer's stage name; never-placed customers are in the first stage.
+
+    For the customer list's stage column: ``customer_ids`` are a page the viewer was already allowed to see."""
+    first = first_stage(org).name
+    placed = dict(CustomerLifecycle.objects.for_org(org).filter(customer_id__in=customer_ids).exclude(stage=None)
+                  .values_list("customer_id", "stage__name"))
+    return {customer_id: placed.get(customer_id, first) for customer_id in customer_ids}
