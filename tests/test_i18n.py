@@ -221,7 +221,7 @@ msgstr[1] "%(total)s items"
 def test_catalog_is_not_empty(po):
     assert len(po["entries"]) > 100
     ids = {e.msgid for e in po["entries"]}
-    assert {"数据总览", "成员", "审计日志", "后台任务", "退出登录", "用户名或密码错误。"} <= ids
+    assert {"数据总览", "成员", "审计日志", "后台任务", "退出登录", "用户名或密码错误，或尝试次数过多，请稍后再试。"} <= ids
 
 
 def test_header_declares_utf8_and_english(po):
@@ -361,7 +361,7 @@ def test_english_is_active_through_django():
     with translation.override("en"):
         assert translation.gettext("数据总览") == "Overview"
         assert translation.gettext("审计日志") == "Audit log"
-        assert translation.gettext("用户名或密码错误。") == "Incorrect username or password."
+        assert translation.gettext("用户名或密码错误，或尝试次数过多，请稍后再试。") == "Wrong username or password, or too many attempts. Try again later."
         assert translation.pgettext("singular", "门店") == "Store"
         assert translation.gettext("门店") == "Stores"
         assert translation.ngettext("共 %(total)s 条", "共 %(total)s 条", 1) % {"total": 1} == "1 item"

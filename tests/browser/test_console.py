@@ -102,10 +102,14 @@ def test_wrong_password_then_lockout_on_the_fifth(page, world, sign_in, settings
     # A wrong password, an unknown name and a locked account all get the same answer (nothing tells them apart).
     refused = "用户名或密码错误，或尝试次数过多，请稍后再试。"
     assert settings.LOGIN_MAX_FAILURES == 5
-    for attempt in range(1, 6):
+    for attempt in range(1, 5):
         sign_in("s1_manager", "wrong password", expect_dashboard=False)
         expect(page.locator(".form-errors")).to_have_text(refused)
         assert User.objects.get(username="s1_manager").failed_logins == attempt
+    assert User.objects.get(username="s1_manager").locked_until is None
+
+    sign_in("s1_manager", "wrong password", expect_dashboard=False)
+    expect(page.locator(".form-errors")).to_have_text(refused)
     assert User.objects.get(username="s1_manager").locked_until is not None
 
     # Locked means locked: the right password does not get in either.
@@ -139,9 +143,9 @@ def test_user_in_two_organizations_switches_with_the_switcher(page, world, sign_
     switcher.select_option(str(world.other_org.pk))  # submits itself (data-autosubmit)
     expect(page.locator(".brand small")).to_have_text("品牌B")
     expect(switcher.locator("option:checked")).to_have_text("品牌B")
-    # The figures are brand B's now: one store; other_admin, other_guide and admin.
+    # The figures are brand B's now: one store; other_admin, other_guide, the owner who invited admin, and admin.
     expect(figure(page, "门店").locator(".value")).to_have_text("1")
-    expect(figure(page, "成员").locator(".value")).to_have_text("3")
+    expect(figure(page, "成员").locator(".value")).to_have_text("4")
     assert AuditEntry.objects.for_org(world.other_org).filter(action="org.switched", actor_name="admin").exists()
 
     page.reload()  # the choice lives in the session
