@@ -13,7 +13,7 @@ from django.test import Client, override_settings
 from siyu.core.dispatch import dispatch_once
 from siyu.core.models import Job
 from siyu.customers import bulk
-from siyu.orgs.models import Staff
+from siyu.orgs.models import AuditEntry, Staff
 from siyu.wecom.models import CallbackEvent
 from tests.customers.test_list import make_customer, make_staff
 from tests.factories import client_for
@@ -46,16 +46,19 @@ def test_no_phone_number_reaches_the_sqlite_file_or_its_wal(world_tx, django_cap
 
     make_customer(org, "王五", (make_staff(org, "zhangsan"), {"mobiles": [REMARK_MOBILE]}))
     with django_capture_on_commit_callbacks(execute=True):
-        client_for(world.owner).post("/customers/bulk/", {"action": "export", "scope": "filter"})
+        # Searched by the remark phone: the job's arguments and the audit entry must not keep it readable.
+        client_for(world.owner).post("/customers/bulk/?q=" + REMARK_MOBILE, {"action": "export", "scope": "filter"})
     job = Job.objects.for_org(org).get(kind=bulk.EXPORT)
     export = bulk.export_path(job)
-    assert export is not None
+    assert export is not None and job.params["filters"]["q"] == [REMARK_MOBILE] and job.result["rows"] == 1
     assert stat.S_IMODE(export.stat().st_mode) == 0o600
 
     database = Path(connection.settings_dict["NAME"])
     needles = [MOBILE.encode(), REMARK_MOBILE.encode(), "漕溪北路".encode(), b"lisi@example.com"]
     assert _scan(database, needles) == []
     assert _scan(Path(f"{database}-wal"), needles) == []
+    exported = AuditEntry.objects.for_org(org).get(action="customers.exported")
+    assert exported.details["filters"]["q"] == ["137****4321"]
 
 
 @pytest.fixture

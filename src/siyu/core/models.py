@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.tenancy import TenantModel
+from siyu.privacy.fields import EncryptedJSONField
 
 
 class Job(TenantModel):
@@ -18,7 +19,8 @@ class Job(TenantModel):
     kind = models.CharField(max_length=64)
     title = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    params = models.JSONField(default=dict, blank=True)
+    # Encrypted: a job's arguments can carry personal data (an export filtered by a phone number, say).
+    params = EncryptedJSONField(blank=True, default=dict)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(null=True, blank=True)
     message = models.CharField(max_length=500, blank=True)
