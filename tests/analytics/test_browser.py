@@ -63,6 +63,12 @@ def test_channel_statistics_in_the_browser(page, live_server, world, adds):
 
     page.get_by_label("开始日期").fill("2024-06-10")
     page.get_by_label("结束日期").fill("2024-06-01")
+    # Typing in a date field keeps its calendar open over the controls below it, as for a person; moving on
+    # from the field (Tab) closes it, and then 筛选 can be clicked.
+    expect(page.locator(".flatpickr-calendar.open")).to_have_count(1)
+    page.get_by_label("结束日期").press("Tab")
+    expect(page.locator(".flatpickr-calendar.open")).to_have_count(0)
+    expect(page.get_by_label("结束日期")).to_have_value("2024-06-01")
     page.get_by_role("button", name="筛选").click()
     expect(page.get_by_test_id("filter-errors")).to_contain_text("结束日期不能早于开始日期")
     assert not problems, problems

@@ -282,3 +282,21 @@ def test_the_demo_loader_gives_seeded_groups_codes_and_the_stores_a_store_code(d
     finally:
         stop()
         wiring.sim.close()
+
+
+def test_an_image_group_welcome_is_uploaded_before_the_template_is_created(world, wired):
+    # Doc 92366: a group welcome image's pic_url must come from media/uploadimg; the simulator refuses others.
+    from tests.wecom.files import serving
+
+    sim, org = wired.sim, wired.org
+    owner(wired)
+    group = make_group(wired)
+    with serving() as files:
+        source = f"{files}/poster.jpg"
+        code = codes.create_group_code(org, by=world.admin, name="晒单群", groups=[group.pk],
+                                       welcome_text="欢迎！", welcome_attachment={"msgtype": "image", "image": {"pic_url": source}})
+    template = sim.state.group_welcome_templates[code.welcome_template_id]
+    uploaded = template.attachment["image"]["pic_url"]
+    assert uploaded != source and uploaded in sim.state.uploaded_images
+    assert ApiCall.objects.for_org(org).filter(endpoint="media/uploadimg", errcode=0).count() == 1
+    assert code.welcome_attachment["image"]["pic_url"] == source  # Siyu keeps the operator's source

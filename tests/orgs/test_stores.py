@@ -56,7 +56,7 @@ def test_bad_hours_or_half_a_coordinate_are_field_errors_and_change_nothing(worl
         ({"hours_tue": "morning"}, "10:00-22:00 的格式"),
         ({"longitude": ""}, "纬度和经度须同时填写"),
         ({"latitude": "91"}, "90"),
-        ({"name": ""}, "这个字段是必填项"),
+        ({"name": ""}, "请填写此项。"),
     ]:
         response = client.post(reverse("orgs:store", args=[world.e1.pk]), {**GOOD, **changes})
         assert response.status_code == 400 and message in response.content.decode(), changes

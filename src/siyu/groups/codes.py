@@ -44,7 +44,7 @@ from siyu.groups.models import (
 from siyu.orgs import audit
 from siyu.orgs.models import Membership, Organization, Store
 from siyu.wecom import attachments as wecom_attachments
-from siyu.wecom import endpoints
+from siyu.wecom import endpoints, media
 from siyu.wecom.client import WeComClient
 from siyu.wecom.states import state_error
 from siyu.wecom.errors import InvalidParameter, NotConnected, RateLimited, WeComError, as_validation_error
@@ -247,8 +247,8 @@ def create_group_code(org, *, by=None, client: WeComClient | None = None, **data
         template_id = ""
         if _has_welcome(cleaned):
             try:
-                template_id = endpoints.add_group_welcome_template(
-                    client, {**_template(cleaned["welcome_text"], cleaned["welcome_attachment"]), "notify": 1})
+                body = media.wire_template(client, getattr(org, "pk", org), _template(cleaned["welcome_text"], cleaned["welcome_attachment"]))
+                template_id = endpoints.add_group_welcome_template(client, {**body, "notify": 1})
             except WeComError as error:
                 raise as_validation_error(error, _("创建入群欢迎语")) from error
         try:
@@ -305,7 +305,8 @@ def update_group_code(code: GroupCode, *, by=None, client: WeComClient | None = 
                 raise as_validation_error(error, _("更新加入群聊二维码")) from error
         try:
             if welcome_changed and _has_welcome(cleaned):
-                body = _template(cleaned["welcome_text"], cleaned["welcome_attachment"])
+                body = media.wire_template(client, code.org_id,
+                                           _template(cleaned["welcome_text"], cleaned["welcome_attachment"]))
                 if template_id:
                     endpoints.edit_group_welcome_template(client, template_id, body)
                     edited_template = True

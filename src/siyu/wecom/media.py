@@ -50,6 +50,16 @@ def wire_payload(client: WeComClient, org_id: int, payload: dict) -> dict:
     return {**payload, "attachments": [_wire(client, org_id, attachment) for attachment in attachments]}
 
 
+def wire_template(client: WeComClient, org_id: int, body: dict) -> dict:
+    """A group welcome template (``group_welcome_template/add|edit``: the attachment under its kind's key, not in
+    an ``attachments`` list) with its attachment's source replaced by WeCom's upload of it."""
+    wired = dict(body)
+    for kind in ("image", "link", "miniprogram", "file", "video"):
+        if isinstance(body.get(kind), dict):
+            wired[kind] = _wire(client, org_id, {"msgtype": kind, kind: body[kind]})[kind]
+    return wired
+
+
 def forget_temporary(org_id: int, payload: dict) -> None:
     """Drop the remembered media ids of ``payload``'s sources so the next send uploads them again."""
     for attachment in payload.get("attachments") or []:
