@@ -124,10 +124,7 @@ def test_siyu_run_serves_the_console_and_stops_cleanly_on_ctrl_c(tmp_path):
         else:
             pytest.fail("the web server still answers after siyu run stopped")
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # anything left of the group (nothing, when all went well)
-        except ProcessLookupError:
-            pass
+        _kill_with_children(proc.pid)  # anything left (nothing, when all went well)
 
 
 def _siyu(env, *args, timeout=300) -> str:
@@ -149,6 +146,23 @@ def _child_pid(parent: int, name: str) -> int:
         if ppid == parent and name.encode() in cmdline:
             return int(entry)
     raise LookupError(name)
+
+
+def _kill_with_children(parent: int) -> None:
+    """SIGKILL ``parent``'s process group and each child's: ``siyu run`` starts every child in a session of its
+    own, so killing the parent's group alone would leave them running after a failed test."""
+    children = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == parent:
+                children.append(int(entry))
+        except OSError:
+            continue
+    for pid in [parent, *children]:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def test_a_killed_worker_is_restarted_and_finishes_the_pending_work(tmp_path):
@@ -192,10 +206,7 @@ def test_a_killed_worker_is_restarted_and_finishes_the_pending_work(tmp_path):
         assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
         assert "Siyu stopped." in log.read_text()
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_with_children(proc.pid)
 
 
 def test_a_command_on_an_unmigrated_data_dir_says_what_to_run(tmp_path):
