@@ -51,6 +51,17 @@ def test_history_makes_charts_and_retention_meaningful_and_loads_once(db):
     assert counts(org) == before
 
 
+def test_history_avatars_are_served_by_siyu(db, settings, client):
+    org = load_demo().org
+    avatars = set(Customer.objects.for_org(org).filter(external_userid__startswith=PREFIX)
+                  .values_list("avatar", flat=True))
+    assert len(avatars) > 1
+    for avatar in avatars:
+        assert avatar.startswith(f"{settings.PUBLIC_URL}/static/demo/")
+        response = client.get(avatar.removeprefix(settings.PUBLIC_URL))
+        assert response.status_code == 200 and response["Content-Type"] == "image/png"
+
+
 def test_full_sync_of_the_simulated_corp_keeps_the_history(db, django_capture_on_commit_callbacks, settings):
     from siyu.core.models import Job
     from siyu.wecom.sync import start_full_sync
@@ -58,7 +69,8 @@ def test_full_sync_of_the_simulated_corp_keeps_the_history(db, django_capture_on
     settings.WECOM_BACKOFF_BASE, settings.WECOM_BACKOFF_MAX = 0.001, 0.01
     org = load_demo().org
     history = Relation.objects.for_org(org).filter(customer__external_userid__startswith=PREFIX)
-    before = sorted(history.values_list("customer__external_userid", "status", "added_at", "deleted_at", "state"))
+    before = sorted(history.values_list("customer__external_userid", "status", "added_at", "deleted_at", "state",
+                                           "customer__avatar"))
     corp = Corp(org, capture=django_capture_on_commit_callbacks)
     try:
         seed_simulator(corp.sim, org)
@@ -71,4 +83,5 @@ def test_full_sync_of_the_simulated_corp_keeps_the_history(db, django_capture_on
         assert job.status == Job.Status.SUCCEEDED, job.error
     finally:
         corp.close()
-    assert sorted(history.values_list("customer__external_userid", "status", "added_at", "deleted_at", "state")) == before
+    assert sorted(history.values_list("customer__external_userid", "status", "added_at", "deleted_at", "state",
+                                           "customer__avatar")) == before

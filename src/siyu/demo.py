@@ -49,6 +49,11 @@ class DemoInfo:
     usernames: list[tuple[str, str]]
 
 
+def image_url(name: str) -> str:
+    """A demo picture (``console/static/demo/``, drawn by ``scripts/demo_images.py``) at this server's public URL."""
+    return f"{settings.PUBLIC_URL}{settings.STATIC_URL}demo/{name}"
+
+
 def demo_password() -> str:
     path = settings.DATA_DIR / "demo_password"
     if not path.exists():

@@ -24,6 +24,7 @@ from django.db import transaction
 
 from siyu.cdp.models import Order, OrderLine, Product
 from siyu.customers.models import Customer, Relation, TimelineEvent
+from siyu.demo import image_url
 from siyu.lifecycle import stages as stage_services
 from siyu.lifecycle.models import CustomerLifecycle, StageChange
 from siyu.orgs.models import Staff
@@ -34,6 +35,7 @@ DAYS = 90
 SEED = 20260901
 PREFIX = "wmdemohist"  # the history customers' external_userid prefix: theirs alone, never a real WeCom id
 DAY_TZ = ZoneInfo("Asia/Shanghai")
+AVATARS = 6  # console/static/demo/avatar-0.png … avatar-5.png
 # state → (the guides a scan lands on, relative weight of the channel)
 CHANNELS = {
     "sh01_poster": (["demo_guide_sh01"], 5),
@@ -65,6 +67,11 @@ class Planned:
     lost_at: datetime | None = None
     chats: list[tuple[datetime, bool, str]] = field(default_factory=list)  # (when, from the customer, text)
     orders: list[tuple[datetime, str, int]] = field(default_factory=list)  # (when, sku, quantity)
+
+
+def avatar_url(external_userid: str) -> str:
+    """One of the demo's avatars, served by Siyu (a WeChat avatar URL would not load offline)."""
+    return image_url(f"avatar-{int(external_userid.removeprefix(PREFIX)) % AVATARS}.png")
 
 
 def anchor_of(org) -> datetime:
@@ -145,7 +152,7 @@ def load_history_demo(org) -> int:
     pipeline = stage_services.stages_of(org)
     customers = Customer.objects.bulk_create([
         Customer(org=org, external_userid=p.external_userid, name=p.name, gender=p.gender, is_friend=not p.lost,
-                 first_added_at=p.added_at, synced_at=p.added_at)
+                 avatar=avatar_url(p.external_userid), first_added_at=p.added_at, synced_at=p.added_at)
         for p in todo
     ])
     by_ext = {c.external_userid: c for c in customers}

@@ -61,8 +61,8 @@ def history_contacts(org) -> list[dict]:
     listed = (Relation.objects.for_org(org)
               .filter(customer__external_userid__startswith=PREFIX,
                       status__in=[Relation.Status.ACTIVE, Relation.Status.DELETED_BY_CUSTOMER])
-              .values_list("customer__external_userid", "customer__name", "customer__gender", "staff__userid",
-                           "added_at", "state", "status"))
-    return [{"external_userid": ext, "name": name, "gender": gender, "userid": userid,
+              .values_list("customer__external_userid", "customer__name", "customer__gender", "customer__avatar",
+                           "staff__userid", "added_at", "state", "status"))
+    return [{"external_userid": ext, "name": name, "gender": gender, "avatar": avatar, "userid": userid,
              "createtime": int(added_at.timestamp()), "state": state, "status": status}
-            for ext, name, gender, userid, added_at, state, status in listed]
+            for ext, name, gender, avatar, userid, added_at, state, status in listed]

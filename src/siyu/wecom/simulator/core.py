@@ -554,7 +554,7 @@ class Simulator:
         """Friendships the corp had before the simulator started (a demo's past), with no callbacks: WeCom
         calls back only when a change happens, and these happened before the app listened.
 
-        Each entry: external_userid, name, gender, userid, createtime, state, and status ``active`` or
+        Each entry: external_userid, name, gender, avatar, userid, createtime, state, and status ``active`` or
         ``deleted_by_customer`` (WeCom keeps listing a customer who deleted the member, doc 92994 follow_user;
         a member who deleted the customer is no longer listed, so such a friendship is not imported).
         Entries whose friendship exists already are left alone, so importing twice changes nothing.
@@ -566,6 +566,7 @@ class Simulator:
                     raise SimulatorError(f"cannot import a friendship with status {item.get('status')!r}")
                 self._staff(item["userid"])
                 customer = self._new_customer(item["external_userid"], item["name"], item.get("gender", 0))
+                customer.avatar = item.get("avatar") or customer.avatar
                 key = relation_key(item["userid"], customer.external_userid)
                 if key in self.state.relations:
                     continue
