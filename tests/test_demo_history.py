@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from siyu.analytics.queries import DAY_TZ, StatsFilter, channel_stats
 from siyu.cdp.models import Order
+from siyu.console import dashboard
 from siyu.customers.models import Customer, Relation, TimelineEvent
 from siyu.demo import load_demo
 from siyu.demo_history import PREFIX
@@ -40,6 +41,10 @@ def test_history_makes_charts_and_retention_meaningful_and_loads_once(db):
         assert retention is not None and 0 < retention < 1
     assert stats.total.replied > 0 and stats.total.avg_reply_seconds > 0
     assert len(stats.grouped("channel")) == 4
+
+    chart = dashboard.customer_chart(owner)
+    added, lost = (series["data"] for series in chart["series"])
+    assert sum(1 for n in added if n) >= 60 and sum(lost) > 0
 
     order_days = (Order.objects.for_org(org).annotate(day=TruncDate("ordered_at", tzinfo=DAY_TZ))
                   .values_list("day", flat=True).distinct().count())
