@@ -17,7 +17,6 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -185,14 +184,16 @@ def load_history_demo(org) -> int:
                           ordered_at=when, total=product.price * quantity)
             orders.append((order, [OrderLine(org=org, product=product, quantity=quantity, unit_price=product.price,
                                              amount=product.price * quantity)]))
-        moves = _stage_moves(p, pipeline)
+        moves, previous = _stage_moves(p, pipeline), None
         for (stage, since, source), following in zip(moves, moves[1:] + [None]):
-            changes.append(StageChange(org=org, customer=customer, from_stage=None, to_stage=stage, entered_at=since,
+            changes.append(StageChange(org=org, customer=customer, from_stage=previous, to_stage=stage, entered_at=since,
                                        left_at=following[1] if following else None, source=source))
-        for (previous, _since, _source), (stage, since, source) in zip(moves, moves[1:]):
-            timeline.append(TimelineEvent(org=org, customer=customer, kind="stage_changed", occurred_at=since, staff=guide,
-                                          data={"to_stage": stage.name, "to_stage_id": stage.pk, "from_stage": previous.name,
-                                                "from_stage_id": previous.pk, "source": source}))
+            if previous is not None:
+                timeline.append(TimelineEvent(
+                    org=org, customer=customer, kind="stage_changed", occurred_at=since, staff=guide,
+                    data={"to_stage": stage.name, "to_stage_id": stage.pk, "from_stage": previous.name,
+                          "from_stage_id": previous.pk, "source": source}))
+            previous = stage
         lifecycles.append(CustomerLifecycle(org=org, customer=customer, stage=moves[-1][0], stage_since=moves[-1][1]))
     Order.objects.bulk_create([order for order, _lines in orders])
     for order, lines in orders:
@@ -205,7 +206,6 @@ def load_history_demo(org) -> int:
     OrderLine.objects.bulk_create([line for _order, lines in orders for line in lines])
     ChatMessage.objects.bulk_create(messages)
     CustomerLifecycle.objects.bulk_create(lifecycles)
-    _link_stage_changes(changes)
     StageChange.objects.bulk_create(changes)
     TimelineEvent.objects.bulk_create(timeline)
     return len(todo)
@@ -226,11 +226,3 @@ def _stage_moves(p: Planned, pipeline: list) -> list[tuple]:
         moves.append((lost, p.lost_at, StageChange.Source.LOST))
     return moves
 
-
-def _link_stage_changes(changes: list[StageChange]) -> None:
-    """Each entry's ``from_stage`` is the previous entry's stage of the same customer."""
-    last: dict[int, StageChange] = {}
-    for change in changes:
-        previous = last.get(id(change.customer))
-        change.from_stage = previous.to_stage if previous else None
-        last[id(change.customer)] = change

@@ -561,10 +561,11 @@ class Simulator:
         """
         added = 0
         with self._change():
-            for item in contacts:
+            for item in contacts:  # all checked before any is imported: a refused list changes nothing
                 if item.get("status", ACTIVE) not in (ACTIVE, DELETED_BY_CUSTOMER):
                     raise SimulatorError(f"cannot import a friendship with status {item.get('status')!r}")
                 self._staff(item["userid"])
+            for item in contacts:
                 customer = self._new_customer(item["external_userid"], item["name"], item.get("gender", 0))
                 customer.avatar = item.get("avatar") or customer.avatar
                 key = relation_key(item["userid"], customer.external_userid)
