@@ -2,8 +2,8 @@
 
     python scripts/screenshots.py http://127.0.0.1:8000 DEMO_PASSWORD
 
-Signs in as the demo HQ admin, opens the dashboard, the customer list, a customer's profile, the channel code form
-and the stage board at 1440×900 and 390×844 in Chromium (SIYU_CHROMIUM, default /usr/bin/chromium), and writes
+Signs in as the demo HQ admin, opens the dashboard, the customer list, a customer's profile, the channel code form,
+the stage board and the channel statistics of the last 90 days at 1440×900 and 390×844 in Chromium (SIYU_CHROMIUM, default /usr/bin/chromium), and writes
 docs/screenshots/<page>-<size>.png as palette PNGs (Pillow), which keeps each one a few hundred KB or less.
 """
 
@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import os
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from PIL import Image
 from playwright.sync_api import sync_playwright
@@ -30,7 +32,10 @@ def pages(base: str, page) -> dict[str, str]:
     page.goto(f"{base}/channels/")
     code = page.locator("table.data tbody a[href^='/channels/']").first
     form = f"{code.get_attribute('href')}edit/" if code.count() else "/channels/new/"
-    return {"dashboard": "/", "customers": "/customers/", "profile": profile, "channel-form": form, "board": "/board/"}
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    stats = f"/analytics/channels/?start={today - timedelta(days=89)}&end={today}"
+    return {"dashboard": "/", "customers": "/customers/", "profile": profile, "channel-form": form, "board": "/board/",
+            "channel-stats": stats}
 
 
 def save_small(png: bytes, path: Path) -> None:

@@ -49,6 +49,11 @@ class DemoInfo:
     usernames: list[tuple[str, str]]
 
 
+def image_url(name: str) -> str:
+    """A demo picture (``console/static/demo/``, drawn by ``scripts/demo_images.py``) at this server's public URL."""
+    return f"{settings.PUBLIC_URL}{settings.STATIC_URL}demo/{name}"
+
+
 def demo_password() -> str:
     path = settings.DATA_DIR / "demo_password"
     if not path.exists():
@@ -87,6 +92,8 @@ def load_demo() -> DemoInfo:
     _link_staff(org)
     load_customer_demo(org)
     load_store_geo_demo(org)
+    ensure_demo_products(org)
+    load_history_demo(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
 
 
@@ -162,19 +169,32 @@ DEMO_PRODUCTS = [
 ]
 
 
-def load_lifecycle_demo(org) -> None:
-    """Default stages, products with cycles, and (once the corp tags are in WeCom) a keyword rule and a
-    purchase rule. Idempotent."""
+def ensure_demo_products(org) -> None:
     from decimal import Decimal
 
     from siyu.cdp.services import save_product
+
+    for sku, name, category, price, cycle in DEMO_PRODUCTS:
+        save_product(org, sku=sku, name=name, category=category, price=Decimal(price), cycle_days=cycle)
+
+
+def load_history_demo(org) -> None:
+    """Ninety days of customers, losses, chats, orders and stage moves before the brand's first day (see
+    ``siyu.demo_history``); the simulator mirrors those friendships when it starts."""
+    from siyu import demo_history
+
+    demo_history.load_history_demo(org)
+
+
+def load_lifecycle_demo(org) -> None:
+    """Default stages, products with cycles, and (once the corp tags are in WeCom) a keyword rule and a
+    purchase rule. Idempotent."""
     from siyu.customers.models import Tag
     from siyu.lifecycle import rules, stages
     from siyu.lifecycle.models import Rule
 
     pipeline = stages.stages_of(org)
-    for sku, name, category, price, cycle in DEMO_PRODUCTS:
-        save_product(org, sku=sku, name=name, category=category, price=Decimal(price), cycle_days=cycle)
+    ensure_demo_products(org)
     synced = {t.name: t for t in Tag.objects.for_org(org).filter(deleted=False).exclude(wecom_id="")}
     have = set(Rule.objects.for_org(org).values_list("name", flat=True))
     if "关注优惠" in synced and "聊天提到优惠" not in have:

@@ -22,8 +22,6 @@ CODES = [
         "name": "上海南京路店·门口海报", "state": "sh01_poster", "folder_name": "门店海报", "staff": ["demo_guide_sh01"],
         "tags": ["门店海报"], "remark_template": "{channel}{date}",
         "welcome_text": "欢迎来到南京路店，{customer_nickname}！出示本消息到店立减 3 元。",
-        "welcome_attachments": [{"msgtype": "link", "link": {
-            "title": "本周新品：桂花乌龙", "url": "https://example.com/menu", "desc": "限时第二杯半价"}}],
     },
     {
         "name": "深圳双店·轮流接待", "state": "sz_stores", "folder_name": "门店海报",
@@ -46,6 +44,20 @@ CODES = [
 ]
 
 
+def welcome_attachments(state: str) -> list[dict]:
+    """The codes' welcome attachments, their pictures served by Siyu itself (``siyu.demo.image_url``): WeCom
+    fetches a picture from its URL when the welcome is sent, so it must be one this installation answers."""
+    from siyu.demo import image_url
+
+    return {
+        "sh01_poster": [{"msgtype": "link", "link": {"title": "本周新品：桂花乌龙", "url": "https://example.com/menu",
+                                                     "desc": "限时第二杯半价", "picurl": image_url("menu-osmanthus-oolong.png")}}],
+        "xhs_note": [{"msgtype": "image", "image": {"pic_url": image_url("coupon.png")}}],
+        "x_tissue_tea": [{"msgtype": "link", "link": {"title": "柔云纸巾 × 山茶物语下午茶", "url": "https://example.com/tea",
+                                                      "desc": "新客红包已发放", "picurl": image_url("afternoon-tea.png")}}],
+    }.get(state, [])
+
+
 def ensure_channel_demo(org) -> None:
     if not WelcomeMessage.objects.for_org(org).filter(code=None, staff=None).exists():
         services.save_welcome_message(org, text=DEFAULT_WELCOME)
@@ -57,7 +69,7 @@ def ensure_channel_demo(org) -> None:
         people = [staff[u] for u in spec["staff"] if u in staff]
         if not people:
             continue
-        data = {**spec, "staff": people, "backup_staff": [staff[u] for u in spec.get("backup_staff", []) if u in staff],
+        data = {**spec, "staff": people, "welcome_attachments": welcome_attachments(spec["state"]), "backup_staff": [staff[u] for u in spec.get("backup_staff", []) if u in staff],
                 "tags": [tags[name] for name in spec.get("tags", []) if name in tags]}
         by_userid = {s.userid: s.pk for s in people}
         data["time_slots"] = [{**slot, "staff": [by_userid[u] for u in slot["staff"] if u in by_userid]}

@@ -1,6 +1,6 @@
 """Figures for the landing dashboard, computed from the organization's own rows."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.db.models import Count
 from django.db.models.functions import TruncDate
@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from siyu.core.models import Job
+from siyu.customers.models import Relation
 from siyu.orgs.models import AuditEntry, Membership, Store
 from siyu.orgs.roles import Role
 
@@ -54,5 +55,34 @@ def activity_chart(viewer, days: int = 14) -> dict | None:
         "series": [
             {"name": pgettext("chart series", "登录"), "type": "bar", "data": [logins.get(d, 0) for d in dates]},
             {"name": _("操作"), "type": "line", "smooth": True, "data": [actions.get(d, 0) for d in dates]},
+        ],
+    }
+
+
+def customer_chart(viewer, days: int = 90) -> dict | None:
+    """Daily friendships added and lost (by either side) over the last ``days`` days, of the customers the viewer
+    may see, as ECharts options; transfers between staff are neither."""
+    if not viewer.can("customers.view"):
+        return None
+    today = timezone.localdate()
+    start = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(start, time.min))
+    relations = Relation.objects.visible_to(viewer)
+    local = timezone.get_current_timezone()
+    added = dict(relations.filter(added_at__gte=since).annotate(day=TruncDate("added_at", tzinfo=local))
+                 .values_list("day").annotate(n=Count("id")))
+    lost = dict(relations.filter(deleted_at__gte=since, status__in=[Relation.Status.DELETED_BY_CUSTOMER,
+                                                                     Relation.Status.DELETED_BY_STAFF])
+                .annotate(day=TruncDate("deleted_at", tzinfo=local)).values_list("day").annotate(n=Count("id")))
+    dates = [start + timedelta(days=i) for i in range(days)]
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": [_("新增客户"), _("流失")]},
+        "grid": {"left": 40, "right": 16, "top": 36, "bottom": 28},
+        "xAxis": {"type": "category", "data": [d.strftime("%m-%d") for d in dates]},
+        "yAxis": {"type": "value", "minInterval": 1},
+        "series": [
+            {"name": _("新增客户"), "type": "line", "smooth": True, "areaStyle": {}, "data": [added.get(d, 0) for d in dates]},
+            {"name": _("流失"), "type": "line", "smooth": True, "data": [lost.get(d, 0) for d in dates]},
         ],
     }

@@ -56,7 +56,8 @@ def dashboard_view(request):
     return render(
         request,
         "console/dashboard.html",
-        {"figures": dashboard.figures(viewer), "activity_chart": dashboard.activity_chart(viewer)},
+        {"figures": dashboard.figures(viewer), "activity_chart": dashboard.activity_chart(viewer),
+         "customer_chart": dashboard.customer_chart(viewer)},
     )
 
 

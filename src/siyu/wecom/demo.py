@@ -8,6 +8,8 @@ import secrets
 
 from django.db import transaction
 
+from siyu.customers.models import Relation
+from siyu.demo_history import PREFIX
 from siyu.orgs.models import Staff
 from siyu.wecom.connection import save_connection
 from siyu.wecom.crypto import generate_encoding_aes_key, generate_token
@@ -40,12 +42,27 @@ def ensure_demo_connection(org, *, simulator_port: int) -> WeComConnection:
 
 
 def seed_simulator(sim, org) -> None:
-    """Give the simulator the demo staff (as WeCom members) and two groups, unless it has them already."""
+    """Give the simulator the demo staff (as WeCom members), the demo's past friendships and two groups, unless
+    it has them already."""
     known = {s["userid"] for s in sim.list_staff()}
     for staff in Staff.objects.for_org(org).exclude(status=Staff.Status.DEPARTED).order_by("userid"):
         if staff.userid not in known:
             sim.add_staff(userid=staff.userid, name=staff.name, mobile=staff.mobile or "")
+    sim.import_contacts(history_contacts(org))
     if not sim.list_groups():
         owners = [s.userid for s in Staff.objects.for_org(org).filter(membership__role="guide").order_by("userid")[:2]]
         for owner in owners:
             sim.create_group(owner, name=f"山茶物语·{owner[-4:].upper()} 会员福利群", new_members=6)
+
+
+def history_contacts(org) -> list[dict]:
+    """The demo history's friendships as WeCom still lists them (``siyu.demo_history``), so a full sync of the
+    simulated corp keeps them instead of ending them."""
+    listed = (Relation.objects.for_org(org)
+              .filter(customer__external_userid__startswith=PREFIX,
+                      status__in=[Relation.Status.ACTIVE, Relation.Status.DELETED_BY_CUSTOMER])
+              .values_list("customer__external_userid", "customer__name", "customer__gender", "customer__avatar",
+                           "staff__userid", "added_at", "state", "status"))
+    return [{"external_userid": ext, "name": name, "gender": gender, "avatar": avatar, "userid": userid,
+             "createtime": int(added_at.timestamp()), "state": state, "status": status}
+            for ext, name, gender, avatar, userid, added_at, state, status in listed]

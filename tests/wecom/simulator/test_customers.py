@@ -6,7 +6,7 @@ import pytest
 
 from siyu.wecom.simulator import NotFound, SimulatorError
 
-from .support import contact_way, err, image_url, media_id, ok, staff
+from .support import START, contact_way, err, image_url, media_id, ok, staff
 
 
 # --- contact ways ----------------------------------------------------------------------------------
@@ -389,3 +389,31 @@ def test_get_may_answer_84061_right_after_an_add_when_switched_on(sim, api):
     err(api.get("externalcontact/get", external_userid=ext), 84061)
     sim.advance(2)
     ok(api.get("externalcontact/get", external_userid=ext))
+
+
+# --- a corp's past --------------------------------------------------------------------------------
+
+
+def test_imported_contacts_are_listed_as_they_were_without_callbacks(sim, api, receiver):
+    staff(sim, "zhangsan")
+    sent = len(receiver.events())
+    past = START - 30 * 86400
+    contacts = [
+        {"external_userid": "wmpast1", "name": "老客", "userid": "zhangsan", "createtime": past, "state": "poster"},
+        {"external_userid": "wmpast2", "name": "走了", "userid": "zhangsan", "createtime": past + 60,
+         "status": "deleted_by_customer", "avatar": "http://siyu.test/static/demo/avatar-1.png"},
+    ]
+    assert sim.import_contacts(contacts) == {"imported": 2}
+    assert sim.import_contacts(contacts) == {"imported": 0}
+    assert len(receiver.events()) == sent  # what happened before the app listened never calls back
+    listed = ok(api.post("externalcontact/batch/get_by_user", {"userid_list": ["zhangsan"], "limit": 100}))
+    got = {i["external_contact"]["external_userid"]: i for i in listed["external_contact_list"]}
+    assert got["wmpast1"]["follow_info"]["createtime"] == past and got["wmpast1"]["follow_info"]["state"] == "poster"
+    assert got["wmpast2"]["external_contact"]["avatar"] == "http://siyu.test/static/demo/avatar-1.png"
+    with pytest.raises(SimulatorError):
+        sim.import_contacts([{"external_userid": "wmpast5", "name": "新", "userid": "zhangsan", "createtime": past},
+                             {"external_userid": "wmpast3", "name": "删", "userid": "zhangsan", "createtime": past,
+                              "status": "deleted_by_staff"}])
+    with pytest.raises(NotFound):
+        sim.import_contacts([{"external_userid": "wmpast4", "name": "无", "userid": "ghost", "createtime": past}])
+    assert "wmpast3" not in sim.state.customers and "wmpast5" not in sim.state.customers

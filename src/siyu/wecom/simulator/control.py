@@ -18,7 +18,7 @@ from .errors import SimulatorError
 ACTIONS = (
     "add-department", "update-department", "delete-department",
     "add-staff", "update-staff", "remove-staff", "set-visible-range",
-    "scan", "accept", "add-customer", "chat",
+    "scan", "accept", "add-customer", "import-contacts", "chat",
     "customer-deletes-staff", "staff-deletes-customer", "staff-edits-customer", "refuse-transfer",
     "admin-add-tags", "admin-edit-tag", "admin-delete-tags", "admin-reorder-tags", "admin-reorder-tag-groups",
     "create-group", "join-group", "leave-group", "rename-group", "set-group-notice", "change-group-owner",

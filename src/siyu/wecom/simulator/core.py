@@ -550,6 +550,34 @@ class Simulator:
             result.update(self._befriend(userid, customer.external_userid, int(add_way), "", userid, events=events))
             return result
 
+    def import_contacts(self, contacts: list[dict[str, Any]]) -> dict[str, int]:
+        """Friendships the corp had before the simulator started (a demo's past), with no callbacks: WeCom
+        calls back only when a change happens, and these happened before the app listened.
+
+        Each entry: external_userid, name, gender, avatar, userid, createtime, state, and status ``active`` or
+        ``deleted_by_customer`` (WeCom keeps listing a customer who deleted the member, doc 92994 follow_user;
+        a member who deleted the customer is no longer listed, so such a friendship is not imported).
+        Entries whose friendship exists already are left alone, so importing twice changes nothing.
+        """
+        added = 0
+        with self._change():
+            for item in contacts:  # all checked before any is imported: a refused list changes nothing
+                if item.get("status", ACTIVE) not in (ACTIVE, DELETED_BY_CUSTOMER):
+                    raise SimulatorError(f"cannot import a friendship with status {item.get('status')!r}")
+                self._staff(item["userid"])
+            for item in contacts:
+                customer = self._new_customer(item["external_userid"], item["name"], item.get("gender", 0))
+                customer.avatar = item.get("avatar") or customer.avatar
+                key = relation_key(item["userid"], customer.external_userid)
+                if key in self.state.relations:
+                    continue
+                self.state.relations[key] = Relation(
+                    item["userid"], customer.external_userid, int(item["createtime"]), ADD_WAY_QR,
+                    customer.external_userid, status=item.get("status", ACTIVE), state=item.get("state", ""),
+                )
+                added += 1
+        return {"imported": added}
+
     def accept(self, userid: str, external_userid: str) -> dict[str, Any]:
         """The member accepts a pending request or confirms a half-added customer: add_external_contact."""
         with self._change() as events:
