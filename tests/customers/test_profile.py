@@ -82,6 +82,10 @@ def test_registered_sections_render_in_order_and_may_opt_out(world, shop):
 
 
 def test_timeline_reads_in_chinese_newest_first_and_pages(world, shop):
+    from siyu.channels.models import ChannelCode, ChannelState
+
+    code = ChannelCode.objects.create(org=world.org, public_id="sh1", name="上海门店海报", state="store_sh")
+    ChannelState.objects.create(org=world.org, code=code, state="store_sh")
     relation = Relation.objects.for_org(world.org).get(customer=shop.bob)
     relation.add_way, relation.state = 1, "store_sh"
     timeline.added(relation, at=timezone.now() - timedelta(days=3))
@@ -91,19 +95,21 @@ def test_timeline_reads_in_chinese_newest_first_and_pages(world, shop):
     timeline.record(shop.bob, "material_opened", title="秋季新品")
     response = profile(world.admin, shop.bob)
     texts = timeline_texts(response)
-    assert texts[0] == "material_opened"  # a kind nobody registered reads as itself
+    assert texts[0] == "其他动态"  # a kind nobody registered reads in words, never as its raw key
     assert texts[1].startswith("客户阶段：意向客户 → 已成交")  # built in, or the lifecycle app's wording
-    assert texts[2:] == ["删除了员工 员工wang", "被打上标签“VIP”（来源：规则）",
-                         "通过“扫描二维码”添加了员工 员工wang（渠道参数 store_sh）"]
+    added = "通过“扫描二维码”添加了员工 员工wang（来自渠道“上海门店海报”）"  # the state as its channel's name
+    assert texts[2:] == ["删除了员工 员工wang", "被打上标签“VIP”（来源：规则）", added]
+    # The guide whose customer Bob is reads the same channel name (the code itself is HQ's to open).
+    assert timeline_texts(profile(world.guide_e2, shop.bob))[-1] == added
     register_timeline_kind("material_opened", lambda e: f"打开了素材“{e.data['title']}”")
     try:
         assert timeline_texts(profile(world.admin, shop.bob))[0] == "打开了素材“秋季新品”"
     finally:
         unregister("material_opened")
-    # A renderer that cannot read an event's data falls back to the kind instead of breaking the page.
+    # A renderer that cannot read an event's data falls back to words instead of breaking the page.
     register_timeline_kind("odd_test", lambda e: e.data["missing"])
     try:
-        assert timeline_text(timeline.record(shop.bob, "odd_test")) == "odd_test"
+        assert timeline_text(timeline.record(shop.bob, "odd_test")) == "其他动态"
     finally:
         unregister("odd_test")
 

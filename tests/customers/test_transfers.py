@@ -226,12 +226,15 @@ def test_per_customer_errcodes_fail_only_those_transfers(world, corp):
     alice, bob = corp.staff("alice", world.e1), corp.staff("bob", world.e1)
     ids = corp.customers(alice, 4)
     alice = corp.leave(alice)
-    corp.sim.staff_deletes_customer("alice", ids[0])  # Siyu missed it: WeCom will say 84061 for this one
+    # Siyu missed it: WeCom answers 40131 for this one ("handover_userid 并不是外部联系人的跟进人", global
+    # errcodes, doc 90313; /work/shared/wecom/reference.md "Errcodes").
+    corp.sim.staff_deletes_customer("alice", ids[0])
     transfers.reassign_customers(world.org, handover=alice, takeover=bob,
                                  customers=transfers.waiting_customers(world.org, alice))
     corp.run()
     failed = corp.transfers(status="failed").get()
-    assert failed.customer.external_userid == ids[0] and failed.errcode == 84061 and failed.error
+    assert failed.customer.external_userid == ids[0] and failed.errcode == 40131
+    assert failed.error == "该客户不是原跟进成员的好友。"
     assert corp.transfers(status="waiting").count() == 3
     assert TimelineEvent.objects.for_org(world.org).filter(kind="transfer_finished", data__status="failed").count() == 1
 

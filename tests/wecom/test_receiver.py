@@ -57,6 +57,24 @@ def test_post_is_stored_once_and_acknowledged(wired):
     assert event.payload["ExternalUserID"] == "wmAAAA" and event.payload["WelcomeCode"] == "WC1"
 
 
+def test_a_repeated_edit_after_the_first_was_handled_is_queued_again(wired):
+    """Two edits in one second arrive byte-identical: once the first is handled, the second is news, not a retry."""
+    org, connection = wired
+    client = Client()
+    edit = event_xml("change_external_contact", "edit_external_contact", create_time=1700000000,
+                     UserID="zhangsan", ExternalUserID="wmAAAA")
+    add = add_contact_xml(create_time=1700000000)
+    for xml in (edit, add):
+        assert post_callback(client, org, connection, xml).status_code == 200
+    CallbackEvent.objects.for_org(org).update(status="done", attempts=1)
+    for xml in (edit, add):
+        assert post_callback(client, org, connection, xml).status_code == 200
+    rows = {e.change_type: e for e in CallbackEvent.objects.for_org(org)}
+    assert len(rows) == 2
+    assert (rows["edit_external_contact"].status, rows["edit_external_contact"].attempts) == ("pending", 0)
+    assert rows["add_external_contact"].status == "done"  # an add is never handled twice (its welcome code)
+
+
 def test_optional_fields_may_be_absent(wired):
     org, connection = wired
     assert post_callback(Client(), org, connection, add_contact_xml(State=None, WelcomeCode=None)).status_code == 200

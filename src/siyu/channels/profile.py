@@ -7,17 +7,16 @@ from django.utils.translation import gettext as _
 
 
 def _code_name(org_id: int, pk: str) -> str | None:
-    from siyu.channels.models import ChannelCode
+    # The read lives in channels.queries: the label names where a customer the viewer already sees came from.
+    from siyu.channels.queries import code_name
 
-    if not pk.isdigit():
-        return None
-    return ChannelCode.objects.for_org(org_id).filter(pk=int(pk)).values_list("name", flat=True).first()
+    return code_name(org_id, pk)
 
 
 def _state_name(org_id: int, state: str) -> str | None:
-    from siyu.channels.models import ChannelState
+    from siyu.channels.queries import state_code_name
 
-    return ChannelState.objects.for_org(org_id).filter(state=state).values_list("code__name", flat=True).first()
+    return state_code_name(org_id, state)
 
 
 def _remarked(event) -> str:

@@ -19,6 +19,24 @@ def code_for_state(org, state: str) -> ChannelCode | None:
     return link.code if link else None
 
 
+def code_name(org, pk: str) -> str | None:
+    """The name of channel code ``pk`` (a tag's or remark's ``channel:5`` source), deleted codes included.
+
+    For labels on rows the reader was already allowed to see (a customer's tags and timeline, a rule): the name
+    says where that customer came from, which is part of the customer, not a look at the channel itself."""
+    if not pk.isdigit():
+        return None
+    return ChannelCode.objects.for_org(org).filter(pk=int(pk)).values_list("name", flat=True).first()
+
+
+def state_code_name(org, state: str) -> str | None:
+    """The name of the channel code a relation's ``state`` names (earlier states included), for the same labels
+    as :func:`code_name`."""
+    if not state:
+        return None
+    return ChannelState.objects.for_org(org).filter(state=state).values_list("code__name", flat=True).first()
+
+
 def code_for_store(store) -> ChannelCode | None:
     """The store's staff code (门店顾问码): the newest active channel code whose staff all work in ``store``.
 

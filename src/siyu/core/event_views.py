@@ -27,22 +27,22 @@ class DeliveryFilterForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("事件类型"), required=False)
     subscriber = forms.ChoiceField(label=gettext_lazy("订阅方"), required=False)
 
-    def __init__(self, *args, org, **kwargs):
+    def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
         everything = [("", gettext_lazy("全部"))]
         self.fields["status"].choices = everything + STATUSES
-        kinds = events.DomainEvent.objects.for_org(org).order_by("kind").values_list("kind", flat=True).distinct()
+        kinds = events.DomainEvent.objects.visible_to(viewer).order_by("kind").values_list("kind", flat=True).distinct()
         self.fields["kind"].choices = everything + [(k, events.kind_label(k)) for k in kinds]
-        names = EventDelivery.objects.for_org(org).order_by("subscriber").values_list("subscriber", flat=True).distinct()
+        names = EventDelivery.objects.visible_to(viewer).order_by("subscriber").values_list("subscriber", flat=True).distinct()
         self.fields["subscriber"].choices = everything + [(n, n) for n in names]
 
 
 @requires("org.settings")
 def deliveries(request):
     """The latest deliveries, newest first, filterable by status, event kind and subscriber."""
-    org = request.membership.org
-    filters = DeliveryFilterForm(request.GET or None, org=org)
-    rows = EventDelivery.objects.for_org(org).select_related("event").order_by("-created_at", "-id")
+    viewer = request.membership
+    filters = DeliveryFilterForm(request.GET or None, viewer=viewer)
+    rows = EventDelivery.objects.visible_to(viewer).select_related("event").order_by("-created_at", "-id")
     if filters.is_valid():
         chosen = filters.cleaned_data
         if chosen["status"]:
@@ -57,7 +57,7 @@ def deliveries(request):
 @require_POST
 @requires("org.settings")
 def delivery_redrive(request, pk: int):
-    delivery = get_object_or_404(EventDelivery.objects.for_org(request.membership.org).select_related("event"), pk=pk)
+    delivery = get_object_or_404(EventDelivery.objects.visible_to(request.membership).select_related("event"), pk=pk)
     try:
         events.redrive(delivery, by=request.membership)
     except ValidationError as error:

@@ -17,7 +17,8 @@ from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
 
 
-def _check(relation: Relation, tags: list[Tag]) -> None:
+def check(relation: Relation, tags: list[Tag]) -> None:
+    """Raise ValidationError unless every tag may go on the relation (callers validate before any WeCom call)."""
     for tag in tags:
         if tag.org_id != relation.org_id or tag.deleted:
             raise ValidationError({"tags": _("标签“%(name)s”不存在或已删除。") % {"name": tag.name}})
@@ -43,7 +44,7 @@ def tag_relation(relation: Relation, tags: list[Tag], *, source: str, source_ref
     Corp tags go to WeCom first, outside any transaction; if writing them here then fails, they are taken off
     in WeCom again, so both sides keep agreeing.
     """
-    _check(relation, tags)
+    check(relation, tags)
     have = set(RelationTag.objects.for_org(relation.org_id).filter(relation=relation).values_list("tag_id", flat=True))
     new = [t for t in tags if t.pk not in have]
     corp = [t.wecom_id for t in new if t.kind == Tag.Kind.CORP]

@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy
 
 from siyu.customers import services as mirror
 from siyu.customers.models import ProtectedLabel, Relation, RelationTag, Tag, TagGroup
+from siyu.customers.tagging import check as check_tags
 from siyu.customers.tagging import tag_relation, untag_relation
 from siyu.orgs import audit
 from siyu.orgs.models import AuditEntry
@@ -618,19 +619,29 @@ def _wecom_refusal(error: WeComError) -> ValidationError:
 
 def tag_customer_as(viewer, customer, tags: list[Tag], *, source: str = RelationTag.Source.MANUAL, source_ref: str = "",
                     client=None) -> int:
-    """Put ``tags`` on a customer through every friendship the viewer may tag on; returns links added."""
+    """Put ``tags`` on a customer through every friendship the viewer may tag on; returns links added.
+
+    Everything is validated first; then each friendship is marked in WeCom and written here, one at a time and
+    outside any transaction (``tag_relation`` takes the mark off in WeCom again if the write fails). If WeCom
+    refuses a later friendship, the ones before it stay tagged on both sides.
+    """
+    plan = []
+    for tag in tags:
+        relations = list(taggable_relations(viewer, customer, tag))
+        if not relations:
+            raise ValidationError({"tags": _("你与该客户没有可打“%(name)s”的有效好友关系。") % {"name": tag.name}})
+        for relation in relations:
+            check_tags(relation, [tag])
+        plan.append((tag, relations))
     added = 0
     own = client is None and any(t.kind == Tag.Kind.CORP for t in tags)
     if own:
         client = _client(customer.org, None)
     try:
-        with transaction.atomic():
-            for tag in tags:
-                relations = list(taggable_relations(viewer, customer, tag))
-                if not relations:
-                    raise ValidationError({"tags": _("你与该客户没有可打“%(name)s”的有效好友关系。") % {"name": tag.name}})
-                for relation in relations:
-                    added += len(tag_relation(relation, [tag], source=source, source_ref=source_ref, actor=viewer.user, client=client))
+        for tag, relations in plan:
+            for relation in relations:
+                added += len(tag_relation(relation, [tag], source=source, source_ref=source_ref,
+                                                  actor=viewer.user, client=client))
     except WeComError as error:
         raise _wecom_refusal(error) from None
     finally:
@@ -640,16 +651,18 @@ def tag_customer_as(viewer, customer, tags: list[Tag], *, source: str = Relation
 
 
 def untag_customer_as(viewer, customer, tags: list[Tag], *, source: str = RelationTag.Source.MANUAL, client=None) -> int:
-    """Take ``tags`` off a customer on every friendship the viewer may tag on; returns links removed."""
+    """Take ``tags`` off a customer on every friendship the viewer may tag on; returns links removed.
+
+    Each friendship is unmarked in WeCom, then written here, outside any transaction (``untag_relation`` puts
+    the mark back in WeCom if the write fails)."""
+    relations = list(Relation.objects.visible_to(viewer).filter(customer=customer).select_related("staff", "customer", "org"))
     removed = 0
     own = client is None and any(t.kind == Tag.Kind.CORP for t in tags)
     if own:
         client = _client(customer.org, None)
     try:
-        with transaction.atomic():
-            relations = Relation.objects.visible_to(viewer).filter(customer=customer).select_related("staff", "customer", "org")
-            for relation in relations:
-                removed += len(untag_relation(relation, tags, source=source, actor=viewer.user, client=client))
+        for relation in relations:
+            removed += len(untag_relation(relation, tags, source=source, actor=viewer.user, client=client))
     except WeComError as error:
         raise _wecom_refusal(error) from None
     finally:

@@ -364,6 +364,8 @@ def _error_text(errcode: int) -> str:
     return {
         40128: _("客户 90 天内的转接次数已达上限。"),
         40129: _("客户正在被转接中。"),
+        # 40131: handover_userid is not a follow user of the customer (global errcodes, doc 90313).
+        40131: _("该客户不是原跟进成员的好友。"),
         84061: _("该客户不是原跟进成员的好友。"),
     }.get(errcode) or str(error_for(errcode).hint)
 

@@ -142,7 +142,7 @@ def store_event(org_id: int, xml: bytes, fields: dict) -> None:
     }
     prepared = [_FIELDS[name].get_db_prep_save(value, connection) for name, value in values.items()]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(), prepared)
+        cursor.execute(_insert_sql(rereads=_is_reread(values["event"], values["change_type"])), prepared)
     for hook in _receipt_hooks.get((values["event"], values["change_type"]), ()):
         hook(org_id, fields, now)
 
@@ -150,10 +150,40 @@ def store_event(org_id: int, xml: bytes, fields: dict) -> None:
 _FIELDS = {f.attname: f for f in CallbackEvent._meta.concrete_fields}
 
 
-def _insert_sql() -> str:
-    table = connection.ops.quote_name(CallbackEvent._meta.db_table)
+# Callbacks whose handler only re-reads WeCom's current state. Their XML carries no more than who and the second
+# (CreateTime), so two changes in one second (a tag added, then removed) arrive byte-identical: the second is not
+# a retry of the first but news after it. One already handled is queued again (re-reading is idempotent); one
+# still pending will read the newer state anyway.
+_REREADS = {
+    ("change_external_contact", "edit_external_contact"),
+    ("change_external_tag", "create"), ("change_external_tag", "update"), ("change_external_tag", "shuffle"),
+    ("change_external_chat", "create"), ("change_external_chat", "update"),
+}
+
+
+def _is_reread(event: str, change_type: str) -> bool:
+    return (event, change_type) in _REREADS
+
+
+def _insert_sql(*, rereads: bool = False) -> str:
+    q = connection.ops.quote_name
+    table = q(CallbackEvent._meta.db_table)
     columns = ["org_id", "idempotency_key", "event", "change_type", "payload", "xml", "received_at", "created_at",
                "due_at", "status", "lease_owner", "attempts", "max_attempts", "last_error"]
-    names = ", ".join(connection.ops.quote_name(_FIELDS[c].column) for c in columns)
+    names = ", ".join(q(_FIELDS[c].column) for c in columns)
     placeholders = ", ".join(["%s"] * len(columns))
-    return f"INSERT INTO {table} ({names}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
+    if not rereads:
+        return f"INSERT INTO {table} ({names}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
+    col = {c: q(_FIELDS[c].column) for c in ("org_id", "idempotency_key", "status", "due_at", "received_at",
+                                             "attempts", "last_error", "lease_owner")}
+    col["lease_until"], col["finished_at"] = q(_FIELDS["lease_until"].column), q(_FIELDS["finished_at"].column)
+    done = CallbackEvent.Status.DONE.value
+    pending = CallbackEvent.Status.PENDING.value
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({col['org_id']}, {col['idempotency_key']}) DO UPDATE SET "
+        f"{col['status']} = '{pending}', {col['due_at']} = excluded.{col['due_at']}, "
+        f"{col['received_at']} = excluded.{col['received_at']}, {col['attempts']} = 0, {col['last_error']} = '', "
+        f"{col['lease_owner']} = '', {col['lease_until']} = NULL, {col['finished_at']} = NULL "
+        f"WHERE {table}.{col['status']} = '{done}'"
+    )
