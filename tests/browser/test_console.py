@@ -61,8 +61,10 @@ def test_sign_in_dashboard_in_chinese_switch_to_english_sign_out(page, live_serv
     expect(page.locator(".topbar .who strong")).to_have_text("admin")
     expect(page.locator(".topbar .who small")).to_have_text("总部管理员")
     expect(page.get_by_role("heading", name="近 14 天登录与操作")).to_be_visible()
-    # The activity chart is drawn by ECharts from the JSON island (no inline script: the CSP forbids them).
-    expect(page.locator(".chart[data-rendered='1'] canvas")).to_have_count(1)
+    expect(page.get_by_role("heading", name="每日趋势")).to_be_visible()
+    # Both charts (daily adds and losses; sign-ins and actions) are drawn by ECharts from JSON islands (no inline
+    # script: the CSP forbids them).
+    expect(page.locator(".chart[data-rendered='1'] canvas")).to_have_count(2)
     page.wait_for_timeout(1500)  # let ECharts finish its entry animation before the picture
     page.screenshot(path=SCREENSHOT, full_page=True)
     assert console.problems == [], console.problems
