@@ -52,7 +52,8 @@ def test_guide_adds_a_note_and_a_tag_and_sees_both_on_the_timeline(page, live_se
     dropdown.get_by_text("关注新品", exact=True).click()
     expect(form.locator(".ts-control .chip")).to_contain_text("关注新品")
     page.keyboard.press("Escape")
-    form.get_by_role("button", name="添加标签").press("Enter")
+    with page.expect_navigation():  # a plain POST and redirect: wait for it, however busy the machine is
+        form.get_by_role("button", name="添加标签").press("Enter")
     expect(page.locator(".toast")).to_contain_text("已添加标签")
     expect(page.get_by_test_id("customer-tag").filter(has_text="关注新品")).to_contain_text("手动")
 
