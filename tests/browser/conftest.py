@@ -21,8 +21,14 @@ class Console:
         self.problems: list[str] = []
         page.on("pageerror", lambda error: self.problems.append(f"pageerror: {error}"))
         page.on("console", self._console)
-        page.on("requestfailed", lambda request: self.problems.append(f"request failed: {request.url} {request.failure}"))
+        page.on("requestfailed", self._failed)
         page.on("response", self._response)
+
+    def _failed(self, request):
+        # ERR_ABORTED is the browser cancelling a request because the page navigated on (a favicon still loading
+        # when a form posts); a request that really failed reports a network error or a status in _response.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"request failed: {request.url} {request.failure}")
 
     def _console(self, message):
         # "Failed to load resource" names no URL; _response reports those with the URL.
@@ -31,7 +37,7 @@ class Console:
 
     def _response(self, response):
         # Static files and scripts must load; page statuses (400 on a bad form, 403) are what the tests assert.
-        # The console has no favicon (yet); the browser's own guess at /favicon.ico is not the page's doing.
+        # The browser's own guess at /favicon.ico is not the page's doing (the console names its own icon).
         request = response.request
         if response.status >= 400 and request.resource_type != "document" and not request.url.endswith("/favicon.ico"):
             self.problems.append(f"HTTP {response.status}: {response.url}")
