@@ -57,6 +57,7 @@ def run() -> list[dict]:
     from siyu.channels.services import create_channel_code
     from siyu.customers.models import Relation, RelationTag, Tag
     from siyu.orgs.models import Staff
+    from siyu.wecom.sync import start_full_sync
     from tests.factories import make_org
     from tests.wecom.helpers import connect
 
@@ -88,7 +89,10 @@ def run() -> list[dict]:
         for userid in ("guide1", "guide2"):
             control.post("add-staff", json={"userid": userid, "name": userid}).raise_for_status()
         control.post("admin-add-tags", json={"names": ["抖音", "新客"], "group_name": "来源"}).raise_for_status()
-        _wait(lambda: Staff.objects.for_org(org).count() == 2 and Tag.objects.for_org(org).count() == 2, 60, "sync")
+        _wait(lambda: Staff.objects.for_org(org).count() == 2 and Tag.objects.for_org(org).count() == 2, 60, "callbacks")
+        # Only a full sync learns who has 客户联系 (get_follow_user_list); codes refuse members without it.
+        start_full_sync(org, reason="benchmark")
+        _wait(lambda: Staff.objects.for_org(org).filter(is_customer_contact=True).count() == 2, 120, "full sync")
         def phase(rate: float, duration: float, label: str) -> dict:
             """Scan a fresh code at ``rate`` for ``duration`` s; then wait until every welcome is settled."""
             code = create_channel_code(

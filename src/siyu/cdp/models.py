@@ -1,7 +1,5 @@
-"""Products and orders: the minimum the lifecycle automation needs (purchase rules, repurchase reminders).
-
-The CDP issue extends this app (imports, persons, events); these tables stay the source of orders.
-"""
+"""The customer data platform's tables: products and orders, sources and their events, and persons (OneID) with
+their identifiers."""
 
 from __future__ import annotations
 
@@ -13,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.tenancy import TenantModel
+from siyu.privacy.fields import EncryptedJSONField, EncryptedTextField
 
 
 class Product(TenantModel):
@@ -42,9 +41,12 @@ class Product(TenantModel):
 
 
 class Order(TenantModel):
-    """One purchase by a customer, from any source (store POS, mall, import). ``staff`` is the guide credited."""
+    """One purchase by a person, from any source (store POS, mall, import); ``customer`` is the person's WeCom
+    customer when there is one. ``staff`` is the guide credited."""
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="orders")
+    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="orders")
+    person = models.ForeignKey("cdp.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     staff = models.ForeignKey("orgs.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     order_no = models.CharField(_("订单号"), max_length=64, blank=True)
     source = models.CharField(_("来源"), max_length=30, default="manual")
@@ -60,7 +62,8 @@ class Order(TenantModel):
             models.UniqueConstraint(fields=["org", "source", "order_no"], condition=~Q(order_no=""),
                                     name="order_unique_per_source"),
         ]
-        indexes = [models.Index(fields=["org", "customer", "-ordered_at"], name="order_customer_time")]
+        indexes = [models.Index(fields=["org", "customer", "-ordered_at"], name="order_customer_time"),
+                   models.Index(fields=["org", "person", "-ordered_at"], name="order_person_time")]
 
     def __str__(self) -> str:
         return self.order_no or f"#{self.pk}"
@@ -88,3 +91,167 @@ class OrderLine(TenantModel):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["org", "product"], name="orderline_org_product")]
+
+
+# -- the person side: one human across WeCom, web, app, mini-program, stores and marketplaces ----------------------
+
+
+class Source(TenantModel):
+    """Where events come from (a web shop, an app, a mini-program, a store POS, a server). Write keys belong to it."""
+
+    class Kind(models.TextChoices):
+        WEB = "web", _("网站")
+        APP = "app", _("App")
+        MINIPROGRAM = "miniprogram", _("小程序")
+        POS = "pos", _("门店收银")
+        SERVER = "server", _("服务端")
+
+    name = models.CharField(_("名称"), max_length=60)
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("数据源")
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="source_name_unique_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(TenantModel):
+    """The unified human of an organization (OneID): zero or one WeCom customer plus identifiers, traits, events
+    and orders from every touchpoint. A person absorbed by a merge keeps its row with ``merged_into`` set, so an
+    old id still leads to the survivor and a split can bring it back."""
+
+    customer = models.OneToOneField("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="person")
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="absorbed")
+    # The person's name as the latest identify call or order gave it: personal data, encrypted at rest.
+    name = EncryptedTextField(_("姓名"))
+    # Custom traits from identify calls (latest value per key), queried by segments. Personal fields (phone, email,
+    # name, address, birthday) never land here: they become identifiers or encrypted columns.
+    traits = models.JSONField(_("属性"), default=dict, blank=True)
+    first_seen_at = models.DateTimeField(_("首次出现"), null=True, blank=True)
+    last_seen_at = models.DateTimeField(_("最近出现"), null=True, blank=True)
+    sources = models.JSONField(_("来源"), default=list, blank=True)  # Source.Kind values and "wecom"/"import:<preset>"
+    # Order aggregates and RFM, recomputed from orders (siyu.cdp.traits).
+    orders_count = models.PositiveIntegerField(_("订单数"), default=0)
+    total_spend = models.DecimalField(_("累计消费"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    average_order_value = models.DecimalField(_("客单价"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    first_order_at = models.DateTimeField(_("首单时间"), null=True, blank=True)
+    last_order_at = models.DateTimeField(_("最近下单"), null=True, blank=True)
+    mean_purchase_interval_days = models.FloatField(_("平均回购间隔（天）"), null=True, blank=True)
+    r_score = models.PositiveSmallIntegerField(_("R 分"), null=True, blank=True)
+    f_score = models.PositiveSmallIntegerField(_("F 分"), null=True, blank=True)
+    m_score = models.PositiveSmallIntegerField(_("M 分"), null=True, blank=True)
+    rfm_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("用户")
+        indexes = [
+            models.Index(fields=["org", "merged_into"], name="person_org_merged"),
+            models.Index(fields=["org", "-last_seen_at"], name="person_org_last_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"#{self.pk}"
+
+    # Store managers and guides see the persons of the WeCom customers they see; a person known only from the web
+    # or an import is brand-wide data.
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        from siyu.customers.models import Customer
+
+        return Q(customer_id__in=Customer.objects.filter(Customer.scope_stores(store_ids)).values("pk"))
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        from siyu.customers.models import Customer
+
+        return Q(customer_id__in=Customer.objects.filter(Customer.scope_owner(viewer)).values("pk"))
+
+
+class Identifier(TenantModel):
+    """One identifier of a person. The value is encrypted; ``value_index`` (keyed HMAC of the normalized value) is
+    what lookups and the uniqueness constraint use, so one value belongs to at most one person of the org."""
+
+    class Kind(models.TextChoices):
+        EXTERNAL_USERID = "external_userid", _("企业微信客户 ID")
+        UNIONID = "unionid", _("UnionID")
+        OPENID = "openid", _("OpenID")
+        PHONE = "phone", _("手机号")
+        MEMBER_ID = "member_id", _("会员号")
+        EMAIL = "email", _("邮箱")
+        USER_ID = "user_id", _("用户 ID")
+        ANONYMOUS_ID = "anonymous_id", _("匿名 ID")
+        DEVICE_ID = "device_id", _("设备 ID")
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identifiers")
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
+    namespace = models.CharField(_("命名空间"), max_length=64, blank=True)  # the app id of an openid
+    value = EncryptedTextField(_("值"))
+    value_index = models.CharField(max_length=64)
+    source = models.CharField(_("来源"), max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "id"]
+        verbose_name = _("标识")
+        constraints = [models.UniqueConstraint(fields=["org", "kind", "namespace", "value_index"],
+                                               name="identifier_unique_per_org")]
+        indexes = [models.Index(fields=["org", "person"], name="identifier_org_person")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class Event(TenantModel):
+    """One event of a person as a tracking SDK sent it (Segment spec), normalized from a raw batch.
+
+    Keys lead with ``org`` and the time column is ``timestamp``: PostgreSQL can partition this table by month on
+    ``timestamp`` and Citus can distribute it by ``org`` (docs/cdp.md)."""
+
+    class Type(models.TextChoices):
+        TRACK = "track", _("行为")
+        IDENTIFY = "identify", _("识别")
+        PAGE = "page", _("页面")
+        SCREEN = "screen", _("屏幕")
+        GROUP = "group", _("分组")
+        ALIAS = "alias", _("关联")
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="events")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    type = models.CharField(_("类型"), max_length=10, choices=Type.choices)
+    name = models.CharField(_("事件"), max_length=200, blank=True)  # track's event, page/screen's name
+    message_id = models.CharField(max_length=100)
+    timestamp = models.DateTimeField(_("发生时间"))  # corrected for the device's clock skew
+    received_at = models.DateTimeField(_("接收时间"))
+    properties = models.JSONField(default=dict, blank=True)
+    # context carries the device's IP, user agent and locale: personal data, encrypted at rest.
+    context = EncryptedJSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        verbose_name = _("事件")
+        constraints = [models.UniqueConstraint(fields=["org", "source", "message_id"], name="event_message_once")]
+        indexes = [
+            models.Index(fields=["org", "person", "timestamp"], name="event_org_person_time"),
+            models.Index(fields=["org", "name", "timestamp"], name="event_org_name_time"),
+            models.Index(fields=["org", "timestamp"], name="event_org_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.type
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(person_id__in=Person.objects.filter(Person.scope_stores(store_ids)).values("pk"))
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(person_id__in=Person.objects.filter(Person.scope_owner(viewer)).values("pk"))
