@@ -99,7 +99,10 @@ def run() -> list[dict]:
                 org, name=f"压测渠道 {label}", staff=list(Staff.objects.for_org(org).order_by("userid")),
                 tags=list(Tag.objects.for_org(org)), welcome_enabled=True,
                 welcome_text="你好 {customer_nickname}，我是 {staff_name}，欢迎来到山茶物语！",
-                welcome_attachments=[{"msgtype": "image", "image": {"pic_url": "https://example.com/welcome.png"}}],
+                # Served by Siyu's own web server: the machine has no internet, and Siyu fetches the
+                # image once to upload it to WeCom (media/uploadimg) before the first welcome.
+                welcome_attachments=[{"msgtype": "image", "image": {
+                    "pic_url": f"http://127.0.0.1:{web_port}/static/demo/afternoon-tea.png"}}],
             )
             count = int(rate * duration)
             scanned: dict[str, float] = {}

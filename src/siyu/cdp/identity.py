@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from siyu.cdp.models import Identifier, Person
+from siyu.cdp.models import Identifier, Person, Suppression
 from siyu.privacy.keyring import normalize_email, normalize_phone
 from siyu.privacy.keys import keyring
 
@@ -26,6 +26,10 @@ class Ident:
     kind: str
     value: str
     namespace: str = ""
+
+
+class Suppressed(ValueError):
+    """One of the identifiers belongs to a person who was erased: nothing about them may be stored again."""
 
 
 def normalize(kind: str, value) -> str:
@@ -104,7 +108,8 @@ def person_for_customer(customer) -> Person:
 @transaction.atomic
 def resolve(org, idents: list[Ident], *, source: str = "", evidence: str = "") -> Person:
     """The one person ``idents`` belong to: the holder of the first known identifier, or a new person. Identifiers
-    nobody holds yet are attached to that person. Invalid values are skipped; at least one must be valid."""
+    nobody holds yet are attached to that person. Invalid values are skipped; at least one must be valid
+    (ValueError otherwise). Raises :class:`Suppressed` when any identifier belonged to an erased person."""
     usable: list[tuple[Ident, str]] = []
     for ident in idents:
         try:
@@ -113,6 +118,10 @@ def resolve(org, idents: list[Ident], *, source: str = "", evidence: str = "") -
             continue
     if not usable:
         raise ValueError("no usable identifier")
+    indexes = {(ident.kind, ident.namespace, value_index(ident.kind, ident.namespace, n)) for ident, n in usable}
+    erased = Suppression.objects.for_org(org).filter(value_index__in=[i for _k, _ns, i in indexes])
+    if any((row.kind, row.namespace, row.value_index) in indexes for row in erased):
+        raise Suppressed("an identifier of an erased person")
     holders = {}
     for ident, normalized in usable:
         row = Identifier.objects.for_org(org).filter(

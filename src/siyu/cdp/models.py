@@ -255,3 +255,17 @@ class Event(TenantModel):
     @classmethod
     def scope_owner(cls, viewer) -> Q:
         return Q(person_id__in=Person.objects.filter(Person.scope_owner(viewer)).values("pk"))
+
+
+class Suppression(TenantModel):
+    """An identifier of an erased person, kept only as a keyed hash (the identifier's blind index) so that
+    receiving it again does not bring the person back (《个人信息保护法》 erasure, siyu.privacy.requests)."""
+
+    kind = models.CharField(max_length=20, choices=Identifier.Kind.choices)
+    namespace = models.CharField(max_length=64, blank=True)
+    value_index = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "kind", "namespace", "value_index"],
+                                               name="suppression_unique_per_org")]
