@@ -175,6 +175,16 @@ DETAIL_KEYS = {
 DETAIL_VALUES: dict[str, dict[str, object]] = {}
 
 
+def register_audit_labels(*, actions: dict | None = None, objects: dict | None = None, details: dict | None = None,
+                          groups: list | None = None) -> None:
+    """An app's audit wording, from its ``contributions.py``: action keys as words, object types as (noun, detail
+    url name), detail keys as words, and filter groups (key prefix, word)."""
+    ACTIONS.update(actions or {})
+    OBJECTS.update(objects or {})
+    DETAIL_KEYS.update(details or {})
+    ACTION_GROUPS.extend(g for g in groups or [] if g not in ACTION_GROUPS)
+
+
 def register_detail_values(key: str, words: dict) -> None:
     """Say how the values of detail ``key`` read (``{"round_robin": "轮流分配", …}``); apps call this in ready()."""
     DETAIL_VALUES.setdefault(key, {}).update({str(k): v for k, v in words.items()})
