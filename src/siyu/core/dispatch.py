@@ -58,8 +58,9 @@ def _perform(model, rows: list, owner: str, pool: ThreadPoolExecutor | None) -> 
     list(pool.map(lambda part: _run_slice(model, part, owner), [rows[i::width] for i in range(width)]))
 
 
-def _serve(models, owner: str, limit: int, pool: ThreadPoolExecutor | None, between=None, chunk: int = CHUNK) -> int:
+def _serve(models, owner: str, limit: int, pool: ThreadPoolExecutor | None, between=None, chunk: int | None = None) -> int:
     """Claim one batch of each model in turn and perform it chunk by chunk, calling ``between`` after a chunk."""
+    chunk = chunk or CHUNK
     performed = 0
     for model in durable.with_claimable_rows(models):
         rows = durable.claim(model, owner=owner, limit=limit, lease_seconds=settings.DISPATCH_LEASE_SECONDS)
