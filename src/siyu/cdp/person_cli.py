@@ -48,6 +48,6 @@ def main(argv: list[str]) -> int:
     person = identity.find(org, identity.Ident(kind, value))
     if person is None:
         print(f"no person with {kind} {value!r}", file=sys.stderr)
-        return 0
+        return 1
     print(json.dumps(person_json(person), ensure_ascii=False, indent=2))
     return 0
