@@ -29,6 +29,7 @@ from siyu.privacy.keyring import normalize_email, normalize_phone
 from siyu.privacy.keys import keyring
 
 Kind = Identifier.Kind
+KINDS = frozenset(Kind.values)
 
 # Values SDKs, forms and test scripts send when they have no real identifier: linking by them would merge
 # strangers. Compared case-insensitively after normalization.
@@ -68,7 +69,7 @@ class Suppressed(ValueError):
 def normalize(kind: str, value) -> str:
     """The canonical form of ``value`` for ``kind``; ValueError when it is not a usable identifier (unknown type,
     empty, or one of the :data:`BLOCKED_VALUES`)."""
-    if kind not in Kind.values:
+    if kind not in KINDS:
         raise ValueError(f"unknown identifier type {kind!r}")
     text = str(value if value is not None else "").strip()
     if not text:

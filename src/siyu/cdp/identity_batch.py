@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from siyu.cdp import identity
 from siyu.cdp.identity import CAPS, Ident, Kind
 from siyu.cdp.models import BlockedValue, Identifier, Person, Suppression
+from siyu.privacy.keys import keyring
 
 CHUNK = 500  # rows per IN (...) lookup: well under SQLite's bound-parameter limit
 
@@ -45,27 +47,33 @@ def _chunks(items: list, size: int = CHUNK):
 
 def _prepare(groups: list[list[Ident]]) -> list[list[tuple[str, str, str, str]]]:
     """Each group's usable (kind, namespace, normalized, index), house-blocked and invalid values dropped."""
+    indexers, known = {}, {}  # one keyed hash per distinct identifier, however often it is named
     prepared = []
     for group in groups:
         entries, seen = [], set()
         for ident in group:
-            try:
-                normalized = identity.normalize(ident.kind, ident.value)
-            except ValueError:
-                continue
-            index = identity.value_index(ident.kind, ident.namespace, normalized)
-            if (ident.kind, ident.namespace, index) not in seen:
-                seen.add((ident.kind, ident.namespace, index))
-                entries.append((ident.kind, ident.namespace, normalized, index))
+            entry = known.get(ident)
+            if entry is None:
+                try:
+                    normalized = identity.normalize(ident.kind, ident.value)
+                except ValueError:
+                    continue
+                purpose = (ident.kind, ident.namespace)
+                if purpose not in indexers:
+                    indexers[purpose] = keyring().blind_indexer(f"identifier:{ident.kind}:{ident.namespace}")
+                entry = known[ident] = (ident.kind, ident.namespace, normalized, indexers[purpose](normalized))
+            if entry not in seen:
+                seen.add(entry)
+                entries.append(entry)
         prepared.append(entries)
     return prepared
 
 
 def _org_blocked(org_id, prepared) -> set[tuple[str, str]]:
-    wanted = {(kind, identity.blocked_index(kind, normalized)) for entries in prepared
-              for kind, _ns, normalized, _i in entries}
     if not BlockedValue.objects.for_org(org_id).exists():
         return set()
+    wanted = {(kind, identity.blocked_index(kind, normalized)) for entries in prepared
+              for kind, _ns, normalized, _i in entries}
     found = set()
     for chunk in _chunks([index for _k, index in wanted]):
         found |= set(BlockedValue.objects.for_org(org_id).filter(value_index__in=chunk)
@@ -74,16 +82,21 @@ def _org_blocked(org_id, prepared) -> set[tuple[str, str]]:
 
 
 def _stored(model, org_id, indexes: list[str], fields: tuple[str, ...]) -> list[tuple]:
+    """``fields`` of ``model``'s rows of ``org_id`` with one of ``indexes``: raw chunked reads (a million
+    look-ups through the ORM's query building cost more than the database's index probes)."""
+    table, columns = model._meta.db_table, ", ".join(fields)
     rows = []
-    for chunk in _chunks(indexes):
-        rows += list(model.objects.for_org(org_id).filter(value_index__in=chunk).values_list(*fields))
+    with connection.cursor() as cursor:
+        for chunk in _chunks(indexes, 900):
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE org_id = %s AND value_index IN "
+                           f"({', '.join(['%s'] * len(chunk))})", [org_id, *chunk])
+            rows += cursor.fetchall()
     return rows
 
 
 def _remark_phones(org_id, phones: set[str]) -> set[str]:
     """The phones (normalized) that a WeCom customer's remark holds."""
     from siyu.customers.models import CustomerPhone
-    from siyu.privacy.keys import keyring
 
     by_index = {keyring().blind_index(p, purpose="phone"): p for p in phones}
     found = set()
@@ -168,16 +181,56 @@ def _survivors(org_id, person_ids: set[int]) -> dict[int, int]:
 def _write(org_id, bulk, answer, source: str) -> None:
     """New persons for the clusters nobody holds, their identifiers in bulk; known single owners as they are."""
     fresh = [item for item in bulk if item[1] is None]
-    persons = Person.objects.bulk_create([Person(org_id=org_id, sources=[source] if source else [])
-                                          for _ in fresh], batch_size=2000)
+    person_ids = _insert_persons(org_id, len(fresh), source)
     rows = []
-    for (members, _owner, new), person in zip(fresh, persons, strict=True):
+    for (members, _owner, new), person_id in zip(fresh, person_ids, strict=True):
         for n in members:
-            answer[n] = person.pk
-        rows += [Identifier(org_id=org_id, person_id=person.pk, kind=k, namespace=ns, value=v, value_index=i,
-                            source=source[:40]) for k, ns, v, i in new]
-    Identifier.objects.bulk_create(rows, batch_size=2000)
+            answer[n] = person_id
+        rows += [(person_id, k, ns, v, i) for k, ns, v, i in new]
+    _insert_identifiers(org_id, rows, source)
     for members, owner, _new in bulk:
         if owner is not None:
             for n in members:
                 answer[n] = owner
+
+
+# Raw multi-row inserts: the ORM's per-object bookkeeping costs more than the database does at a million rows.
+def _db_values(obj, fields) -> list:
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+
+
+def _insert_persons(org_id, count: int, source: str) -> list[int]:
+    """Insert ``count`` new persons of ``org_id``; their ids in order. Call inside a transaction."""
+    if not count:
+        return []
+    fields = [f for f in Person._meta.concrete_fields if not f.primary_key]
+    row = _db_values(Person(org_id=org_id, sources=[source] if source else []), fields)
+    table, columns = Person._meta.db_table, ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                           [table, count])
+            ids = [pk for (pk,) in cursor.fetchall()]
+            cursor.executemany(f"INSERT INTO {table} (id, {columns}) VALUES (%s, {', '.join(['%s'] * len(fields))})",
+                               [[pk, *row] for pk in ids])
+            return ids
+        # SQLite: the transaction holds the database's write lock, so the rows get consecutive ids.
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})",
+                           [row] * count)
+        cursor.execute("SELECT last_insert_rowid()")
+        last = cursor.fetchone()[0]
+    return list(range(last - count + 1, last + 1))
+
+
+def _insert_identifiers(org_id, rows: list[tuple], source: str) -> None:
+    """Insert identifiers (person_id, kind, namespace, normalized value, index), values encrypted."""
+    value = Identifier._meta.get_field("value")
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table = Identifier._meta.db_table
+    sql = (f"INSERT INTO {table} (org_id, person_id, kind, namespace, value, value_index, source, created_at) "
+           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            cursor.executemany(sql, [(org_id, person_id, kind, ns, value.get_db_prep_save(v, connection), index,
+                                      source[:40], now)
+                                     for person_id, kind, ns, v, index in rows[start:start + 5000]])
