@@ -252,3 +252,31 @@ def resolve(org, idents: list[Ident], *, source: str = "", evidence: str = "") -
                                  there=merges.describe(holder))
     _attach(person, [entry for entry in usable if (entry[0], entry[1], entry[3]) not in rows], source=source)
     return person
+
+
+@transaction.atomic
+def block_value(org, *, kind: str, value: str, note: str = "", by) -> BlockedValue:
+    """Add ``value`` to the organization's block list: it links nobody from now on (identifiers already stored
+    stay where they are). Audited. ValidationError (field ``value``) for an unusable value."""
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext as _
+
+    from siyu.orgs import audit
+
+    try:
+        normalized = normalize(kind, value)
+    except ValueError:
+        raise ValidationError({"value": _("不是有效的标识，或本来就不会用来关联。")}) from None
+    row, _created = BlockedValue.objects.for_org(org).get_or_create(
+        org=org, kind=kind, value_index=blocked_index(kind, normalized),
+        defaults={"value": normalized, "note": (note or "").strip()[:100]})
+    audit.record("person.value_blocked", org=org, actor=by, obj=row, details={"kind": kind})
+    return row
+
+
+@transaction.atomic
+def unblock_value(row: BlockedValue, *, by) -> None:
+    from siyu.orgs import audit
+
+    audit.record("person.value_unblocked", org=row.org_id, actor=by, obj=row, details={"kind": row.kind})
+    row.delete()

@@ -83,7 +83,7 @@ def link(person: Person, other: Person, *, kind: str, normalized: str, index: st
             org_id=person.org_id, link_kind=kind, link_index=index, guard=stopped, status=MergeReview.Status.PENDING,
             defaults={"person_a": person, "person_b": other, "link_masked": masked, "evidence": evidence[:500]})
         if not created:
-            MergeReview.objects.filter(pk=review.pk).update(occurrences=review.occurrences + 1)
+            MergeReview.objects.for_org(person.org_id).filter(pk=review.pk).update(occurrences=review.occurrences + 1)
         return person
     keep, gone = _order(person, other)
     merge(keep, gone, kind=kind, masked=masked, evidence=evidence)
@@ -136,7 +136,7 @@ def split(record: Merge, *, by) -> Person:
     pair is kept apart for good, so the same data arriving again does not merge them. Audited."""
     from siyu.cdp import traits
 
-    record = Merge.objects.select_for_update().get(pk=record.pk)
+    record = Merge.objects.for_org(record.org_id).select_for_update().get(pk=record.pk)
     gone = Person.objects.for_org(record.org_id).get(pk=record.absorbed_id)
     if record.split_at is not None or gone.merged_into_id != record.survivor_id:
         raise ValidationError(_("这次合并已经拆分过。"))
@@ -147,7 +147,7 @@ def split(record: Merge, *, by) -> Person:
     gone.merged_into = None
     gone.save(update_fields=["merged_into", "updated_at"])
     low, high = sorted((keep.pk, gone.pk))
-    KeepApart.objects.get_or_create(org_id=org_id, low_id=low, high_id=high)
+    KeepApart.objects.for_org(org_id).get_or_create(org_id=org_id, low_id=low, high_id=high)
     record.split_at, record.split_by = timezone.now(), by
     record.save(update_fields=["split_at", "split_by"])
     traits.refresh_orders(keep)
@@ -163,7 +163,7 @@ def approve(review: MergeReview, *, by) -> Merge:
     cannot share a person, so that guard cannot be overridden."""
     from siyu.cdp.identity import survivor
 
-    review = MergeReview.objects.select_for_update().get(pk=review.pk)
+    review = MergeReview.objects.for_org(review.org_id).select_for_update().get(pk=review.pk)
     if review.status != MergeReview.Status.PENDING:
         raise ValidationError(_("这条待审合并已经处理过。"))
     a, b = survivor(review.person_a), survivor(review.person_b)
@@ -181,11 +181,11 @@ def approve(review: MergeReview, *, by) -> Merge:
 @transaction.atomic
 def keep_apart(review: MergeReview, *, by) -> MergeReview:
     """An operator says the two persons of ``review`` are different people: they stay apart from now on."""
-    review = MergeReview.objects.select_for_update().get(pk=review.pk)
+    review = MergeReview.objects.for_org(review.org_id).select_for_update().get(pk=review.pk)
     if review.status != MergeReview.Status.PENDING:
         raise ValidationError(_("这条待审合并已经处理过。"))
     low, high = sorted((review.person_a_id, review.person_b_id))
-    KeepApart.objects.get_or_create(org_id=review.org_id, low_id=low, high_id=high)
+    KeepApart.objects.for_org(review.org_id).get_or_create(org_id=review.org_id, low_id=low, high_id=high)
     _decide(review, MergeReview.Status.KEPT_APART, by)
     return review
 

@@ -209,6 +209,15 @@ class Identifier(TenantModel):
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
 
+    # Whoever sees the person sees its identifiers (masked on screen).
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(person_id__in=Person.objects.filter(Person.scope_stores(store_ids)).values("pk"))
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(person_id__in=Person.objects.filter(Person.scope_owner(viewer)).values("pk"))
+
 
 class Event(TenantModel):
     """One event of a person as a tracking SDK sent it (Segment spec), normalized from a raw batch.

@@ -34,7 +34,7 @@ def refresh_orders(person: Person) -> Person:
     person.first_order_at, person.last_order_at = row["first"], row["last"]
     person.mean_purchase_interval_days = (
         (row["last"] - row["first"]).total_seconds() / 86400 / (n - 1) if n > 1 else None)
-    Person.objects.filter(pk=person.pk).update(
+    Person.objects.for_org(person.org_id).filter(pk=person.pk).update(
         orders_count=n, total_spend=spent, average_order_value=person.average_order_value,
         first_order_at=row["first"], last_order_at=row["last"],
         mean_purchase_interval_days=person.mean_purchase_interval_days)
@@ -72,7 +72,7 @@ def apply_traits(person: Person, values: dict, *, source: str, at: datetime) -> 
     """Set the custom traits ``values`` (an identify call's ``traits``) on ``person``, writing one
     :class:`TraitChange` per key whose value changed. Personal keys (:data:`PERSONAL_KEYS`) are ignored: callers
     turn them into identifiers. Typed: a value keeps its JSON type (number, bool, string, list, object)."""
-    person = Person.objects.select_for_update().get(pk=person.pk)
+    person = Person.objects.for_org(person.org_id).select_for_update().get(pk=person.pk)
     changes = []
     for key, value in values.items():
         key = str(key)[:100]
@@ -83,5 +83,5 @@ def apply_traits(person: Person, values: dict, *, source: str, at: datetime) -> 
         person.traits[key] = value
     if changes:
         TraitChange.objects.bulk_create(changes)
-        Person.objects.filter(pk=person.pk).update(traits=person.traits)
+        Person.objects.for_org(person.org_id).filter(pk=person.pk).update(traits=person.traits)
     return changes
