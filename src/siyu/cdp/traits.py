@@ -55,7 +55,7 @@ def refresh_rfm(org, *, at: datetime | None = None) -> int:
     ).values_list("pk", "r", "f", "m"))
     live.filter(orders_count=0).exclude(r_score=None).update(r_score=None, f_score=None, m_score=None, rfm_at=at)
     rows = [Person(pk=pk, r_score=r, f_score=f, m_score=m, rfm_at=at) for pk, r, f, m in scored]
-    Person.objects.bulk_update(rows, ["r_score", "f_score", "m_score", "rfm_at"], batch_size=500)
+    Person.objects.for_org(org_id).bulk_update(rows, ["r_score", "f_score", "m_score", "rfm_at"], batch_size=500)
     return len(rows)
 
 
