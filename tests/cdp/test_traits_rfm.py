@@ -65,3 +65,19 @@ def test_apply_traits_keeps_the_history_of_changes(world):
     history = list(TraitChange.objects.for_org(world.org).filter(person=person).order_by("at", "key")
                    .values_list("key", "old", "new", "source"))
     assert history == [("age", None, 30, "web"), ("plan", None, "free", "web"), ("plan", "free", "pro", "app")]
+
+
+def test_a_recorded_order_lands_on_the_customers_person_with_its_totals(world):
+    from siyu.cdp import identity
+    from siyu.cdp.services import Line, record_order, save_product
+    from siyu.customers.models import Customer
+    from tests.factories import deliver_events
+
+    customer = Customer.objects.create(org=world.org, external_userid="wmBUY", name="买家")
+    person = identity.person_for_customer(customer)
+    tea = save_product(world.org, sku="T-1", name="白茶", price=Decimal("30"))
+    order = record_order(world.org, customer, [Line(tea, 2)], timezone.now(), "pos", order_no="P-1")
+    deliver_events()
+    order.refresh_from_db()
+    person.refresh_from_db()
+    assert order.person == person and (person.orders_count, person.total_spend) == (1, Decimal("60.00"))

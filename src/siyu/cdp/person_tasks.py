@@ -22,8 +22,27 @@ def on_relation_added(event: events.DomainEvent) -> None:
         identity.sync_customer(relation.customer)
 
 
+def on_order_recorded(event: events.DomainEvent) -> None:
+    """A WeCom customer's order belongs to the customer's person; the person's order totals follow it."""
+    from siyu.cdp import identity, traits
+    from siyu.cdp.models import Order
+
+    order = event.subject()
+    if order is None:
+        return
+    if order.person_id is None and order.customer_id is not None:
+        person = identity.person_for_customer(order.customer)
+        Order.objects.for_org(order.org_id).filter(pk=order.pk).update(person=person)
+    elif order.person_id is not None:
+        person = identity.survivor(order.person)
+    else:
+        return
+    traits.refresh_orders(person)
+
+
 def connect() -> None:
     events.subscribe(events.Kind.RELATION_ADDED, "cdp.person_for_customer", on_relation_added)
+    events.subscribe(events.Kind.ORDER_RECORDED, "cdp.person_order_totals", on_order_recorded)
 
 
 # 19:40 UTC is 03:40 in Beijing: after the day's orders, before anyone opens the console.
