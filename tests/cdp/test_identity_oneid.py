@@ -30,6 +30,7 @@ def test_identifiers_sent_together_merge_two_persons_with_an_explanation(world):
     assert record.link_masked in record.evidence and "订单 YZ-1" in record.evidence and "13812345678" not in \
         record.evidence
     assert AuditEntry.objects.for_org(world.org).filter(action="person.merged").count() == 1
+    assert sorted(Person.objects.get(pk=joined.pk).sources) == ["pos", "web"]
 
 
 def test_the_explanation_names_the_phone_the_order_and_the_wecom_customer(world):

@@ -251,6 +251,9 @@ def resolve(org, idents: list[Ident], *, source: str = "", evidence: str = "") -
             person = merges.link(person, other, kind=via[0], normalized=via[2], index=via[3], here=here,
                                  there=merges.describe(holder))
     _attach(person, [entry for entry in usable if (entry[0], entry[1], entry[3]) not in rows], source=source)
+    if source and source not in person.sources:
+        person.sources = [*person.sources, source]
+        Person.objects.for_org(org_id).filter(pk=person.pk).update(sources=person.sources)
     return person
 
 
