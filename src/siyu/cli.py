@@ -10,6 +10,13 @@ def main(argv: list[str] | None = None) -> None:
     from django.db.utils import OperationalError, ProgrammingError
 
     args = sys.argv[1:] if argv is None else argv
+    if args[:2] == ["cdp", "person"]:
+        import django
+
+        django.setup()
+        from siyu.cdp.person_cli import main as person_main
+
+        sys.exit(person_main(args[2:]))
     try:
         execute_from_command_line(["siyu", *args])
     except (OperationalError, ProgrammingError):

@@ -1,0 +1,15 @@
+"""The customer data platform's menu entries and capabilities, registered when the console app is ready."""
+
+from django.utils.translation import gettext_lazy as _
+
+from siyu.console.nav import NavItem, register_nav
+from siyu.orgs.roles import HQ, register_capabilities
+
+register_capabilities({
+    "cdp.persons": HQ,  # persons (OneID): profiles, merges and splits, the review queue, the block list
+})
+
+register_nav(
+    NavItem(_("客户数据"), _("用户"), "persons:list", "cdp.persons", "people", 50),
+    NavItem(_("客户数据"), _("待审合并"), "persons:reviews", "cdp.persons", "swap", 60),
+)
