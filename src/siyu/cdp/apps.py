@@ -6,3 +6,6 @@ class CdpConfig(AppConfig):
     name = "siyu.cdp"
     label = "cdp"
     verbose_name = _("客户数据平台")
+
+    def ready(self):
+        from siyu.cdp import order_import  # noqa: F401  (registers the order import job handler)
