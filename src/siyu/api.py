@@ -12,6 +12,7 @@ from ninja.security import SessionAuth
 
 from siyu import __version__
 from siyu.core.inputs import CleanParser, OutOfRange
+from siyu.orgs.apikeys import ApiKeyAuth
 
 
 class MemberSessionAuth(SessionAuth):
@@ -56,7 +57,8 @@ COMMON_RESPONSES = {
 }
 
 # The schema and its docs page need a signed-in user: they describe what a brand's data looks like.
-api = SiyuAPI(title="Siyu API", version=__version__, urls_namespace="api", auth=MemberSessionAuth(),
+# A bearer API key (siyu.orgs.apikeys) or the console session: either way ``request.auth`` is a membership.
+api = SiyuAPI(title="Siyu API", version=__version__, urls_namespace="api", auth=[ApiKeyAuth(), MemberSessionAuth()],
               parser=CleanParser(), docs=VendoredSwagger(), docs_decorator=login_required)
 
 
