@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
+from ninja.errors import ValidationError as SchemaValidationError
 from ninja.openapi.docs import DocsBase
 from ninja.security import SessionAuth
 
@@ -77,6 +78,19 @@ def validation_error(request, exc: ValidationError):
     return api.create_response(request, {"detail": "invalid input", "errors": errors}, status=422)
 
 
+@api.exception_handler(SchemaValidationError)
+def schema_error(request, exc: SchemaValidationError):
+    """A body or query that does not fit the schema: the same field-level shape as every other 422
+    (``{"errors": {"lines.0.quantity": [...]}}``), naming the field the way the client wrote it."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        path = [str(part) for part in error.get("loc", ())][1:]  # drop "body" / "query"
+        if len(path) > 1 and path[0] == "payload":
+            path = path[1:]
+        errors.setdefault(".".join(path) or "__all__", []).append(str(error.get("msg", "invalid")))
+    return api.create_response(request, {"detail": "invalid input", "errors": errors}, status=422)
+
+
 @api.exception_handler(PermissionDenied)
 def permission_denied(request, exc):
     return api.create_response(request, {"detail": "permission denied"}, status=403)
@@ -103,3 +117,7 @@ api.add_router("/v1", customers_router)
 from siyu.channels.api import router as channels_router  # noqa: E402
 
 api.add_router("/v1", channels_router)
+
+from siyu.cdp.orders_api import router as orders_router  # noqa: E402
+
+api.add_router("/v1", orders_router)

@@ -98,7 +98,7 @@ def person_for_customer(customer) -> Person:
         idents.append(Ident(Kind.UNIONID, customer.unionid))
     for ident in idents:
         normalized = normalize(ident.kind, ident.value)
-        Identifier.objects.get_or_create(
+        Identifier.objects.for_org(customer.org_id).get_or_create(
             org_id=customer.org_id, kind=ident.kind, namespace="",
             value_index=value_index(ident.kind, "", normalized),
             defaults={"person": person, "value": normalized, "source": "wecom"})

@@ -75,6 +75,8 @@ class ParsedOrder:
     member_id: str = ""
     lines: list[ParsedLine] = field(default_factory=list)
     bad: bool = False
+    # Identifiers the orders API names besides the phone and member id (user_id, external_userid).
+    idents: list[identity.Ident] = field(default_factory=list)
 
 
 @dataclass
@@ -382,14 +384,22 @@ def _product(org, line: ParsedLine, source: str, cache: dict) -> Product:
 
 
 def _buyer(org, order: ParsedOrder, source: str):
-    """The person the buyer is (None when the export names no usable identifier)."""
-    idents = []
+    """The person the buyer is (None when the order names no usable identifier)."""
+    idents = list(order.idents)
     if order.phone:
         idents.append(identity.Ident(identity.Kind.PHONE, order.phone))
     if order.member_id:
         idents.append(identity.Ident(identity.Kind.MEMBER_ID, order.member_id, namespace=source))
     if not idents:
         return None
+    for ident in idents:
+        if ident.kind == identity.Kind.EXTERNAL_USERID:
+            # A WeCom customer's person exists once asked for: ask first, so the order lands on it.
+            from siyu.customers.models import Customer
+
+            customer = Customer.objects.for_org(org).filter(external_userid=ident.value).first()
+            if customer is not None:
+                identity.person_for_customer(customer)
     try:
         return identity.resolve(org, idents, source=f"import:{source}", evidence=f"order {source}:{order.order_no}")
     except ValueError as error:

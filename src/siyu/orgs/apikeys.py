@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
 from siyu.orgs import audit
@@ -97,7 +98,16 @@ def authenticate(token: str) -> Membership | None:
 
 class ApiKeyAuth(HttpBearer):
     """``Authorization: Bearer …``: no session, so no CSRF token either (a browser never sends this header by
-    itself, which is what CSRF abuses)."""
+    itself, which is what CSRF abuses). A request that presents credentials we cannot verify is refused outright,
+    even with a console session beside them: the caller meant the key, and a bad key must not pass silently."""
+
+    def __call__(self, request):
+        if not request.headers.get("Authorization"):
+            return None  # no key: the console session may speak
+        membership = super().__call__(request)
+        if membership is None:
+            raise AuthenticationError()
+        return membership
 
     def authenticate(self, request, token):
         return authenticate(token)

@@ -1,0 +1,15 @@
+"""The customer data platform's menu entries and capabilities, registered when the console app is ready."""
+
+from django.utils.translation import gettext_lazy as _
+
+from siyu.console.nav import NavItem, register_nav
+from siyu.orgs.roles import HQ, register_capabilities
+
+# -- orders: import and API -----------------------------------------------------------------------------------------
+register_capabilities({
+    "orders.import": HQ,  # marketplace exports hold every buyer of the brand
+    "orders.write": HQ,  # POST /api/v1/orders: an integration acting for the whole brand
+})
+register_nav(
+    NavItem(_("客户数据"), _("订单导入"), "cdp:imports", "orders.import", "upload", 50),
+)
