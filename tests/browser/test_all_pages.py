@@ -142,7 +142,7 @@ def console_pages(org) -> list[str]:
             "analytics:channels", "lifecycle:board", "lifecycle:todos", "lifecycle:alerts", "lifecycle:rules",
             "lifecycle:reports", "lifecycle:settings", "channels:list", "channels:new", "channels:welcome",
             "channels:welcome_new", "groups:codes", "groups:code_new", "groups:store_codes", "groups:store_code_new",
-            "groups:store_locations",
+            "groups:store_locations", "orgs:apikeys", "imports:list", "imports:mapping_new",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]

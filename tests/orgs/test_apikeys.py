@@ -95,3 +95,21 @@ def test_key_memberships_are_not_listed_as_members(world):
     create_key(world.org, name="ERP", role=Role.HQ_ADMIN, by=None)
     usernames = [m["username"] for m in client_for(world.admin).get("/api/v1/members").json()["items"]]
     assert usernames and not any(name.startswith("apikey-") for name in usernames)
+
+
+def test_the_console_page_shows_a_new_key_once_and_revokes_it(world):
+    from django.urls import reverse
+
+    hq = client_for(world.admin)
+    response = hq.post(reverse("orgs:apikeys"), {"name": "ERP 同步", "role": Role.HQ_ADMIN})
+    token = response.context["token"]
+    assert token in response.content.decode() and bearer(token).get("/api/v1/me").status_code == 200
+    key = ApiKey.objects.for_org(world.org).get()
+    listing = hq.get(reverse("orgs:apikeys")).content.decode()
+    assert token not in listing and key.prefix in listing
+    missing_store = hq.post(reverse("orgs:apikeys"), {"name": "导购", "role": Role.GUIDE})
+    assert missing_store.context["form"].errors["store"] and ApiKey.objects.for_org(world.org).count() == 1
+    assert client_for(world.east_manager).get(reverse("orgs:apikeys")).status_code == 403
+    assert client_for(world.other_admin).post(reverse("orgs:apikey_revoke", args=[key.pk])).status_code == 404
+    assert hq.post(reverse("orgs:apikey_revoke", args=[key.pk])).status_code == 302
+    assert bearer(token).get("/api/v1/me").status_code == 401

@@ -11,5 +11,5 @@ register_capabilities({
     "orders.write": HQ,  # POST /api/v1/orders: an integration acting for the whole brand
 })
 register_nav(
-    NavItem(_("客户数据"), _("订单导入"), "cdp:imports", "orders.import", "upload", 50),
+    NavItem(_("客户数据"), _("订单导入"), "imports:list", "orders.import", "upload", 50),
 )

@@ -499,6 +499,32 @@ def start_import(org, data: bytes, *, filename: str, mode: str, preset: str = ""
     return batch
 
 
+@transaction.atomic
+def save_mapping(org, *, name: str, source: str, columns: dict[str, str], by=None) -> ImportMapping:
+    """Create or replace an organization's custom column mapping."""
+    name, source = (name or "").strip()[:60], (source or "").strip()[:30]
+    errors = {}
+    if not name:
+        errors["name"] = _("请填写映射名称。")
+    if not source or source in PRESETS:
+        errors["source"] = _("请填写一个不同于内置模板的订单来源。")
+    missing = [str(FIELDS[field]) for field in REQUIRED if not columns.get(field)]
+    if not columns.get("ordered_at") and not columns.get("paid_at"):
+        missing.append(str(FIELDS["ordered_at"]))
+    if missing:
+        errors["__all__"] = _("请填写这些列：%(fields)s。") % {"fields": "、".join(missing)}
+    unknown = set(columns) - set(FIELDS)
+    if unknown:
+        errors["__all__"] = _("未知的字段。")
+    if errors:
+        raise ValidationError(errors)
+    mapping, created = ImportMapping.objects.for_org(org).update_or_create(
+        org=org, name=name, defaults={"source": source, "columns": columns})
+    if by is not None:
+        audit.record("orders.mapping_saved", org=org, actor=by, obj=mapping, details={"source": source})
+    return mapping
+
+
 @job_handler(JOB_KIND)
 def run_import(job: Job, progress: Progress) -> dict:
     batch = OrderImport.objects.for_org(job.org_id).get(pk=job.params["import"])

@@ -22,6 +22,7 @@ ACTIONS = {
     "apikey.created": _("创建 API 密钥"),
     "apikey.revoked": _("吊销 API 密钥"),
     "orders.import_started": _("导入订单"),
+    "orders.mapping_saved": _("保存订单导入映射"),
     "member.activated": _("启用成员"),
     "member.deactivated": _("停用成员"),
     "member.role_changed": _("修改成员角色"),
