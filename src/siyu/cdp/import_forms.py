@@ -30,7 +30,7 @@ class UploadForm(Form):
 
 class MappingForm(Form):
     name = forms.CharField(label=_("映射名称"), max_length=60)
-    source = forms.SlugField(label=_("订单来源"), max_length=30, help_text=_("订单号在同一来源内唯一，例如 pos、jd、erp。"))
+    source = forms.SlugField(label=_("订单来源"), max_length=30, help_text=_("订单号在同一来源内唯一，例如 pos、erp。"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
