@@ -152,3 +152,12 @@ def test_an_erased_buyer_is_counted_and_nothing_is_stored_for_them(world):
     outcome = store(world.org, parsed, source="youzan", mode=GOOD)
     assert (outcome.created, outcome.erased) == (3, 1)
     assert not Order.objects.for_org(world.org).filter(order_no="E20240101").exists()
+
+
+def test_line_numbers_are_the_files_own_when_a_cell_spans_lines(world):
+    text = ("订单号,订单状态,下单时间,商品名称,商品数量,订单实付金额,买家手机号\n"
+            'Y1,交易完成,2024-01-01 10:00:00,"礼盒\n（两行的商品名）",1,10,13800138041\n'
+            "Y2,交易完成,2024-01-01 10:00:00,茶杯,x,10,13800138042\n")
+    parsed = parse(text.encode("gb18030"), preset="youzan")
+    assert [(p.line, p.column) for p in parsed.problems] == [(4, "商品数量")]
+    assert parsed.orders[0].lines[0].product_name == "礼盒\n（两行的商品名）"
