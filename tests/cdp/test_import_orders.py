@@ -94,6 +94,7 @@ def test_orders_bind_to_the_wecom_customer_whose_remark_phone_is_the_buyers(worl
     run(world.org, "youzan_3_bad.csv")
     bound = Order.objects.for_org(world.org).get(order_no="E20240101")
     assert bound.customer == customer and bound.person.customer == customer
+    assert bound.person.sources == ["wecom", "import:youzan"]
     assert identity.find(world.org, identity.Ident("phone", "13800138001")) == bound.person
     # Another brand's customer with the same phone is no match, and a buyer nobody knows is a new person.
     other = Order.objects.for_org(world.org).get(order_no="E20240102")

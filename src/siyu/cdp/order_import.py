@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -400,12 +400,17 @@ def _buyer(org, order: ParsedOrder, source: str):
             customer = Customer.objects.for_org(org).filter(external_userid=ident.value).first()
             if customer is not None:
                 identity.person_for_customer(customer)
+    label = f"import:{source}"
     try:
-        return identity.resolve(org, idents, source=f"import:{source}", evidence=f"order {source}:{order.order_no}")
+        person = identity.resolve(org, idents, source=label, evidence=f"order {source}:{order.order_no}")
     except ValueError as error:
         if isinstance(error, identity.Suppressed):
             raise
         return None
+    if label not in person.sources:
+        person.sources = [*person.sources, label]
+        person.save(update_fields=["sources", "updated_at"])
+    return person
 
 
 @dataclass
@@ -446,8 +451,14 @@ def store(org, parsed: Parsed, *, source: str, mode: str, batch: OrderImport | N
         for order in parsed.orders:
             if order.bad:
                 continue
-            with transaction.atomic():
-                result = store_order(org, order, source=source, batch=batch, products=products)
+            try:
+                with transaction.atomic():
+                    result = store_order(org, order, source=source, batch=batch, products=products)
+            except IntegrityError:
+                # Another import or an API call stored the same order a moment ago: it is there, once.
+                if not Order.objects.for_org(org).filter(source=source, order_no=order.order_no).exists():
+                    raise
+                result = "existing"
             setattr(outcome, result, getattr(outcome, result) + 1)
             if progress is not None:
                 progress.advance()
