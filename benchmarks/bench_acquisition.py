@@ -93,7 +93,9 @@ def run() -> list[dict]:
     connection = connect(org, corp_id="wwbench0000000001", api_base=f"{sim_url}/cgi-bin/", secret="bench-secret")
     env = {**os.environ, "SIYU_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "siyu.settings",
            "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(REPO)])),
-           "SIYU_LOG_LEVEL": "WARNING", "SIYU_DISPATCH_IDLE_SLEEP": "0.1"}
+           "SIYU_LOG_LEVEL": "WARNING", "SIYU_DISPATCH_IDLE_SLEEP": "0.1",
+           # The welcome image is one of Siyu's own static files: its public URL is what the worker may fetch.
+           "SIYU_PUBLIC_URL": f"http://127.0.0.1:{web_port}"}
     processes = [
         _start(["-m", "siyu.wecom.simulator", "serve", "--port", str(sim_port), "--quiet",
                 "--corp-id", connection.corp_id, "--secret", "bench-secret", "--agent-id", connection.agent_id,

@@ -39,3 +39,6 @@ DISPATCH_IDLE_SLEEP = 0.05
 WECOM_CALLBACK_WINDOW = 0
 # Every WeCom HTTP call made inside a database transaction raises (siyu.wecom.client.CallInsideTransaction).
 WECOM_ASSERT_NO_TRANSACTION = True
+# Test files are served on loopback (tests/wecom/files.py); the refusal of internal addresses is tested with the
+# production value in tests/wecom/test_media.py.
+MEDIA_FETCH_INTERNAL = True

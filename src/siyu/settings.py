@@ -143,6 +143,9 @@ LOGIN_FAILURE_WINDOW = int(os.environ.get("SIYU_LOGIN_FAILURE_WINDOW", "900"))
 LOGIN_LOCK_SECONDS = int(os.environ.get("SIYU_LOGIN_LOCK_SECONDS", "900"))
 # Exported files (customer lists, statistics) are deleted after this many days.
 EXPORT_RETENTION_DAYS = int(os.environ.get("SIYU_EXPORT_RETENTION_DAYS", "7"))
+# Attachment files are fetched from the URLs operators give; internal addresses only when this is set (a closed
+# network whose file server has a private address). Siyu's own PUBLIC_URL is always allowed.
+MEDIA_FETCH_INTERNAL = os.environ.get("SIYU_MEDIA_FETCH_INTERNAL", "") == "1"
 # How long a link inviting an existing account to join a brand stays valid (seconds).
 INVITATION_SECONDS = int(os.environ.get("SIYU_INVITATION_SECONDS", str(7 * 24 * 3600)))
 # Throttling before any password is hashed: failed sign-ins per client address, and per unknown username,

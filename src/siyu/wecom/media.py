@@ -13,10 +13,13 @@ survives the retry.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import socket
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
+from django.conf import settings
 from django.core.cache import cache
 
 from siyu.wecom.client import WeComClient
@@ -26,6 +29,7 @@ MEDIA_EXPIRED = 40007  # 不合法的media_id: "上传临时素材生成的media
 # Kept a little less than WeCom's three days so a send never races the expiry.
 TEMPORARY_FOR = timedelta(days=3) - timedelta(hours=1)
 MAX_BYTES = 20 * 1024 * 1024  # the largest file media/upload takes (doc 90253)
+MAX_REDIRECTS = 3
 # WeCom's own image hosts: a pic_url there already came from uploadimg.
 WECOM_IMAGE_HOSTS = ("p.qpic.cn", "wework.qpic.cn")
 # attachment kind -> (field holding the source, media/upload type)
@@ -100,8 +104,16 @@ def _uploaded(client: WeComClient, org_id: int, store: str, source: str, media_t
 
 def _fetch(source: str) -> tuple[str, bytes]:
     """The file at ``source``; a failure is WeCom-shaped so senders treat it like WeCom refusing the file."""
+    url = source
     try:
-        response = httpx.get(source, timeout=10.0, follow_redirects=True)
+        for _hop in range(MAX_REDIRECTS + 1):
+            _refuse_internal(url)  # every hop: a public URL must not redirect Siyu into the internal network
+            response = httpx.get(url, timeout=10.0, follow_redirects=False)
+            if not response.is_redirect:
+                break
+            url = str(response.next_request.url)
+        else:
+            raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=response.request)
         response.raise_for_status()
     except httpx.HTTPError as exc:
         raise WeComError(None, f"cannot fetch {source}: {exc}", "media/upload",
@@ -110,6 +122,28 @@ def _fetch(source: str) -> tuple[str, bytes]:
         raise WeComError(None, f"{source} is larger than {MAX_BYTES} bytes", "media/upload",
                          hint="附件文件超过企业微信 20MB 的上限。")
     return urlsplit(source).path.rsplit("/", 1)[-1] or "file", response.content
+
+
+def _refuse_internal(url: str) -> None:
+    """Refuse a URL whose host is not a public internet address (loopback, private, link-local such as a cloud
+    metadata service), unless it is Siyu's own public URL or the deployment allows internal hosts.
+
+    An operator types these URLs; without this, Siyu would fetch whatever an internal address answers and hand it
+    to WeCom, where the operator can read it.
+    """
+    if url.startswith(settings.PUBLIC_URL.rstrip("/") + "/") or settings.MEDIA_FETCH_INTERNAL:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise httpx.UnsupportedProtocol(f"not an http(s) URL: {url}")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+    except (socket.gaierror, UnicodeError) as exc:
+        raise httpx.ConnectError(f"cannot resolve {parts.hostname}: {exc}") from None
+    for address in addresses:
+        if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            raise WeComError(None, f"{parts.hostname} resolves to the internal address {address}", "media/upload",
+                             hint="附件地址指向内网地址，出于安全考虑不会下载。请使用公网可访问的地址。")
 
 
 def _is_source(value: str) -> bool:
