@@ -102,15 +102,22 @@ def run_one(name: str, facts: dict) -> dict:
     return report
 
 
+def pick(names: list[str], only: str) -> list[str]:
+    """The benchmark ``only`` and its parts (``only_*``): one figure set may span files, e.g. cdp and cdp_identity."""
+    return [n for n in names if n == only or n.startswith(only + "_")]
+
+
 def main(argv: list[str] | None = None) -> int:
     names = available()
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", metavar="NAME", help=f"run one benchmark: {', '.join(names)}")
+    parser.add_argument("--only", metavar="NAME",
+                        help=f"run one benchmark and its parts (NAME_*, e.g. cdp runs cdp_identity): {', '.join(names)}")
     args = parser.parse_args(argv)
     if args.only:
-        if args.only not in names:
+        picked = pick(names, args.only)
+        if not picked:
             parser.error(f"no benchmark {args.only!r}; there are: {', '.join(names)}")
-        names = [args.only]
+        names = picked
 
     common.setup_django()
     facts = machine()
