@@ -54,7 +54,13 @@ def event_time(m: Message, received_at: datetime) -> datetime:
     return received_at - (sent - happened)
 
 
-def _idents(org, m: Message) -> list[Ident]:
+def identify_traits(m: Message) -> dict:
+    """An identify call's traits: RudderStack's SDKs send them in ``context.traits``, Segment's at the top."""
+    inner = m.context.get("traits") if isinstance(m.context, dict) else None
+    return {**inner, **m.traits} if isinstance(inner, dict) else m.traits
+
+
+def _idents(org, m: Message, traits: dict) -> list[Ident]:
     user_id, anonymous_id = text(m.userId), text(m.anonymousId)
     idents = []
     if m.type == "alias":
@@ -68,7 +74,7 @@ def _idents(org, m: Message) -> list[Ident]:
         idents.append(Ident(Kind.ANONYMOUS_ID, anonymous_id))
     if m.type == "identify":
         for key, kind in (("phone", Kind.PHONE), ("email", Kind.EMAIL)):
-            value = m.traits.get(key)
+            value = traits.get(key)
             if isinstance(value, (str, int)) and text(value):
                 idents.append(Ident(kind, text(value)))
     device = m.context.get("device") if isinstance(m.context, dict) else None
@@ -85,9 +91,9 @@ def _person_name(traits: dict) -> str:
     return " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
 
 
-def _properties(m: Message) -> dict:
+def _properties(m: Message, traits: dict) -> dict:
     if m.type == "identify":
-        return {k: v for k, v in m.traits.items() if k not in PERSONAL_TRAITS}
+        return {k: v for k, v in traits.items() if k not in PERSONAL_TRAITS}
     if m.type == "group":
         return {"groupId": text(m.groupId), "traits": m.traits}
     if m.type == "alias":
@@ -110,7 +116,8 @@ def normalize_batch(row, source: Source) -> int:
     events: list[Event] = []
     dropped: dict[str, int] = {}
     for m in messages:
-        idents = _idents(org, m)
+        traits = identify_traits(m) if m.type == "identify" else {}
+        idents = _idents(org, m, traits)
         key = tuple(idents)
         if key not in resolved:
             try:
@@ -128,9 +135,9 @@ def normalize_batch(row, source: Source) -> int:
         when = event_time(m, row.received_at)
         events.append(Event(org_id=org.pk, source=source, person=person, type=m.type,
                             name=(m.event if m.type == "track" else m.name) or "", message_id=m.messageId,
-                            timestamp=when, received_at=row.received_at, properties=_properties(m),
+                            timestamp=when, received_at=row.received_at, properties=_properties(m, traits),
                             context=m.context))
-        _touch(person, m, when, source.kind)
+        _touch(person, m.type, traits, when, source.kind)
     Event.objects.bulk_create(events, ignore_conflicts=True)
     for person in persons.values():
         person.save(update_fields=["name", "traits", "first_seen_at", "last_seen_at", "sources", "updated_at"])
@@ -139,7 +146,7 @@ def normalize_batch(row, source: Source) -> int:
     return len(events)
 
 
-def _touch(person: Person, m: Message, when: datetime, kind: str) -> None:
+def _touch(person: Person, kind_of_call: str, traits: dict, when: datetime, kind: str) -> None:
     """Fold one message into the person: seen times, sources, and an identify call's traits and name."""
     if person.first_seen_at is None or when < person.first_seen_at:
         person.first_seen_at = when
@@ -147,8 +154,8 @@ def _touch(person: Person, m: Message, when: datetime, kind: str) -> None:
         person.last_seen_at = when
     if kind not in person.sources:
         person.sources = [*person.sources, kind]
-    if m.type == "identify":
-        person.traits = {**person.traits, **{k: v for k, v in m.traits.items() if k not in PERSONAL_TRAITS}}
-        name = _person_name(m.traits)
+    if kind_of_call == "identify":
+        person.traits = {**person.traits, **{k: v for k, v in traits.items() if k not in PERSONAL_TRAITS}}
+        name = _person_name(traits)
         if name:
             person.name = name
