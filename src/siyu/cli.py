@@ -10,6 +10,13 @@ def main(argv: list[str] | None = None) -> None:
     from django.db.utils import OperationalError, ProgrammingError
 
     args = sys.argv[1:] if argv is None else argv
+    if args[:2] == ["cdp", "source"]:
+        import django
+
+        from siyu.cdp.source_cli import main as source_command
+
+        django.setup()
+        sys.exit(source_command(args[2:]))
     try:
         execute_from_command_line(["siyu", *args])
     except (OperationalError, ProgrammingError):
