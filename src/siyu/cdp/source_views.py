@@ -10,16 +10,32 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from siyu.cdp import sources
-from siyu.cdp.ingest import REASONS
 from siyu.cdp.models import Event, IngestReject, RawBatch, Source, WriteKey
 from siyu.cdp.source_forms import SourceForm
 from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
 from siyu.privacy.masking import mask_email, mask_phone, mask_text
+
+# Why requests (or events) were refused, as the debugger names them; the API answers with the codes.
+REASON_LABELS = {
+    "bad_gzip": _("gzip 压缩数据损坏"),
+    "bad_json": _("JSON 格式或字段类型错误"),
+    "too_large": _("超出大小限制（单条 32 KB，每批 500 KB）"),
+    "empty_batch": _("批次中没有事件"),
+    "unknown_type": _("未知的事件类型"),
+    "track_without_event": _("行为事件缺少事件名"),
+    "no_user_id": _("缺少用户 ID 或匿名 ID"),
+    "alias_without_previous_id": _("关联调用缺少原 ID"),
+    "group_without_group_id": _("分组调用缺少分组 ID"),
+    "revoked_write_key": _("写入密钥已吊销"),
+    "source_disabled": _("数据源已停用"),
+    "erased_person": _("用户已被删除（个人信息删除请求）"),
+    "no_usable_identifier": _("没有可用的用户标识"),
+}
 
 # Context and property keys whose values are personal: shown masked in the debugger.
 PERSONAL_KEYS = frozenset({"ip", "phone", "mobile", "email", "name", "firstName", "lastName", "address", "birthday"})
@@ -94,7 +110,7 @@ def _detail(request, source: Source, *, shown_key: str = "", status: int = 200):
                                               ensure_ascii=False, indent=2)} for e in events]
     return render(request, "cdp/sources/detail.html", {
         "source": source, "today": counts["today"] or 0, "week": counts["week"] or 0, "pending": pending or 0,
-        "rejects": [{"reason": r["reason"], "n": r["n"], "label": REASONS.get(r["reason"], (0, r["reason"]))[1]}
+        "rejects": [{"reason": r["reason"], "n": r["n"], "label": REASON_LABELS.get(r["reason"], r["reason"])}
                     for r in rejects],
         "recent": recent, "keys": WriteKey.objects.visible_to(viewer).filter(source=source),
         "shown_key": shown_key, "now": timezone.now(), "grace_days": sources.ROTATION_GRACE.days,

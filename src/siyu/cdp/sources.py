@@ -102,5 +102,7 @@ def revoke_write_key(key: WriteKey, *, by) -> WriteKey:
         key.revoked_at = now
         key.save(update_fields=["revoked_at"])
         _audit("cdp.write_key.revoked", key.source.org, by, key.source, {"prefix": key.prefix})
+    # Forget it now and again once committed: a lookup in between may have cached the key as still live.
+    forget_key(key.key_hash)
     transaction.on_commit(lambda: forget_key(key.key_hash))
     return key
