@@ -15,6 +15,8 @@ console_patterns = (
 )
 
 urlpatterns = [
+    # First: the event API is the busiest path, and every pattern tried before it costs each request.
+    path("", include("siyu.cdp.source_urls")),
     path("", include(console_patterns)),
     path("", include("siyu.orgs.urls")),
     path("", include("siyu.core.urls")),
@@ -24,7 +26,6 @@ urlpatterns = [
     path("", include("siyu.lifecycle.urls")),
     path("", include("siyu.channels.urls")),
     path("", include("siyu.groups.urls")),
-    path("", include("siyu.cdp.source_urls")),
     path("login/", console_views.login_view, name="login"),
     path("logout/", console_views.logout_view, name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
