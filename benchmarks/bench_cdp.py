@@ -17,14 +17,9 @@ import asyncio
 import base64
 import json
 import os
-import subprocess
-import sys
-import time
 
-import httpx
-
-from benchmarks.bench_callbacks import _free_port, _load
-from benchmarks.common import REPO, database_description, figure, setup_django, stopwatch
+from benchmarks.bench_callbacks import _load
+from benchmarks.common import database_description, figure, setup_django, siyu_web, stopwatch
 
 EVENTS = int(os.environ.get("SIYU_BENCH_CDP_EVENTS", "100000"))
 PER_BATCH = 100
@@ -89,31 +84,15 @@ def _insert_limit(source, batches: list[list[dict]]) -> float:
     return len(rows) * PER_BATCH / seconds
 
 
-def _serve_and_send(data_dir, requests: list[bytes]) -> tuple[float, list[int]]:
-    port = _free_port()
-    env = {**os.environ, "SIYU_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "siyu.settings",
-           "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(REPO)])),
-           "SIYU_LOG_LEVEL": "WARNING"}
-    web = subprocess.Popen(
-        [sys.executable, "-m", "siyu", "web", "--port", str(port), "--workers", str(WEB_WORKERS), "--threads", "4"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/login/", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or web.poll() is not None:
-                    raise RuntimeError("the web server did not start") from None
-                time.sleep(0.2)
+def _serve_and_send(data_dir, requests: list[bytes], warmup: list[bytes]) -> tuple[float, list[int]]:
+    from siyu.cdp.models import RawBatch
+
+    with siyu_web(data_dir, workers=WEB_WORKERS) as port:
+        asyncio.run(_load(port, warmup))  # every worker and connection warm; their rows go before the timed run
+        RawBatch.objects.all().delete()
         with stopwatch() as elapsed:
             _latencies, statuses = asyncio.run(_load(port, requests))
         return elapsed(), statuses
-    finally:
-        web.terminate()
-        web.wait(timeout=30)
 
 
 def _event_limit(org) -> float:
@@ -153,12 +132,7 @@ def run() -> list[dict]:
     batches = _batches(n_batches)
     insert_rate = _insert_limit(source, batches)
 
-    requests = _requests(key, batches)
-    _serve_warmup = _requests(key, _batches(20))
-    # Warm every worker and connection with 20 batches (their rows are dropped before the timed run).
-    _serve_and_send(data_dir, _serve_warmup)
-    RawBatch.objects.for_org(org).delete()
-    seconds, statuses = _serve_and_send(data_dir, requests)
+    seconds, statuses = _serve_and_send(data_dir, _requests(key, batches), _requests(key, _batches(20)))
     landed = sum(RawBatch.objects.for_org(org).values_list("events", flat=True))
     if statuses.count(200) != n_batches or landed != EVENTS:
         raise RuntimeError(f"{statuses.count(200)} of {n_batches} batches acknowledged, {landed} events landed")
