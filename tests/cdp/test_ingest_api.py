@@ -112,6 +112,10 @@ BAD = [
     ("group without groupId", "/v1/group", {"userId": "u"}, False, 400, "group_without_group_id"),
     ("empty batch", "/v1/batch", {"batch": []}, False, 400, "empty_batch"),
     ("wrong type to endpoint", "/v1/track", {"type": "identify", "userId": "u"}, False, 400, "unknown_type"),
+    ("nested too deeply", "/v1/track", b'{"event": "E", "userId": "u", "properties": {"a": ' + b"[" * 5000
+     + b"]" * 5000 + b"}}", False, 400, "bad_json"),
+    ("nested too deeply in a batch", "/v1/batch", b'{"batch": [' + b"[" * 5000 + b"]" * 5000 + b"]}", False, 400,
+     "bad_json"),
     ("bad timestamp", "/v1/track", {"event": "E", "userId": "u", "timestamp": "yesterday"}, False, 400, "bad_json"),
     # one good message does not carry a bad one through: the whole request is refused
     ("one bad of two", "/v1/batch", {"batch": [_track(), {"type": "track", "userId": "u"}]}, False, 400,

@@ -30,6 +30,7 @@ from siyu.cdp.sources import key_hash
 MAX_EVENT = 32 * 1024  # Segment's limits, on the decompressed body
 MAX_BATCH = 500 * 1024
 KEY_CACHE_SECONDS = 5  # how long a web process may keep using a key revoked meanwhile
+MAX_CACHED_KEYS = 10_000
 
 _keys: dict[str, tuple[float, tuple[int, int, bool] | None]] = {}
 
@@ -81,6 +82,8 @@ def _lookup(key: str) -> tuple[int, int, bool] | None:
     if row is not None:
         org_id, source_id, live, active = row
         found = (org_id, source_id, bool(live)) if active else (org_id, source_id, None)
+    if len(_keys) > MAX_CACHED_KEYS:  # random keys sent by a stranger must not grow the cache without end
+        _keys.clear()
     _keys[hashed] = (time.monotonic() + KEY_CACHE_SECONDS, found)
     return found
 
@@ -147,6 +150,8 @@ def _decode(kind: str, body: bytes) -> tuple[list[Message], str | None]:
         return messages, envelope.writeKey
     except msgspec.DecodeError as error:
         raise Refused("bad_json", str(error)) from None
+    except RecursionError:  # thousands of nested brackets fit in 32 KB
+        raise Refused("bad_json", "nested too deeply") from None
 
 
 def _check(messages: list[Message]) -> None:
