@@ -104,6 +104,35 @@ def _properties(m: Message, traits: dict) -> dict:
     return properties
 
 
+class _Seen:
+    """What one batch says about one person, folded into the stored person at the end of the batch."""
+
+    def __init__(self):
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+        self.traits: dict = {}
+        self.name = ""
+
+    def add(self, kind_of_call: str, traits: dict, when: datetime) -> None:
+        self.first = when if self.first is None else min(self.first, when)
+        self.last = when if self.last is None else max(self.last, when)
+        if kind_of_call == "identify":
+            self.traits.update((k, v) for k, v in traits.items() if k not in PERSONAL_TRAITS)
+            self.name = _person_name(traits) or self.name
+
+    def fold_into(self, person: Person, kind: str) -> None:
+        if person.first_seen_at is None or self.first < person.first_seen_at:
+            person.first_seen_at = self.first
+        if person.last_seen_at is None or self.last > person.last_seen_at:
+            person.last_seen_at = self.last
+        if kind not in person.sources:
+            person.sources = [*person.sources, kind]
+        if self.traits:
+            person.traits = {**person.traits, **self.traits}
+        if self.name:
+            person.name = self.name
+
+
 def normalize_batch(row, source: Source) -> int:
     """Normalize one landed batch; returns how many events it offered for insertion. Erased persons' events are
     dropped and counted as the source's ``erased_person`` rejects."""
@@ -111,8 +140,8 @@ def normalize_batch(row, source: Source) -> int:
 
     org = source.org
     messages = stored_decoder.decode(row.body)
-    persons: dict[int, Person] = {}
     resolved: dict[tuple, Person | str] = {}
+    seen: dict[int, _Seen] = {}
     events: list[Event] = []
     dropped: dict[str, int] = {}
     for m in messages:
@@ -121,13 +150,12 @@ def normalize_batch(row, source: Source) -> int:
         key = tuple(idents)
         if key not in resolved:
             try:
-                person = identity.resolve(org, idents, source=f"source:{source.pk}",
-                                          evidence=f"{m.type} {m.messageId}")
+                resolved[key] = identity.resolve(org, idents, source=f"source:{source.pk}",
+                                                 evidence=f"{m.type} {m.messageId}")
             except identity.Suppressed:
-                person = "erased_person"
+                resolved[key] = "erased_person"
             except ValueError:  # every identifier unusable (e.g. a blocked value): nobody to attach it to
-                person = "no_usable_identifier"
-            resolved[key] = persons.setdefault(person.pk, person) if isinstance(person, Person) else person
+                resolved[key] = "no_usable_identifier"
         person = resolved[key]
         if not isinstance(person, Person):
             dropped[person] = dropped.get(person, 0) + 1
@@ -137,25 +165,13 @@ def normalize_batch(row, source: Source) -> int:
                             name=(m.event if m.type == "track" else m.name) or "", message_id=m.messageId,
                             timestamp=when, received_at=row.received_at, properties=_properties(m, traits),
                             context=m.context))
-        _touch(person, m.type, traits, when, source.kind)
+        seen.setdefault(person.pk, _Seen()).add(m.type, traits, when)
     Event.objects.bulk_create(events, ignore_conflicts=True)
-    for person in persons.values():
+    # Read the persons again, locked, after this transaction has written (on SQLite it now holds the write lock):
+    # another batch of the same person committed meanwhile must not have its traits overwritten by a stale copy.
+    for person in Person.objects.for_org(org).select_for_update().filter(pk__in=seen).order_by("pk"):
+        seen[person.pk].fold_into(person, source.kind)
         person.save(update_fields=["name", "traits", "first_seen_at", "last_seen_at", "sources", "updated_at"])
     for reason, n in dropped.items():
         count_reject(org.pk, source.pk, reason, n)
     return len(events)
-
-
-def _touch(person: Person, kind_of_call: str, traits: dict, when: datetime, kind: str) -> None:
-    """Fold one message into the person: seen times, sources, and an identify call's traits and name."""
-    if person.first_seen_at is None or when < person.first_seen_at:
-        person.first_seen_at = when
-    if person.last_seen_at is None or when > person.last_seen_at:
-        person.last_seen_at = when
-    if kind not in person.sources:
-        person.sources = [*person.sources, kind]
-    if kind_of_call == "identify":
-        person.traits = {**person.traits, **{k: v for k, v in traits.items() if k not in PERSONAL_TRAITS}}
-        name = _person_name(traits)
-        if name:
-            person.name = name
