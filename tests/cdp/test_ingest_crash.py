@@ -62,6 +62,16 @@ def _wait_up(port, proc):
     pytest.fail("siyu web did not start")
 
 
+def _events_when(env, condition, *, seconds: float) -> dict:
+    """The stored events' counts by message id and the raw rows' statuses, once ``condition`` holds (or time is up)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        counted = json.loads(_siyu(env, "shell", "-c", EVENTS).splitlines()[-1])
+        if condition(counted) or time.monotonic() > deadline:
+            return counted
+        time.sleep(0.2)
+
+
 def _batch(prefix, n):
     return {"batch": [{"type": "track", "event": "Tap", "userId": f"u-{i % 7}", "messageId": f"{prefix}-{i}"}
                       for i in range(n)]}
@@ -129,12 +139,7 @@ def test_kill_9_of_the_worker_mid_normalization_leaves_every_event_exactly_once(
     with open(tmp_path / "worker.log", "wb") as log:
         worker = _start(env, "worker", log=log)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            counted = json.loads(_siyu(env, "shell", "-c", EVENTS).splitlines()[-1])
-            if counted["ids"]:
-                break
-            time.sleep(0.2)
+        counted = _events_when(env, lambda counted: counted["ids"], seconds=120)
         done_before_kill = sum(n for _id, n in counted["ids"])
         assert 0 < done_before_kill < len(expected), "the kill must land in the middle of the work"
         os.killpg(worker.pid, signal.SIGKILL)
@@ -144,12 +149,7 @@ def test_kill_9_of_the_worker_mid_normalization_leaves_every_event_exactly_once(
     with open(tmp_path / "worker2.log", "wb") as log:
         worker = _start(env, "worker", log=log)
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            counted = json.loads(_siyu(env, "shell", "-c", EVENTS).splitlines()[-1])
-            if set(counted["rows"]) == {"done"}:
-                break
-            time.sleep(0.5)
+        counted = _events_when(env, lambda counted: set(counted["rows"]) == {"done"}, seconds=180)
     finally:
         _kill_with_children(worker.pid)
     assert set(counted["rows"]) == {"done"}, counted["rows"]
