@@ -46,6 +46,32 @@ def _wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of process ``root`` and all its descendants (granian forks its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)  # ppid, utime+stime
+    tree, total = {root}, 0.0
+    for _ in range(4):
+        tree |= {pid for pid, (ppid, _cpu) in stats.items() if ppid in tree}
+    return sum(stats[pid][1] for pid in tree if pid in stats)
+
+
+def _calls_by_endpoint(org) -> dict[str, int]:
+    from django.db.models import Count
+
+    from siyu.wecom.models import ApiCall
+
+    return dict(ApiCall.objects.for_org(org).values_list("endpoint").annotate(n=Count("pk")).order_by())
+
+
 def _start(args: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -71,7 +97,7 @@ def run() -> list[dict]:
     processes = [
         _start(["-m", "siyu.wecom.simulator", "serve", "--port", str(sim_port), "--quiet",
                 "--corp-id", connection.corp_id, "--secret", "bench-secret", "--agent-id", connection.agent_id,
-                "--token", connection.callback_token, "--aes-key", connection.encoding_aes_key,
+                "--senders", "8", "--token", connection.callback_token, "--aes-key", connection.encoding_aes_key,
                 "--callback-url", f"http://127.0.0.1:{web_port}/wecom/callback/{org.slug}/"], env),
         _start(["-m", "siyu", "web", "--port", str(web_port), "--workers", "2"], env),
         _start(["-m", "siyu", "worker"], env),
@@ -105,6 +131,8 @@ def run() -> list[dict]:
                     "pic_url": f"http://127.0.0.1:{web_port}/static/demo/afternoon-tea.png"}}],
             )
             count = int(rate * duration)
+            cpu_before = [_cpu_seconds(process.pid) for process in processes] + [time.process_time()]
+            calls_before = _calls_by_endpoint(org)
             scanned: dict[str, float] = {}
             failed_scans: list[str] = []
             started = time.monotonic()
@@ -136,9 +164,14 @@ def run() -> list[dict]:
             tagged = RelationTag.objects.for_org(org).filter(relation__state=code.state).values("relation").distinct().count()
             _settle(lambda: not CallbackEvent.objects.for_org(org).filter(status__in=["pending", "running"]).exists(),
                     SETTLE_SECONDS)  # the next phase starts from an empty queue
+            cpu_after = [_cpu_seconds(process.pid) for process in processes] + [time.process_time()]
+            cpu = {name: (after - before) / max(len(scanned), 1) * 1000 for name, before, after
+                   in zip(("simulator", "web", "worker", "driver"), cpu_before, cpu_after)}
+            calls = {endpoint: (n - calls_before.get(endpoint, 0)) / max(len(scanned), 1)
+                     for endpoint, n in _calls_by_endpoint(org).items() if n > calls_before.get(endpoint, 0)}
             return {"rate": rate, "duration": duration, "count": count, "scanned": len(scanned),
                     "failed_scans": len(failed_scans), "scan_rate": len(scanned) / scan_seconds,
-                    "welcomed": len(welcomed), "span": span, "latencies": latencies, "tagged": tagged}
+                    "welcomed": len(welcomed), "span": span, "latencies": latencies, "tagged": tagged, "cpu": cpu, "calls": calls}
 
         sustained = phase(RATE, DURATION, "A")
         overload = phase(OVERLOAD_RATE, DURATION, "B")
@@ -168,7 +201,10 @@ def run() -> list[dict]:
                  f"simulator ({result['scan_rate']:.1f}/s; {result['failed_scans']:,} refused or timed out); "
                  f"{result['welcomed']:,} welcomed (image) within WeCom's 20 s by the simulator's records, "
                  f"{result['scanned'] - result['welcomed']:,} not; {result['tagged']:,} relations tagged twice; "
-                 f"staff used: {', '.join(sorted(u for (u,) in per_staff))}. "
+                 f"staff used: {', '.join(sorted(u for (u,) in per_staff))}; CPU per add (the whole add, welcome, "
+                 f"tags and all): " + ", ".join(f"{k} {v:.0f} ms" for k, v in result["cpu"].items())
+                 + "; WeCom calls per add: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(result["calls"].items()))
+                 + ". "
                  f"Limit: the same web server acknowledging callbacks with nothing processing them")
         if result is sustained:
             figures.append(figure(f"{name}, scans paced at {result['rate']:g}/s", rate, "adds/s",

@@ -407,3 +407,51 @@ def test_lane_filter_of_dispatch_once(org):
     assert list(Effect.objects.values_list("key", flat=True)) == [chore.idempotency_key]
     assert dispatch_once(owner="d1", lane0=True) == 1
     assert Effect.objects.filter(key=urgent.idempotency_key).exists()
+
+
+def _until(predicate, timeout=10.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_holds_its_slower_lanes_while_the_deadline_lane_has_work():
+    import time
+
+    from siyu.core.dispatch import Dispatcher
+
+    org = make_org()
+    for _ in range(3):
+        make_chore(org)
+    dispatcher = Dispatcher(threads=1)
+    slower = threading.Thread(target=dispatcher._loop, args=(False,))
+    slower.start()  # urgent_idle starts cleared, as when the deadline lane is in the middle of a burst
+    try:
+        time.sleep(1.0)
+        assert Effect.objects.count() == 0
+        dispatcher.urgent_idle.set()
+        _until(lambda: Effect.objects.count() == 3)
+    finally:
+        dispatcher.stop()
+        slower.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_deadline_lane_says_when_it_has_nothing_left():
+    from siyu.core.dispatch import Dispatcher
+
+    org = make_org()
+    urgent = make_urgent(org, seconds_ago=1)
+    dispatcher = Dispatcher(threads=1)
+    lane0 = threading.Thread(target=dispatcher._loop, args=(True,))
+    lane0.start()
+    try:
+        _until(dispatcher.urgent_idle.is_set)
+        assert Effect.objects.filter(key=urgent.idempotency_key).exists()
+    finally:
+        dispatcher.stop()
+        lane0.join()

@@ -1,4 +1,4 @@
-"""The CDP's menu entries and capabilities, registered when the console app is ready."""
+"""The customer data platform's menu entries and capabilities, registered when the console app is ready."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -6,9 +6,12 @@ from siyu.console.nav import NavItem, register_nav
 from siyu.orgs.roles import HQ, register_capabilities
 
 register_capabilities({
-    "cdp.sources": HQ,
+    "cdp.persons": HQ,  # persons (OneID): profiles, merges and splits, the review queue, the block list
+    "cdp.sources": HQ,  # sources of events: write keys and the debugger
 })
 
 register_nav(
-    NavItem(_("客户"), _("数据源"), "sources:list", "cdp.sources", "inbox", 60),
+    NavItem(_("客户数据"), _("用户"), "persons:list", "cdp.persons", "people", 50),
+    NavItem(_("客户数据"), _("待审合并"), "persons:reviews", "cdp.persons", "swap", 60),
+    NavItem(_("客户数据"), _("数据源"), "sources:list", "cdp.sources", "inbox", 70),
 )

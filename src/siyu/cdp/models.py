@@ -209,6 +209,15 @@ class Identifier(TenantModel):
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
 
+    # Whoever sees the person sees its identifiers (masked on screen).
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(person_id__in=Person.objects.filter(Person.scope_stores(store_ids)).values("pk"))
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(person_id__in=Person.objects.filter(Person.scope_owner(viewer)).values("pk"))
+
 
 class Event(TenantModel):
     """One event of a person as a tracking SDK sent it (Segment spec), normalized from a raw batch.
@@ -269,6 +278,112 @@ class Suppression(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "kind", "namespace", "value_index"],
                                                name="suppression_unique_per_org")]
+
+
+# -- OneID: merges, the review queue, keep-apart pairs, blocked values, trait history ------------------------------
+
+
+class Merge(TenantModel):
+    """One person absorbed into another, with the identifier that linked them (masked) and why. ``moved`` lists
+    the rows that moved to the survivor so a split can give them back."""
+
+    survivor = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="merges_won")
+    absorbed = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="merges_lost")
+    link_kind = models.CharField(_("关联标识类型"), max_length=20, choices=Identifier.Kind.choices)
+    link_masked = models.CharField(_("关联标识"), max_length=120)
+    evidence = models.CharField(_("依据"), max_length=500)
+    moved = models.JSONField(default=dict, blank=True)  # {"identifiers": [ids], "events": [ids], "orders": [ids]}
+    by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    split_at = models.DateTimeField(_("拆分时间"), null=True, blank=True)
+    split_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("合并记录")
+        indexes = [models.Index(fields=["org", "survivor"], name="merge_org_survivor"),
+                   models.Index(fields=["org", "absorbed"], name="merge_org_absorbed")]
+
+    def __str__(self) -> str:
+        return self.evidence
+
+
+class MergeReview(TenantModel):
+    """A merge a guard stopped, waiting for an operator: merge the two persons or keep them apart. One pending
+    review per linking identifier and guard; ``occurrences`` counts how often the data asked for it again."""
+
+    class Guard(models.TextChoices):
+        TWO_CUSTOMERS = "two_customers", _("两人各有不同的企业微信客户")
+        MEMBER_ID = "member_id", _("两人各有不同的会员号")
+        UNIONID = "unionid", _("两人各有不同的 UnionID")
+        CAP = "cap", _("同类标识超过上限")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待处理")
+        MERGED = "merged", _("已合并")
+        KEPT_APART = "kept_apart", _("保持分开")
+
+    person_a = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    person_b = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    link_kind = models.CharField(_("关联标识类型"), max_length=20, choices=Identifier.Kind.choices)
+    link_index = models.CharField(max_length=64)
+    link_masked = models.CharField(_("关联标识"), max_length=120)
+    guard = models.CharField(_("拦截原因"), max_length=20, choices=Guard.choices)
+    evidence = models.CharField(_("依据"), max_length=500)
+    occurrences = models.PositiveIntegerField(_("次数"), default=1)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("待审合并")
+        constraints = [models.UniqueConstraint(fields=["org", "link_kind", "link_index", "guard"],
+                                               condition=Q(status="pending"), name="mergereview_pending_once")]
+        indexes = [models.Index(fields=["org", "status", "-created_at"], name="mergereview_org_status")]
+
+
+class KeepApart(TenantModel):
+    """Two persons an operator said are different people (a split, a rejected review): never merged again.
+    ``low`` < ``high`` so a pair is stored once."""
+
+    low = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    high = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "low", "high"], name="keepapart_pair_once")]
+
+
+class BlockedValue(TenantModel):
+    """A value this organization never links persons by (a store's phone, a shared test account)."""
+
+    kind = models.CharField(_("类型"), max_length=20, choices=Identifier.Kind.choices)
+    value = EncryptedTextField(_("值"))
+    value_index = models.CharField(max_length=64)
+    note = models.CharField(_("备注"), max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "id"]
+        verbose_name = _("屏蔽标识")
+        constraints = [models.UniqueConstraint(fields=["org", "kind", "value_index"], name="blockedvalue_once")]
+
+
+class TraitChange(TenantModel):
+    """One change of a person's custom trait (identify calls, imports): the history the profile shows."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="trait_changes")
+    key = models.CharField(_("属性"), max_length=100)
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField(_("时间"))
+    source = models.CharField(_("来源"), max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["org", "person", "-at"], name="traitchange_org_person")]
 
 
 # -- event ingestion: write keys, raw batches as the API landed them, rejects by reason ----------------------------

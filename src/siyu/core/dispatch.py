@@ -37,6 +37,9 @@ def _run_slice(model, rows: list, owner: str) -> None:
 # Rows of the slower lanes are performed this many at a time; between two chunks the deadline lane is served
 # again, so a welcome never waits behind a whole batch of slower rows.
 CHUNK = 100
+# The worker's slower lanes run in chunks this small (a few rows per thread), so they give way to the deadline
+# lane within a fraction of a second.
+YIELDING_CHUNK = 8
 
 
 def _models(lane0: bool | None) -> list[type[durable.DurableRow]]:
@@ -55,13 +58,14 @@ def _perform(model, rows: list, owner: str, pool: ThreadPoolExecutor | None) -> 
     list(pool.map(lambda part: _run_slice(model, part, owner), [rows[i::width] for i in range(width)]))
 
 
-def _serve(models, owner: str, limit: int, pool: ThreadPoolExecutor | None, between=None) -> int:
+def _serve(models, owner: str, limit: int, pool: ThreadPoolExecutor | None, between=None, chunk: int | None = None) -> int:
     """Claim one batch of each model in turn and perform it chunk by chunk, calling ``between`` after a chunk."""
+    chunk = chunk or CHUNK
     performed = 0
     for model in durable.with_claimable_rows(models):
         rows = durable.claim(model, owner=owner, limit=limit, lease_seconds=settings.DISPATCH_LEASE_SECONDS)
-        for start in range(0, len(rows), CHUNK):
-            _perform(model, rows[start:start + CHUNK], owner, pool)
+        for start in range(0, len(rows), chunk):
+            _perform(model, rows[start:start + chunk], owner, pool)
             if between is not None:
                 performed += between()
         performed += len(rows)
@@ -99,6 +103,11 @@ class Dispatcher(threading.Thread):
         self.owner = worker_id()
         self.threads = threads or int(os.environ.get("SIYU_DISPATCH_THREADS", "4"))
         self.stopping = threading.Event()
+        # Set while the deadline lane's last pass found nothing to do. The slower lanes wait for it before each
+        # small chunk: the threads of one process share one interpreter lock, and in a burst every CPU
+        # millisecond the slower rows take (re-reading a customer, tagging, rules) is one a welcome with a
+        # 20 s window does not get. They catch up when the burst is over.
+        self.urgent_idle = threading.Event()
         self.urgent = threading.Thread(target=self._loop, args=(True,), name="siyu-dispatcher-lane0", daemon=True)
 
     def run(self) -> None:
@@ -111,13 +120,25 @@ class Dispatcher(threading.Thread):
             while not self.stopping.is_set():
                 close_old_connections()
                 try:
-                    performed = dispatch_once(owner=self.owner, pool=pool, lane0=lane0)
+                    if lane0:
+                        performed = dispatch_once(owner=self.owner, pool=pool, lane0=True)
+                    else:
+                        self._wait_for_urgent()
+                        performed = _serve(_models(False), self.owner, settings.DISPATCH_BATCH, pool,
+                                           between=self._wait_for_urgent, chunk=YIELDING_CHUNK)
                 except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
                     log.exception("dispatcher pass failed")
                     performed = 0
+                if lane0:
+                    (self.urgent_idle.clear if performed else self.urgent_idle.set)()
                 if not performed:
                     self.stopping.wait(settings.DISPATCH_IDLE_SLEEP)
         connections.close_all()
+
+    def _wait_for_urgent(self) -> int:
+        while not self.urgent_idle.wait(0.5) and not self.stopping.is_set():
+            pass
+        return 0
 
     def stop(self) -> None:
         self.stopping.set()

@@ -68,15 +68,31 @@ def _cell(sheet, value, bold: bool = False) -> WriteOnlyCell:
 def write_xlsx(target: str | BinaryIO, header: Sequence[str], rows: Iterable[Sequence], *, sheet: str,
                widths: Sequence[int] | None = None) -> None:
     """Write one sheet to ``target`` (a path or a binary file). ``widths`` default to fitting a list of ``rows``."""
+    book = Workbook(write_only=True)
+    _add_sheet(book, sheet, header, rows, widths)
+    book.save(target)
+
+
+def write_sheets(target: str | BinaryIO, sheets: Sequence[tuple[str, tuple[Sequence[str], Sequence[Sequence]]]]) -> None:
+    """Write several small sheets, ``[(title, (header, rows)), …]``, each fitted to its content."""
+    book = Workbook(write_only=True)
+    for title, (header, rows) in sheets:
+        _add_sheet(book, title, header, rows, None)
+    book.save(target)
+
+
+def _add_sheet(book: Workbook, sheet: str, header: Sequence[str], rows: Iterable[Sequence],
+               widths: Sequence[int] | None) -> None:
     if widths is None:
         rows = list(rows)
         widths = measure(header, rows)
-    book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet.translate(_SHEET_NAME_FORBIDDEN)[:31] or "Sheet1")
+    taken = {ws.title for ws in book.worksheets}
+    title = sheet.translate(_SHEET_NAME_FORBIDDEN)[:28] or "Sheet"
+    title = next(t for t in [title, *(f"{title}{n}" for n in range(2, 1000))] if t not in taken)
+    ws = book.create_sheet(title)
     ws.freeze_panes = "A2"
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.append([_cell(ws, h, bold=True) for h in header])
     for row in rows:
         ws.append([_cell(ws, v) for v in row])
-    book.save(target)

@@ -94,6 +94,12 @@ ACTIONS = {
     "wecom.checked": _("检查企业微信连接"),
     "wecom.event_redriven": _("重新处理回调事件"),
     "wecom.full_sync_started": _("开始全量同步"),
+    "person.merged": _("合并用户"),
+    "person.split": _("拆分用户"),
+    "person.review_merged": _("确认合并用户"),
+    "person.review_kept_apart": _("保持用户分开"),
+    "person.value_blocked": _("屏蔽标识"),
+    "person.value_unblocked": _("取消屏蔽标识"),
 }
 
 # For an action without its own wording: the verb from the key's suffix, the noun from its prefix.
@@ -141,6 +147,9 @@ OBJECTS = {
     "lifecycle.reminderpolicy": (_("提醒设置"), None),
     "cdp.product": (_("商品"), None),
     "cdp.order": (_("订单"), None),
+    "cdp.person": (_("用户"), "persons:detail"),
+    "cdp.mergereview": (_("待审合并"), None),
+    "cdp.blockedvalue": (_("屏蔽标识"), None),
     "wecom.wecomconnection": (_("企业微信连接"), None),
     "wecom.callbackevent": (_("回调事件"), "wecom:event_detail"),
 }
@@ -168,11 +177,23 @@ DETAIL_KEYS = {
     "room_base_id": _("群序号"), "auto_create_room": _("自动建群"), "welcome_text": _("欢迎语"), "red_packet": _("新客红包"),
     "days": _("星期"), "start": _("开始"), "end": _("结束"), "msgtype": _("类型"), "title": _("标题"), "url": _("链接"),
     "desc": _("描述"), "pic_url": _("图片"), "media_id": _("素材"), "appid": _("小程序"), "page": _("页面"),
+    "absorbed": _("被合并用户"), "survivor": _("保留用户"), "evidence": _("依据"), "merge": _("合并记录"),
+    "persons": _("用户"),
     "window_days": _("星期"), "window_start": _("开始时间"), "window_end": _("结束时间"), "scene": _("场景"),
 }
 
 # Enumerated detail values as words, contributed by the apps that own them (``register_detail_values``).
 DETAIL_VALUES: dict[str, dict[str, object]] = {}
+
+
+def register_audit_labels(*, actions: dict | None = None, objects: dict | None = None, details: dict | None = None,
+                          groups: list | None = None) -> None:
+    """An app's audit wording, from its ``contributions.py``: action keys as words, object types as (noun, detail
+    url name), detail keys as words, and filter groups (key prefix, word)."""
+    ACTIONS.update(actions or {})
+    OBJECTS.update(objects or {})
+    DETAIL_KEYS.update(details or {})
+    ACTION_GROUPS.extend(g for g in groups or [] if g not in ACTION_GROUPS)
 
 
 def register_detail_values(key: str, words: dict) -> None:

@@ -1,7 +1,27 @@
-"""The privacy app's capabilities, registered when the console app is ready."""
+"""The privacy app's menu entries and capabilities, registered when the console app is ready."""
 
+from django.utils.translation import gettext_lazy as _
+
+from siyu.console.nav import NavItem, register_nav
+from siyu.orgs.audit_labels import register_audit_labels
 from siyu.orgs.roles import HQ, register_capabilities
 
 register_capabilities({
     "pii.view": HQ,
+    "privacy.requests": HQ,  # export or erase one person's data (PIPL §45, §47)
 })
+
+register_nav(
+    NavItem(_("系统"), _("个人信息请求"), "privacy:subject_requests", "privacy.requests", "shield", 25),
+)
+
+register_audit_labels(
+    actions={
+        "privacy.subject_exported": _("导出个人信息"),
+        "privacy.subject_export_downloaded": _("下载个人信息导出"),
+        "privacy.subject_erased": _("删除个人信息"),
+    },
+    objects={"privacy.subjectrequest": (_("个人信息请求"), None)},
+    details={"identifier": _("标识"), "persons": _("用户数"), "identifiers": _("标识数"), "events": _("事件数"),
+             "orders": _("订单数"), "wecom_customers": _("企业微信客户数")},
+)

@@ -292,3 +292,35 @@ def test_non_200_answers_are_failures(sim, receiver, status):
     sim.add_staff("zhangsan", "张三")
     assert sim.deliveries[-1].status == "failed"
     assert [a["status"] for a in sim.deliveries[-1].attempts] == [status] * 3
+
+
+def test_several_senders_deliver_side_by_side_and_keep_each_members_order(receiver):
+    gate = threading.Event()
+
+    def deliver(url, params, body):
+        status = receiver(url, params, body)
+        if "u00" in receiver.xml(len(receiver.calls) - 1):
+            assert gate.wait(10)  # WeCom is slow to reach us about u00; the others must not wait behind it
+        return status
+
+    sim = Simulator(CORP_ID, SECRET, AGENT_ID, TOKEN, AES_KEY, CALLBACK_URL, clock=SimClock(START, frozen=True),
+                    deliver=deliver, async_delivery=True, callback_senders=4)
+    members = [f"u{n:02d}" for n in range(8)]
+    for userid in members:
+        sim.add_staff(userid, f"员工{userid}")
+        sim.update_staff(userid, position="导购")
+        sim.update_staff(userid, position="店长")
+    others = [m for m in members if hash(m) % 4 != hash("u00") % 4]
+    deadline = threading.Event()
+    for _ in range(100):  # every member on another sender is delivered while u00's sender is held
+        if {e["UserID"] for e in receiver.events()} >= set(others):
+            break
+        deadline.wait(0.05)
+    assert {e["UserID"] for e in receiver.events()} >= set(others)
+    gate.set()
+    assert sim.flush(timeout=10)
+    events = receiver.events()
+    assert len(events) == 3 * len(members)
+    for userid in members:
+        assert [e["ChangeType"] for e in events if e["UserID"] == userid] == ["create_user", "update_user", "update_user"]
+    sim.close()

@@ -26,7 +26,8 @@ def _serve(args) -> int:
 
     sim = Simulator(
         args.corp_id, args.secret, args.agent_id, args.token, args.aes_key, args.callback_url,
-        state_file=args.state_file, async_delivery=bool(args.scenario_rate),
+        state_file=args.state_file, async_delivery=bool(args.scenario_rate or args.senders),
+        callback_senders=args.senders or 1,
     )
     driver = None
     if args.scenario_rate:
@@ -131,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--scenario-count", type=int, help="stop the scenario after this many actions")
     serve.add_argument("--scenario-duration", type=float, help="stop the scenario after this many seconds")
     serve.add_argument("--quiet", action="store_true", help="no request log")
+    serve.add_argument("--senders", type=int, default=0,
+                       help="deliver callbacks in the background through this many threads, as WeCom delivers them "
+                            "apart from the action that caused them (default: inside the control call)")
     serve.set_defaults(run=_serve)
 
     for name, (help_text, arguments, build) in CLIENT_COMMANDS.items():

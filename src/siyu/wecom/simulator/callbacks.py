@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import itertools
 import queue
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -227,12 +228,23 @@ def http_deliver(url: str, params: dict[str, str], body: bytes) -> int:
     return response.status_code
 
 
+_SUBJECT = re.compile(r"<(?:ExternalUserID|ChatId|UserID)><!\[CDATA\[(.*?)\]\]>")
+
+
+def _subject(xml: str) -> str:
+    """The customer, group or member an event is about (its first such field), for ordering deliveries."""
+    match = _SUBJECT.search(xml)
+    return match.group(1) if match else ""
+
+
 class CallbackSender:
     """Encrypts, signs and delivers events; synchronous by default, or through one worker thread.
 
     Synchronous delivery means a control call returns only after the app
-    answered, which makes tests deterministic. The asynchronous mode (used by
-    the scenario driver) keeps order with a single FIFO worker.
+    answered, which makes tests deterministic. The asynchronous mode (the
+    scenario driver, ``serve --senders N``) delivers through ``senders`` worker
+    threads; with one it keeps the global order, with more it keeps the order
+    of each customer's, group's or member's events, as WeCom does.
     """
 
     def __init__(
@@ -245,6 +257,7 @@ class CallbackSender:
         deliver: Deliver | None = None,
         *,
         async_mode: bool = False,
+        senders: int = 1,
         duplicate: bool = False,
         keep: int = 10_000,
     ) -> None:
@@ -258,12 +271,14 @@ class CallbackSender:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.deliveries: collections.deque[Delivery] = collections.deque(maxlen=keep)
-        self._queue: queue.Queue | None = None
-        self._worker: threading.Thread | None = None
+        self._queues: list[queue.Queue] = []
+        self._workers: list[threading.Thread] = []
         if async_mode:
-            self._queue = queue.Queue()
-            self._worker = threading.Thread(target=self._run, name="wecom-sim-callbacks", daemon=True)
-            self._worker.start()
+            for n in range(max(1, senders)):
+                self._queues.append(queue.Queue())
+                self._workers.append(threading.Thread(target=self._run, args=(self._queues[-1],),
+                                                      name=f"wecom-sim-callbacks-{n}", daemon=True))
+                self._workers[-1].start()
 
     def envelope(self, xml: str) -> tuple[dict[str, str], bytes]:
         """The query parameters and POST body WeCom sends for one event."""
@@ -299,19 +314,20 @@ class CallbackSender:
         return len(originals)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until queued deliveries are done (async mode); True when the queue drained."""
-        if self._queue is None:
-            return True
-        done = threading.Event()
-        self._queue.put_nowait(done)  # the worker sets it after everything queued before it
-        return done.wait(timeout)
+        """Wait until queued deliveries are done (async mode); True when the queues drained."""
+        marks = []
+        for pending in self._queues:
+            marks.append(threading.Event())
+            pending.put_nowait(marks[-1])  # the worker sets it after everything queued before it
+        return all(mark.wait(timeout) for mark in marks)
 
     def close(self) -> None:
-        """Deliver what is queued, then stop the worker."""
-        if self._queue is not None and self._worker is not None:
-            self._queue.put_nowait(_STOP)
-            self._worker.join()
-            self._queue = self._worker = None
+        """Deliver what is queued, then stop the workers."""
+        for pending in self._queues:
+            pending.put_nowait(_STOP)
+        for worker in self._workers:
+            worker.join()
+        self._queues, self._workers = [], []
 
     # internals
 
@@ -327,14 +343,16 @@ class CallbackSender:
         )
 
     def _dispatch(self, delivery: Delivery) -> None:
-        if self._queue is not None:
-            self._queue.put_nowait(delivery)
+        if self._queues:
+            # Events about one customer, group or member go through one sender, in order; WeCom promises no
+            # order across them, and delivers them side by side.
+            self._queues[hash(_subject(delivery.xml)) % len(self._queues)].put_nowait(delivery)
         else:
             self._attempt_all(delivery)
 
-    def _run(self) -> None:
+    def _run(self, pending: queue.Queue) -> None:
         while True:
-            item = self._queue.get()
+            item = pending.get()
             if item is _STOP:
                 return
             if isinstance(item, threading.Event):

@@ -87,6 +87,7 @@ class Simulator:
         state_file: str | os.PathLike | None = None,
         limits: Limits | None = None,
         async_delivery: bool = False,
+        callback_senders: int = 1,
         duplicate_deliveries: bool = False,
         corp_name: str = "思语示例品牌",
         snapshot_interval: float = 1.0,
@@ -109,6 +110,7 @@ class Simulator:
             self.clock.now,
             deliver,
             async_mode=async_delivery,
+            senders=callback_senders,
             duplicate=duplicate_deliveries,
         )
         self._snapshots = Snapshotter(state_file, self._dump, snapshot_interval) if state_file else None

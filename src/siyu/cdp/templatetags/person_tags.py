@@ -1,0 +1,20 @@
+"""Template filters of the person pages."""
+
+from django import template
+from django.utils.translation import gettext as _
+
+from siyu.cdp.models import Source
+
+register = template.Library()
+
+
+@register.filter
+def source_label(value: str) -> str:
+    """A person's source as the console names it: 企业微信, a source kind's label, or an import's preset."""
+    if value == "wecom":
+        return _("企业微信")
+    if value in Source.Kind.values:
+        return str(Source.Kind(value).label)
+    if value.startswith("import:"):
+        return _("导入：%(preset)s") % {"preset": value.removeprefix("import:")}
+    return value

@@ -1,0 +1,54 @@
+"""Resolving many groups at once clusters them exactly as resolving them one by one does."""
+
+from __future__ import annotations
+
+import random
+
+from siyu.cdp import identity
+from siyu.cdp.identity import Ident
+from siyu.cdp.identity_batch import resolve_many
+from siyu.cdp.models import Identifier, MergeReview
+
+
+def partition(person_ids: list) -> set[frozenset]:
+    groups = {}
+    for n, pk in enumerate(person_ids):
+        groups.setdefault(pk, set()).add(n)
+    return {frozenset(members) for members in groups.values()}
+
+
+def test_batch_clusters_like_one_by_one(world):
+    rng = random.Random(7)
+    kinds = ["anonymous_id", "user_id", "phone", "member_id", "email"]
+
+    def ident(kind: str, n: int) -> Ident:
+        value = {"phone": f"1380000{n:04d}", "email": f"p{n}@example.com"}.get(kind, f"{kind[:2]}-{n}")
+        return Ident(kind, value)
+
+    groups = [[ident(rng.choice(kinds), rng.randrange(60)) for _ in range(rng.randint(1, 3))] for _ in range(150)]
+    groups.append([Ident("user_id", "null")])  # nothing usable: no person
+    # Stored beforehand in both organizations: some persons the batch must find (and one merge it must ask for).
+    for org in (world.org, world.other_org):
+        identity.resolve(org, [Ident("member_id", "me-1"), Ident("anonymous_id", "an-1")])
+        identity.resolve(org, [Ident("member_id", "me-2")])
+    groups.append([Ident("anonymous_id", "an-1"), Ident("member_id", "me-2")])
+
+    batched = resolve_many(world.org, groups, source="web")
+    one_by_one = []
+    for group in groups:
+        try:
+            one_by_one.append(identity.resolve(world.other_org, group, source="web").pk)
+        except ValueError:
+            one_by_one.append(None)
+    # Later merges move earlier answers: compare where each group's first identifier lives now.
+    def now(org, group):
+        for item in group:
+            person = identity.find(org, item)
+            if person is not None:
+                return person.pk
+        return None
+
+    assert batched[-2] is None and one_by_one[-2] is None
+    assert partition([now(world.org, g) for g in groups]) == partition([now(world.other_org, g) for g in groups])
+    assert Identifier.objects.for_org(world.org).count() == Identifier.objects.for_org(world.other_org).count()
+    assert MergeReview.objects.for_org(world.org).count() == MergeReview.objects.for_org(world.other_org).count() >= 1
