@@ -11,16 +11,14 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 
-from siyu.cdp import identity
+from siyu.cdp import identity, identity_batch
 from siyu.cdp.identity import Ident
 from siyu.cdp.messages import Message, stored_decoder, text
 from siyu.cdp.models import Event, Identifier, Person, Source
+from siyu.cdp.traits import PERSONAL_KEYS, apply_traits
 
 Kind = Identifier.Kind
 
-# Identify traits that are personal data: they become identifiers (phone, email) or the encrypted name, and never
-# land in the plain ``Person.traits`` that segments query.
-PERSONAL_TRAITS = frozenset({"phone", "email", "name", "firstName", "lastName", "address", "birthday"})
 
 
 def normalize_batches(rows) -> dict[int, Exception]:
@@ -93,7 +91,7 @@ def _person_name(traits: dict) -> str:
 
 def _properties(m: Message, traits: dict) -> dict:
     if m.type == "identify":
-        return {k: v for k, v in traits.items() if k not in PERSONAL_TRAITS}
+        return {k: v for k, v in traits.items() if k not in PERSONAL_KEYS}
     if m.type == "group":
         return {"groupId": text(m.groupId), "traits": m.traits}
     if m.type == "alias":
@@ -117,61 +115,58 @@ class _Seen:
         self.first = when if self.first is None else min(self.first, when)
         self.last = when if self.last is None else max(self.last, when)
         if kind_of_call == "identify":
-            self.traits.update((k, v) for k, v in traits.items() if k not in PERSONAL_TRAITS)
+            # Personal keys are kept out of plain traits by apply_traits; the name goes to the encrypted column.
+            self.traits.update(traits)
             self.name = _person_name(traits) or self.name
 
-    def fold_into(self, person: Person, kind: str) -> None:
+    def fold_into(self, person: Person) -> None:
         if person.first_seen_at is None or self.first < person.first_seen_at:
             person.first_seen_at = self.first
         if person.last_seen_at is None or self.last > person.last_seen_at:
             person.last_seen_at = self.last
-        if kind not in person.sources:
-            person.sources = [*person.sources, kind]
-        if self.traits:
-            person.traits = {**person.traits, **self.traits}
         if self.name:
             person.name = self.name
 
 
+def _nobody(org, idents: list[Ident]) -> str:
+    """Why no person takes a message's events: all its identifiers unusable, or one of them an erased person's."""
+    return "erased_person" if identity.usable_idents(org.pk, idents) else "no_usable_identifier"
+
+
 def normalize_batch(row, source: Source) -> int:
-    """Normalize one landed batch; returns how many events it offered for insertion. Erased persons' events are
-    dropped and counted as the source's ``erased_person`` rejects."""
+    """Normalize one landed batch; returns how many events it offered for insertion. The events of erased persons
+    and of messages with no usable identifier are dropped and counted as the source's rejects."""
     from siyu.cdp.ingest import count_reject
 
     org = source.org
     messages = stored_decoder.decode(row.body)
-    resolved: dict[tuple, Person | str] = {}
+    traits_of = [identify_traits(m) if m.type == "identify" else {} for m in messages]
+    groups = [_idents(org, m, traits) for m, traits in zip(messages, traits_of)]
+    # One call for the whole batch: identifiers are clustered in memory and new persons written in bulk.
+    person_ids = identity_batch.resolve_many(org, groups, source=source.kind)
     seen: dict[int, _Seen] = {}
     events: list[Event] = []
     dropped: dict[str, int] = {}
-    for m in messages:
-        traits = identify_traits(m) if m.type == "identify" else {}
-        idents = _idents(org, m, traits)
-        key = tuple(idents)
-        if key not in resolved:
-            try:
-                resolved[key] = identity.resolve(org, idents, source=f"source:{source.pk}",
-                                                 evidence=f"{m.type} {m.messageId}")
-            except identity.Suppressed:
-                resolved[key] = "erased_person"
-            except ValueError:  # every identifier unusable (e.g. a blocked value): nobody to attach it to
-                resolved[key] = "no_usable_identifier"
-        person = resolved[key]
-        if not isinstance(person, Person):
-            dropped[person] = dropped.get(person, 0) + 1
+    for m, traits, group, person_id in zip(messages, traits_of, groups, person_ids):
+        if person_id is None:
+            reason = _nobody(org, group)
+            dropped[reason] = dropped.get(reason, 0) + 1
             continue
         when = event_time(m, row.received_at)
-        events.append(Event(org_id=org.pk, source=source, person=person, type=m.type,
+        events.append(Event(org_id=org.pk, source=source, person_id=person_id, type=m.type,
                             name=(m.event if m.type == "track" else m.name) or "", message_id=m.messageId,
                             timestamp=when, received_at=row.received_at, properties=_properties(m, traits),
                             context=m.context))
-        seen.setdefault(person.pk, _Seen()).add(m.type, traits, when)
+        seen.setdefault(person_id, _Seen()).add(m.type, traits, when)
     Event.objects.bulk_create(events, ignore_conflicts=True)
     # Read the persons again, locked, after this transaction has written (on SQLite it now holds the write lock):
-    # another batch of the same person committed meanwhile must not have its traits overwritten by a stale copy.
+    # another batch of the same person committed meanwhile must not be overwritten by a stale copy.
     for person in Person.objects.for_org(org).select_for_update().filter(pk__in=seen).order_by("pk"):
-        seen[person.pk].fold_into(person, source.kind)
-        person.save(update_fields=["name", "traits", "first_seen_at", "last_seen_at", "sources", "updated_at"])
+        batch = seen[person.pk]
+        batch.fold_into(person)
+        person.save(update_fields=["name", "first_seen_at", "last_seen_at", "updated_at"])
+        if batch.traits:
+            apply_traits(person, batch.traits, source=source.kind, at=batch.last)
     for reason, n in dropped.items():
         count_reject(org.pk, source.pk, reason, n)
     return len(events)
