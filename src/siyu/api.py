@@ -7,11 +7,13 @@ from django.http import Http404
 from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
+from ninja.errors import ValidationError as SchemaValidationError
 from ninja.openapi.docs import DocsBase
 from ninja.security import SessionAuth
 
 from siyu import __version__
 from siyu.core.inputs import CleanParser, OutOfRange
+from siyu.orgs.apikeys import ApiKeyAuth
 
 
 class MemberSessionAuth(SessionAuth):
@@ -56,7 +58,8 @@ COMMON_RESPONSES = {
 }
 
 # The schema and its docs page need a signed-in user: they describe what a brand's data looks like.
-api = SiyuAPI(title="Siyu API", version=__version__, urls_namespace="api", auth=MemberSessionAuth(),
+# A bearer API key (siyu.orgs.apikeys) or the console session: either way ``request.auth`` is a membership.
+api = SiyuAPI(title="Siyu API", version=__version__, urls_namespace="api", auth=[ApiKeyAuth(), MemberSessionAuth()],
               parser=CleanParser(), docs=VendoredSwagger(), docs_decorator=login_required)
 
 
@@ -72,6 +75,19 @@ def out_of_range(request, exc):
 @api.exception_handler(ValidationError)
 def validation_error(request, exc: ValidationError):
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    return api.create_response(request, {"detail": "invalid input", "errors": errors}, status=422)
+
+
+@api.exception_handler(SchemaValidationError)
+def schema_error(request, exc: SchemaValidationError):
+    """A body or query that does not fit the schema: the same field-level shape as every other 422
+    (``{"errors": {"lines.0.quantity": [...]}}``), naming the field the way the client wrote it."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        path = [str(part) for part in error.get("loc", ())][1:]  # drop "body" / "query"
+        if len(path) > 1 and path[0] == "payload":
+            path = path[1:]
+        errors.setdefault(".".join(path) or "__all__", []).append(str(error.get("msg", "invalid")))
     return api.create_response(request, {"detail": "invalid input", "errors": errors}, status=422)
 
 
@@ -101,3 +117,7 @@ api.add_router("/v1", customers_router)
 from siyu.channels.api import router as channels_router  # noqa: E402
 
 api.add_router("/v1", channels_router)
+
+from siyu.cdp.orders_api import router as orders_router  # noqa: E402
+
+api.add_router("/v1", orders_router)

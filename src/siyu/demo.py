@@ -94,6 +94,7 @@ def load_demo() -> DemoInfo:
     load_store_geo_demo(org)
     ensure_demo_products(org)
     load_history_demo(org)
+    load_cdp_demo(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
 
 
@@ -184,6 +185,13 @@ def load_history_demo(org) -> None:
     from siyu import demo_history
 
     demo_history.load_history_demo(org)
+
+
+def load_cdp_demo(org) -> None:
+    """Persons for every customer, remark phones, an imported Youzan export, a merge in review (``siyu.cdp.demo_data``)."""
+    from siyu.cdp import demo_data
+
+    demo_data.load_cdp_demo(org)
 
 
 def load_lifecycle_demo(org) -> None:

@@ -41,7 +41,7 @@ ALLOWED_ENGLISH = {
     "siyu", "wecom", "id", "ids", "unionid", "ip", "url", "qr", "h5", "api", "csv", "excel", "xlsx", "png", "svg",
     "json", "sop", "cdp", "scrm", "oneid", "clv", "vip", "km", "kb", "mb", "px", "token", "aes", "encodingaeskey",
     "corpid", "secret", "userid", "english", "https", "http", "ok", "app", "wgs", "gcj", "vs", "ai", "agentid", "appid",
-    "gps", "media_id", "rfm",
+    "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid", "segment", "rudderstack", "sdk",
 }
 TEMPLATE_SYNTAX = re.compile(r"\{#|\{%|\{\{|#\}|%\}|\}\}")
 PYTHON_LITERAL = re.compile(r"(?<![A-Za-z])(True|False|None)(?![A-Za-z])")
@@ -144,7 +144,7 @@ def console_pages(org) -> list[str]:
             "lifecycle:reports", "lifecycle:settings", "channels:list", "channels:new", "channels:welcome",
             "channels:welcome_new", "groups:codes", "groups:code_new", "groups:store_codes", "groups:store_code_new",
             "groups:store_locations", "privacy:subject_requests", "persons:list", "persons:reviews", "persons:blocked",
-            "sources:list", "sources:create",
+            "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]

@@ -8,6 +8,7 @@ class CdpConfig(AppConfig):
     verbose_name = _("客户数据平台")
 
     def ready(self):
+        from siyu.cdp import order_import  # noqa: F401  (registers the order import job handler)
         from siyu.cdp import person_tasks, person_views  # noqa: F401  (the customer 360's 用户画像 section)
 
         person_tasks.connect()

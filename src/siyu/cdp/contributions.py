@@ -1,4 +1,4 @@
-"""The customer data platform's menu entries and capabilities, registered when the console app is ready."""
+"""The CDP's menu entries and capabilities, registered when the console app is ready."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -8,10 +8,13 @@ from siyu.orgs.roles import HQ, register_capabilities
 register_capabilities({
     "cdp.persons": HQ,  # persons (OneID): profiles, merges and splits, the review queue, the block list
     "cdp.sources": HQ,  # sources of events: write keys and the debugger
+    "orders.import": HQ,  # marketplace exports hold every buyer of the brand
+    "orders.write": HQ,  # POST /api/v1/orders: an integration acting for the whole brand
 })
 
 register_nav(
     NavItem(_("客户数据"), _("用户"), "persons:list", "cdp.persons", "people", 50),
     NavItem(_("客户数据"), _("待审合并"), "persons:reviews", "cdp.persons", "swap", 60),
-    NavItem(_("客户数据"), _("数据源"), "sources:list", "cdp.sources", "inbox", 70),
+    NavItem(_("客户数据"), _("订单导入"), "imports:list", "orders.import", "upload", 70),
+    NavItem(_("客户数据"), _("数据源"), "sources:list", "cdp.sources", "inbox", 80),
 )

@@ -11,7 +11,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.tenancy import TenantModel
-from siyu.privacy.fields import EncryptedJSONField, EncryptedTextField
+from siyu.privacy.fields import BlindIndexField, EncryptedJSONField, EncryptedTextField
+from siyu.privacy.keyring import normalize_phone
 
 
 class Product(TenantModel):
@@ -40,6 +41,15 @@ class Product(TenantModel):
         return self.name
 
 
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", _("待付款")
+    PAID = "paid", _("已付款")
+    SHIPPED = "shipped", _("已发货")
+    COMPLETED = "completed", _("已完成")
+    CLOSED = "closed", _("已关闭")
+    REFUNDED = "refunded", _("已退款")
+
+
 class Order(TenantModel):
     """One purchase by a person, from any source (store POS, mall, import); ``customer`` is the person's WeCom
     customer when there is one. ``staff`` is the guide credited."""
@@ -53,6 +63,15 @@ class Order(TenantModel):
     total = models.DecimalField(_("金额"), max_digits=14, decimal_places=2, default=Decimal("0"))
     ordered_at = models.DateTimeField(_("下单时间"))
     created_at = models.DateTimeField(auto_now_add=True)
+    # -- what marketplace exports and the orders API carry (siyu.cdp.order_import, siyu.cdp.orders_api) --
+    status = models.CharField(_("状态"), max_length=12, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    paid_at = models.DateTimeField(_("付款时间"), null=True, blank=True)
+    refund_total = models.DecimalField(_("退款金额"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    buyer_phone = EncryptedTextField(_("买家手机号"), index_field="buyer_phone_index")
+    buyer_phone_index = BlindIndexField(source="buyer_phone", purpose="phone", normalizer=normalize_phone)
+    buyer_name = EncryptedTextField(_("买家昵称"))
+    import_batch = models.ForeignKey("cdp.OrderImport", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="orders")
 
     class Meta:
         ordering = ["-ordered_at", "-id"]
@@ -384,6 +403,60 @@ class TraitChange(TenantModel):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["org", "person", "-at"], name="traitchange_org_person")]
+# -- order import (存量转私域) and the orders API ---------------------------------------------------------------------
+
+
+class OrderImport(TenantModel):
+    """One upload of a marketplace export (Taobao/Tmall, Youzan, Xiaoe-tong or a custom mapping), run as a job.
+    ``errors`` holds each bad row as ``{"line", "column", "reason"}``; reasons never quote the cell, so no personal
+    data lands in this unencrypted column."""
+
+    class Mode(models.TextChoices):
+        ALL_OR_NOTHING = "all", _("全部成功才导入")
+        GOOD_ROWS = "good", _("只导入无误的订单")
+
+    job = models.OneToOneField("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(_("来源"), max_length=30)
+    preset = models.CharField(_("模板"), max_length=20)
+    mapping_name = models.CharField(_("自定义映射"), max_length=60, blank=True)
+    filename = models.CharField(_("文件名"), max_length=200)
+    mode = models.CharField(_("导入方式"), max_length=4, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
+    rows = models.PositiveIntegerField(_("数据行"), default=0)
+    created_orders = models.PositiveIntegerField(_("新增订单"), default=0)
+    existing_orders = models.PositiveIntegerField(_("已存在订单"), default=0)
+    skipped_orders = models.PositiveIntegerField(_("未导入订单"), default=0)
+    erased_persons = models.PositiveIntegerField(_("已删除用户的订单"), default=0)
+    errors = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("订单导入")
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class ImportMapping(TenantModel):
+    """A column mapping an organization saved for its own exports: ``columns`` maps our field names to the
+    header of the column holding it."""
+
+    name = models.CharField(_("名称"), max_length=60)
+    source = models.CharField(_("订单来源"), max_length=30)
+    columns = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("导入映射")
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="import_mapping_name_unique_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 
 
 # -- event ingestion: write keys, raw batches as the API landed them, rejects by reason ----------------------------

@@ -55,14 +55,23 @@ def _line(org, raw) -> tuple[Product, int, Decimal]:
 
 @transaction.atomic
 def record_order(org, customer, lines, ordered_at: datetime, source: str = "manual", *, order_no: str = "",
-                 staff=None, actor=None) -> Order:
+                 staff=None, actor=None, person=None, total: Decimal | None = None,
+                 details: dict | None = None) -> Order:
     """Record one order of ``customer`` with ``lines`` (:class:`Line` or dicts of its fields).
+
+    ``customer`` may be None for a ``person`` known only from a marketplace or the API. ``total`` is what the buyer
+    paid when it differs from the lines' sum (discounts, postage); ``details`` sets the other :class:`Order` fields
+    an export carries (status, paid_at, refund_total, buyer_phone, buyer_name, import_batch).
 
     Idempotent on ``(source, order_no)``: the same order recorded again returns the stored one and signals nothing.
     Writes the timeline, the ``order.recorded`` event and, when a person recorded it, the audit log.
     """
-    if customer.org_id != org.pk:
+    if customer is None and person is None:
+        raise ValidationError({"customer": _("请指定客户。")})
+    if customer is not None and customer.org_id != org.pk:
         raise ValidationError({"customer": _("客户不属于该组织。")})
+    if person is not None and person.org_id != org.pk:
+        raise ValidationError({"person": _("用户不属于该组织。")})
     if staff is not None and staff.org_id != org.pk:
         raise ValidationError({"staff": _("员工不属于该组织。")})
     source, order_no = (source or "manual").strip()[:30], (order_no or "").strip()[:64]
@@ -80,18 +89,22 @@ def record_order(org, customer, lines, ordered_at: datetime, source: str = "manu
     if len(lines) > MAX_LINES:
         raise ValidationError({"lines": _("一张订单最多 %(n)d 行。") % {"n": MAX_LINES}})
     parsed = [_line(org, raw) for raw in lines]
+    if total is None:
+        total = sum((price * quantity for _p, quantity, price in parsed), Decimal("0"))
     order = Order.objects.create(
-        org=org, customer=customer, staff=staff, order_no=order_no, source=source, ordered_at=ordered_at,
-        total=sum((price * quantity for _p, quantity, price in parsed), Decimal("0")),
+        org=org, customer=customer, person=person, staff=staff, order_no=order_no, source=source,
+        ordered_at=ordered_at, total=total, **(details or {}),
     )
     OrderLine.objects.bulk_create([
         OrderLine(org=org, order=order, product=product, quantity=quantity, unit_price=price, amount=price * quantity)
         for product, quantity, price in parsed
     ])
-    timeline.ordered(order)
+    if customer is not None:
+        timeline.ordered(order)
     if actor is not None:
         audit.record("order.recorded", org=org, actor=actor, obj=order,
-                     details={"customer": customer.pk, "total": str(order.total), "source": source})
+                     details={"customer": customer.pk if customer else None, "person": person.pk if person else None,
+                              "total": str(order.total), "source": source})
     events.emit(org, events.Kind.ORDER_RECORDED, order)
     return order
 

@@ -79,8 +79,8 @@ def on_order_recorded(event: DomainEvent) -> None:
     from siyu.lifecycle import reminders, rules
 
     order = event.subject()
-    if order is None:
-        return
+    if order is None or order.customer_id is None:
+        return  # a marketplace buyer not (yet) a WeCom customer: no guide to remind, no customer rules
     reminders.schedule_repurchase(order)
     rules.evaluate_order(order)
 

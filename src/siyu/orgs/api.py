@@ -90,7 +90,7 @@ def list_members(request):
     """Members the caller may see (HQ: all; store manager: their stores; guide: themselves)."""
     viewer = request.auth
     viewer.require("members.view")
-    return Membership.objects.visible_to(viewer).select_related("user").order_by("id")
+    return Membership.objects.visible_to(viewer).filter(api_key__isnull=True).select_related("user").order_by("id")
 
 
 @router.get("/members/{member_id}", response=MemberOut)

@@ -24,3 +24,6 @@ register_nav(
     NavItem(_("组织"), _("离职继承"), "orgs:transfers", "transfers.manage", "swap", 40),
     NavItem(_("系统"), _("审计日志"), "orgs:audit", "audit.view", "shield", 20),
 )
+
+register_capabilities({"apikeys.manage": HQ})
+register_nav(NavItem(_("系统"), _("API 密钥"), "orgs:apikeys", "apikeys.manage", "key", 30))

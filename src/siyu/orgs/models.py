@@ -324,3 +324,36 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionDenied("audit entries cannot be deleted")
+
+
+# -- integration API keys -------------------------------------------------------------------------------------------
+
+
+class ApiKeyQuerySet(TenantQuerySet):
+    def by_prefix(self, prefix: str) -> ApiKeyQuerySet:
+        """The key a bearer token names, whichever brand made it: the secret that follows the prefix is the scope."""
+        return self.filter(prefix=prefix)._scoped()
+
+
+class ApiKey(TenantModel):
+    """A bearer key for ``/api/v1``. It acts through a membership of its own (a sign-in-less account holding the
+    key's role and store), so the API shows a key exactly what the console shows a member with that role. Only a
+    keyed hash of the key is stored; the prefix identifies it on screen."""
+
+    name = models.CharField(_("名称"), max_length=60)
+    membership = models.OneToOneField(Membership, on_delete=models.PROTECT, related_name="api_key")
+    prefix = models.CharField(_("前缀"), max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+
+    objects = TenantManager.from_queryset(ApiKeyQuerySet)()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API 密钥")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

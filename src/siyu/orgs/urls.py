@@ -1,6 +1,6 @@
 from django.urls import path
 
-from siyu.orgs import staff_views, views
+from siyu.orgs import apikey_views, staff_views, views
 
 app_name = "orgs"
 urlpatterns = [
@@ -20,4 +20,6 @@ urlpatterns = [
     path("staff/<int:pk>/", staff_views.staff_detail, name="staff_detail"),
     path("staff/<int:pk>/groups/", staff_views.staff_groups_transfer, name="staff_groups_transfer"),
     path("transfers/", staff_views.transfers, name="transfers"),
+    path("api-keys/", apikey_views.api_keys, name="apikeys"),
+    path("api-keys/<int:pk>/revoke/", apikey_views.api_key_revoke, name="apikey_revoke"),
 ]

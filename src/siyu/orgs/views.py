@@ -99,7 +99,7 @@ def store_set_active(request, pk: int):
 def members(request):
     viewer = request.membership
     filters = MemberFilterForm(request.GET or None, viewer=viewer)
-    rows = Membership.objects.visible_to(viewer).select_related("user", "store")
+    rows = Membership.objects.visible_to(viewer).filter(api_key__isnull=True).select_related("user", "store")
     if filters.is_valid():
         data = filters.cleaned_data
         if data["q"]:

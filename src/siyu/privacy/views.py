@@ -16,7 +16,6 @@ from siyu.privacy import requests
 from siyu.privacy.forms import SubjectRequestForm
 from siyu.privacy.models import SubjectRequest
 
-ERASE_WORD = "删除"
 
 
 @requires("privacy.requests")
@@ -34,7 +33,8 @@ def subject_requests(request):
                     ident = requests.parse_identifier(f"{data['kind']}:{data['value']}")
                 except ValidationError as error:
                     raise ValidationError({"value": error.message_dict["identifier"]}) from None
-                if action == "erase" and data["confirm"].strip() != ERASE_WORD:
+                # The confirmation word as the form asks for it, in either language of the console.
+                if action == "erase" and data["confirm"].strip() not in {"删除", _("删除")}:
                     raise ValidationError({"confirm": _("请输入“删除”二字确认。")})
                 if action == "export":
                     done = requests.export_subject(viewer.org, ident, by=viewer)

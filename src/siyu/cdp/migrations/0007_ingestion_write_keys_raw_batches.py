@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cdp', '0005_persons_for_existing_customers'),
+        ('cdp', '0006_order_import_fields'),
         ('orgs', '0004_invitations_and_sign_in_throttle'),
     ]
 

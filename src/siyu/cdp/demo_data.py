@@ -1,0 +1,108 @@
+"""The demo brand's customer data: a person for every WeCom customer, remark phones that imported orders find, a
+Youzan order export imported through the real importer, and one merge waiting in review.
+
+Deterministic (a fixed seed) and idempotent: a second ``siyu demo`` adds nothing it already added.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from datetime import timedelta
+
+from django.utils import timezone
+
+from siyu.cdp import identity
+from siyu.cdp.identity import Ident
+from siyu.cdp.models import Identifier, MergeReview, OrderImport, Person
+from siyu.customers.models import Customer, Relation
+from siyu.customers.queries import index_customer_phones
+
+SEED = 20261206
+PHONED_CUSTOMERS = 60  # demo customers whose guides noted a phone number in the remark
+YOUZAN_FILE = "有赞订单导出-近90天.csv"
+YOUZAN_HEADER = ["订单号", "下单时间", "付款时间", "订单状态", "订单实付金额", "买家昵称", "买家手机号", "商品名称",
+                 "规格编码", "商品数量", "商品单价"]
+PRODUCTS = [("AR-001", "山茶花香薰", "168.00"), ("TEA-101", "白茶礼盒", "298.00"),
+            ("TEA-102", "桂花乌龙茶包（30 袋）", "79.00"), ("CUP-001", "随行杯", "59.00")]
+REVIEW_PHONE = "13700137000"  # one phone given by two different members: a merge the guard holds for review
+
+
+def demo_phone(n: int) -> str:
+    return f"139{(SEED + n * 7919) % 100_000_000:08d}"
+
+
+def load_cdp_demo(org) -> None:
+    _persons_for_customers(org)
+    phones = _remark_phones(org)
+    _import_youzan_orders(org, phones)
+    _merge_in_review(org)
+
+
+def _persons_for_customers(org) -> None:
+    """History customers were written in bulk, before anyone listened: give each its person now."""
+    have = set(Person.objects.for_org(org).exclude(customer=None).values_list("customer_id", flat=True))
+    for customer in Customer.objects.for_org(org).exclude(pk__in=have).order_by("pk"):
+        identity.person_for_customer(customer)
+
+
+def _remark_phones(org) -> list[str]:
+    """Phones guides noted for some customers (as WeCom mirrors remark_mobiles); the phones, in order."""
+    relations = list(Relation.objects.for_org(org).filter(status=Relation.Status.ACTIVE)
+                     .select_related("customer").order_by("pk")[:PHONED_CUSTOMERS])
+    phones = []
+    for n, relation in enumerate(relations):
+        phone = demo_phone(n)
+        phones.append(phone)
+        if not relation.remark_mobiles:
+            relation.remark_mobiles = json.dumps([phone])
+            relation.save(update_fields=["remark_mobiles"])
+            index_customer_phones(relation)
+        identity.sync_customer(relation.customer)
+    return phones
+
+
+def youzan_export(phones: list[str], *, now=None) -> bytes:
+    """A Youzan order export of the last 90 days (GB18030, as Youzan's download is): half the buyers are customers
+    whose guide noted their phone, the rest are new to the brand; two rows are broken as real exports sometimes are."""
+    rng = random.Random(SEED)
+    now = now or timezone.localtime()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(YOUZAN_HEADER)
+    for n in range(160):
+        phone = phones[n % len(phones)] if phones and n % 2 == 0 else f"158{rng.randrange(10**8):08d}"
+        at = now - timedelta(days=rng.randrange(1, 90), minutes=rng.randrange(600))
+        lines = rng.sample(PRODUCTS, rng.choice([1, 1, 1, 2]))
+        total = sum(float(price) * 1 for _sku, _name, price in lines)
+        for sku, name, price in lines:
+            writer.writerow([f"E2026{n:05d}", at.strftime("%Y-%m-%d %H:%M:%S"),
+                             (at + timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M:%S"), "交易成功", f"{total:.2f}",
+                             f"有赞买家{n}", phone, name, sku, "1", price])
+    writer.writerow(["E2026BAD01", "昨天下午", "", "交易成功", "88.00", "有赞买家X", "15800000001", "随行杯",
+                     "CUP-001", "1", "59.00"])
+    writer.writerow(["E2026BAD02", now.strftime("%Y-%m-%d %H:%M:%S"), "", "交易成功", "八十八", "有赞买家Y",
+                     "15800000002", "随行杯", "CUP-001", "1", "59.00"])
+    return out.getvalue().encode("gb18030")
+
+
+def _import_youzan_orders(org, phones: list[str]) -> None:
+    from siyu.cdp import order_import
+
+    if OrderImport.objects.for_org(org).filter(filename=YOUZAN_FILE).exists():
+        return
+    order_import.start_import(org, youzan_export(phones), filename=YOUZAN_FILE,
+                              mode=OrderImport.Mode.GOOD_ROWS, preset="youzan")
+
+
+def _merge_in_review(org) -> None:
+    if MergeReview.objects.for_org(org).exists():
+        return
+    identity.resolve(org, [Ident(Identifier.Kind.MEMBER_ID, "VIP-1001"), Ident(Identifier.Kind.PHONE, REVIEW_PHONE)],
+                     source="pos", evidence="门店收银 会员注册")
+    identity.resolve(org, [Ident(Identifier.Kind.MEMBER_ID, "VIP-2002")], source="pos", evidence="门店收银 会员注册")
+    # The second member later gives the first one's phone at the till: two members, one phone — held for review.
+    identity.resolve(org, [Ident(Identifier.Kind.MEMBER_ID, "VIP-2002"), Ident(Identifier.Kind.PHONE, REVIEW_PHONE)],
+                     source="pos", evidence="门店收银 会员资料更新")
