@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from benchmarks import bench_callbacks as ingest
-from benchmarks.common import REPO, figure, setup_django
+from benchmarks.common import REPO, figure, free_port, setup_django
 
 RATE = float(os.environ.get("SIYU_BENCH_ACQUISITION_RATE", "50"))  # the goal
 OVERLOAD_RATE = float(os.environ.get("SIYU_BENCH_ACQUISITION_OVERLOAD_RATE", "150"))
@@ -87,7 +87,7 @@ def run() -> list[dict]:
     from tests.factories import make_org
     from tests.wecom.helpers import connect
 
-    web_port, sim_port = ingest._free_port(), ingest._free_port()
+    web_port, sim_port = free_port(), free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
     org = make_org()
     connection = connect(org, corp_id="wwbench0000000001", api_base=f"{sim_url}/cgi-bin/", secret="bench-secret")

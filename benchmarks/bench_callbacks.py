@@ -12,25 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.parse
 
-import httpx
-
-from benchmarks.common import REPO, figure, setup_django, stopwatch
+from benchmarks.common import figure, setup_django, siyu_web, stopwatch
 
 CALLBACKS = int(os.environ.get("SIYU_BENCH_CALLBACKS", "20000"))
 CONNECTIONS = int(os.environ.get("SIYU_BENCH_CONNECTIONS", "32"))
 WEB_WORKERS = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _requests(connection, slug: str, n: int) -> tuple[list[bytes], list[tuple]]:
@@ -111,32 +100,12 @@ def run() -> list[dict]:
             crypt.decrypt_message(signature, timestamp, nonce, body)
     decrypt_rate = len(raw) / elapsed()
 
-    port = _free_port()
-    env = {**os.environ, "SIYU_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "siyu.settings",
-           "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(REPO)])),
-           "SIYU_LOG_LEVEL": "WARNING"}
-    web = subprocess.Popen(
-        [sys.executable, "-m", "siyu", "web", "--port", str(port), "--workers", str(WEB_WORKERS), "--threads", "4"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/login/", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or web.poll() is not None:
-                    raise RuntimeError("the web server did not start") from None
-                time.sleep(0.2)
+    with siyu_web(data_dir, workers=WEB_WORKERS) as port:
         asyncio.run(_load(port, requests[:500]))  # warm up every worker and connection
         CallbackEvent.objects.for_org(org).delete()
         with stopwatch() as elapsed:
             latencies, statuses = asyncio.run(_load(port, requests))
         seconds = elapsed()
-    finally:
-        web.terminate()
-        web.wait(timeout=30)
     stored = CallbackEvent.objects.for_org(org).count()
     ok = statuses.count(200)
     if ok != CALLBACKS or stored != CALLBACKS:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +55,41 @@ def database_description() -> str:
         version = connection.cursor().connection.info.server_version
         return f"PostgreSQL {version // 10000}.{version % 10000}"
     return connection.vendor
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def siyu_web(data_dir: Path, *, workers: int, threads: int = 4):
+    """A real ``siyu web`` (granian, WSGI) on the data dir, on a free port; yields the port once it answers."""
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "SIYU_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "siyu.settings",
+           "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(REPO)])),
+           "SIYU_LOG_LEVEL": "WARNING"}
+    web = subprocess.Popen(
+        [sys.executable, "-m", "siyu", "web", "--port", str(port), "--workers", str(workers), "--threads",
+         str(threads)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/login/", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or web.poll() is not None:
+                    raise RuntimeError("the web server did not start") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
 
 
 @contextmanager

@@ -10,13 +10,15 @@ def main(argv: list[str] | None = None) -> None:
     from django.db.utils import OperationalError, ProgrammingError
 
     args = sys.argv[1:] if argv is None else argv
-    if args[:2] == ["cdp", "person"]:
+    # `siyu cdp person|source …` are argparse commands of their own modules (Django's commands take one level).
+    cdp_commands = {"person": "siyu.cdp.person_cli", "source": "siyu.cdp.source_cli"}
+    if args[:1] == ["cdp"] and len(args) > 1 and args[1] in cdp_commands:
+        import importlib
+
         import django
 
         django.setup()
-        from siyu.cdp.person_cli import main as person_main
-
-        sys.exit(person_main(args[2:]))
+        sys.exit(importlib.import_module(cdp_commands[args[1]]).main(args[2:]))
     try:
         execute_from_command_line(["siyu", *args])
     except (OperationalError, ProgrammingError):

@@ -15,6 +15,8 @@ console_patterns = (
 )
 
 urlpatterns = [
+    # First: the event API is the busiest path, and every pattern tried before it costs each request.
+    path("", include("siyu.cdp.source_urls")),
     path("", include(console_patterns)),
     path("", include("siyu.orgs.urls")),
     path("", include("siyu.core.urls")),

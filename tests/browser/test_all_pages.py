@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from siyu import demo
-from siyu.cdp.models import Person
+from siyu.cdp.models import Person, Source
 from siyu.channels.models import ChannelCode, WelcomeMessage
 from siyu.customers import timeline
 from siyu.customers.models import Customer, RelationTag, Tag
@@ -41,7 +41,7 @@ ALLOWED_ENGLISH = {
     "siyu", "wecom", "id", "ids", "unionid", "ip", "url", "qr", "h5", "api", "csv", "excel", "xlsx", "png", "svg",
     "json", "sop", "cdp", "scrm", "oneid", "clv", "vip", "km", "kb", "mb", "px", "token", "aes", "encodingaeskey",
     "corpid", "secret", "userid", "english", "https", "http", "ok", "app", "wgs", "gcj", "vs", "ai", "agentid", "appid",
-    "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid",
+    "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid", "segment", "rudderstack", "sdk",
 }
 TEMPLATE_SYNTAX = re.compile(r"\{#|\{%|\{\{|#\}|%\}|\}\}")
 PYTHON_LITERAL = re.compile(r"(?<![A-Za-z])(True|False|None)(?![A-Za-z])")
@@ -144,7 +144,7 @@ def console_pages(org) -> list[str]:
             "lifecycle:reports", "lifecycle:settings", "channels:list", "channels:new", "channels:welcome",
             "channels:welcome_new", "groups:codes", "groups:code_new", "groups:store_codes", "groups:store_code_new",
             "groups:store_locations", "privacy:subject_requests", "persons:list", "persons:reviews", "persons:blocked",
-            "orgs:apikeys", "imports:list", "imports:mapping_new",
+            "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -155,7 +155,7 @@ def console_pages(org) -> list[str]:
         ("groups:store_code_detail", first(StoreCode)), ("groups:store_code_edit", first(StoreCode)),
         ("groups:store_location_edit", first(Store, kind=Store.Kind.STORE)), ("lifecycle:rule_edit", first(Rule)),
         ("orgs:member", first(Membership, role="guide")), ("orgs:staff_detail", first(Staff)),
-        ("persons:detail", first(Person, merged_into=None)),
+        ("persons:detail", first(Person, merged_into=None)), ("sources:detail", first(Source)),
     ]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages

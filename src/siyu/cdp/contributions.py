@@ -7,6 +7,7 @@ from siyu.orgs.roles import HQ, register_capabilities
 
 register_capabilities({
     "cdp.persons": HQ,  # persons (OneID): profiles, merges and splits, the review queue, the block list
+    "cdp.sources": HQ,  # sources of events: write keys and the debugger
     "orders.import": HQ,  # marketplace exports hold every buyer of the brand
     "orders.write": HQ,  # POST /api/v1/orders: an integration acting for the whole brand
 })
@@ -15,4 +16,5 @@ register_nav(
     NavItem(_("客户数据"), _("用户"), "persons:list", "cdp.persons", "people", 50),
     NavItem(_("客户数据"), _("待审合并"), "persons:reviews", "cdp.persons", "swap", 60),
     NavItem(_("客户数据"), _("订单导入"), "imports:list", "orders.import", "upload", 70),
+    NavItem(_("客户数据"), _("数据源"), "sources:list", "cdp.sources", "inbox", 80),
 )

@@ -455,3 +455,65 @@ class ImportMapping(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+
+
+# -- event ingestion: write keys, raw batches as the API landed them, rejects by reason ----------------------------
+
+from siyu.core.durable import DurableRow  # noqa: E402 - kept with the ingestion block it serves
+
+
+class WriteKey(TenantModel):
+    """A key a tracking SDK sends to write a source's events. Only a keyed hash of the key is stored (the key is
+    shown once, when created); ``prefix`` lets people tell keys apart. A key works until ``revoked_at``: a
+    revoke sets it to now, a rotation to now + the grace period (siyu.cdp.sources.ROTATION_GRACE)."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="write_keys")
+    key_hash = models.CharField(max_length=64)
+    prefix = models.CharField(_("前缀"), max_length=16)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("失效时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("写入密钥")
+        constraints = [models.UniqueConstraint(fields=["org", "key_hash"], name="writekey_hash_unique_per_org")]
+        # The request path finds a key by its hash alone, before it knows the organization.
+        indexes = [models.Index(fields=["key_hash"], name="writekey_hash")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…"
+
+
+class RawBatch(DurableRow):
+    """One accepted request of the event API exactly as validated (a JSON list of messages, encrypted: traits and
+    context carry phones, e-mails and IPs), landed before the 200; the dispatcher normalizes it into events."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="raw_batches")
+    body = EncryptedTextField()
+    events = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField()
+
+    class Meta(DurableRow.Meta):
+        indexes = [*DurableRow.Meta.indexes,
+                   models.Index(fields=["org", "source", "received_at"], name="rawbatch_org_source_time")]
+
+    @classmethod
+    def perform_many(cls, rows):
+        from siyu.cdp.normalize import normalize_batches
+
+        return normalize_batches(rows)
+
+
+class IngestReject(TenantModel):
+    """How many requests (or, for ``erased_person``, events) of a source were refused on a day, by reason."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="rejects")
+    day = models.DateField()
+    reason = models.CharField(max_length=40)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "source", "day", "reason"],
+                                               name="ingestreject_once_per_day")]
