@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from siyu.cdp import identity
 from siyu.cdp.identity import Ident
-from siyu.cdp.models import Event, Identifier, Order, Person, Product, Source, Suppression
+from siyu.cdp.models import Event, Identifier, Order, Person, Product, RawBatch, Source, Suppression
 from siyu.cdp.services import record_order
 from siyu.customers.models import Customer, Note
 from siyu.orgs.models import AuditEntry
@@ -105,6 +105,10 @@ def _decrypted_columns_text() -> str:
 
 def test_erase_leaves_nothing_and_the_same_identifiers_bring_nobody_back(world):
     org = world["org"]
+    # A normalized batch of the event API that quoted her (kept for re-drives) must not keep her either.
+    RawBatch.objects.create(org=org, source=world["source"], received_at=timezone.now(), status=RawBatch.Status.DONE,
+                            idempotency_key="raw-1", body=json.dumps([{"type": "identify", "userId": "u-77",
+                                                                       "traits": {"phone": PHONE}}]))
     assert PHONE in _decrypted_columns_text() and NAME in _raw_database_text()  # the scans below can see them
     request = requests.erase_subject(org, Ident("anonymous_id", "anon-77"))
 
@@ -117,7 +121,7 @@ def test_erase_leaves_nothing_and_the_same_identifiers_bring_nobody_back(world):
     order = Order.objects.for_org(org).get(pk=world["order"].pk)  # kept for the books, detached from her
     assert order.person_id is None and order.customer_id is None and order.total > 0
     assert Suppression.objects.for_org(org).count() == 4
-    assert request.summary["events"] == 3 and request.summary["orders"] == 1
+    assert request.summary["events"] == 3 and request.summary["orders"] == 1 and request.summary["raw_batches"] == 1
 
     for idents in ([Ident("user_id", "u-77")], [Ident("phone", PHONE), Ident("email", "new@example.com")]):
         with pytest.raises(identity.Suppressed):

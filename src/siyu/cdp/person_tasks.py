@@ -53,3 +53,20 @@ def refresh_traits_nightly() -> None:
 
     for org_id in Organization.objects.values_list("pk", flat=True):
         traits.refresh(org_id)
+
+
+RAW_BATCH_RETENTION = 7  # days a normalized raw batch is kept for re-drives; it quotes traits and context
+
+
+@db_periodic_task(crontab(minute="50", hour="19"))
+def purge_normalized_raw_batches() -> int:
+    """Delete raw event batches normalized more than a week ago: what they hold now lives in events and persons."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from siyu.cdp.models import RawBatch
+
+    cutoff = timezone.now() - timedelta(days=RAW_BATCH_RETENTION)
+    deleted, _rows = RawBatch._base_manager.filter(status=RawBatch.Status.DONE, received_at__lt=cutoff).delete()
+    return deleted

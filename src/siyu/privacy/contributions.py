@@ -23,5 +23,5 @@ register_audit_labels(
     },
     objects={"privacy.subjectrequest": (_("个人信息请求"), None)},
     details={"identifier": _("标识"), "persons": _("用户数"), "identifiers": _("标识数"), "events": _("事件数"),
-             "orders": _("订单数"), "wecom_customers": _("企业微信客户数")},
+             "orders": _("订单数"), "wecom_customers": _("企业微信客户数"), "raw_batches": _("原始事件批次")},
 )

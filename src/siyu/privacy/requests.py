@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.cdp import identity
-from siyu.cdp.models import Event, Identifier, Order, Person, Suppression
+from siyu.cdp.models import Event, Identifier, Order, Person, RawBatch, Suppression
 from siyu.core import spreadsheets
 from siyu.orgs import audit
 from siyu.privacy.fields import BlindIndexField, EncryptedTextField
@@ -255,6 +255,9 @@ def erase_subject(org, ident: identity.Ident, *, by=None):
         model._base_manager.filter(org=org, **{f"{relation.field.name}__in": ids}).delete()
     Person.objects.for_org(org).filter(pk__in=ids).update(merged_into=None)
     Person.objects.for_org(org).filter(pk__in=ids).delete()
+    # Normalized raw batches are kept a while for re-drives; their bodies may quote this person, so they go now.
+    # (A batch not normalized yet meets the suppression list when it is.)
+    summary["raw_batches"] = RawBatch.objects.for_org(org).filter(status=RawBatch.Status.DONE).exclude(body="").update(body="")
     for customer in customers:
         ChatMessage.objects.for_org(org).filter(customer=customer).delete()
         WelcomeSend.objects.for_org(org).filter(external_userid=customer.external_userid).delete()
