@@ -16,5 +16,9 @@ def source_label(value: str) -> str:
     if value in Source.Kind.values:
         return str(Source.Kind(value).label)
     if value.startswith("import:"):
-        return _("导入：%(preset)s") % {"preset": value.removeprefix("import:")}
+        from siyu.cdp.order_presets import PRESETS
+
+        key = value.removeprefix("import:")
+        # A custom mapping's source is the operator's own word; a preset's is its marketplace's name.
+        return _("导入：%(preset)s") % {"preset": PRESETS[key].label if key in PRESETS else key}
     return value
