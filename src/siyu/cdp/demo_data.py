@@ -1,5 +1,6 @@
 """The demo brand's customer data: a person for every WeCom customer, remark phones that imported orders find, a
-Youzan order export imported through the real importer, and one merge waiting in review.
+Youzan order export imported through the real importer, one merge waiting in review, and a web shop and a
+mini-program whose tracking sends a few thousand events through the event API's own landing path.
 
 Deterministic (a fixed seed) and idempotent: a second ``siyu demo`` adds nothing it already added.
 """
@@ -39,6 +40,7 @@ def load_cdp_demo(org) -> None:
     phones = _remark_phones(org)
     _import_youzan_orders(org, phones)
     _merge_in_review(org)
+    _track_web_and_miniprogram(org, phones)
 
 
 def _persons_for_customers(org) -> None:
@@ -106,3 +108,68 @@ def _merge_in_review(org) -> None:
     # The second member later gives the first one's phone at the till: two members, one phone — held for review.
     identity.resolve(org, [Ident(Identifier.Kind.MEMBER_ID, "VIP-2002"), Ident(Identifier.Kind.PHONE, REVIEW_PHONE)],
                      source="pos", evidence="门店收银 会员资料更新")
+
+
+SOURCES = [("山茶物语官网商城", "web"), ("山茶物语小程序", "miniprogram")]
+VISITORS = 360  # per source; about a third sign in, some with the phone a guide noted for them
+PAGES = ["首页", "新品上市", "商品详情", "会员中心", "门店地址"]
+MATERIALS = ["秋季新品图册", "桂花乌龙冲泡指南", "会员日活动海报"]
+
+
+def _visitor_events(rng: random.Random, source_kind: str, n: int, phone: str | None, now) -> list[dict]:
+    """One visitor's last 90 days as their SDK would have sent them (Segment spec)."""
+    anonymous = f"{source_kind}-anon-{n:04d}"
+    first = now - timedelta(days=rng.randrange(1, 90), minutes=rng.randrange(1440))
+    events, at = [], first
+    user_id = f"{source_kind}-user-{n:04d}" if (phone or rng.random() < 0.3) else None
+    for _visit in range(rng.choice([1, 1, 2, 3, 5])):
+        if at > now:
+            break
+        for page in rng.sample(PAGES, rng.randrange(1, 4)):
+            events.append({"type": "page" if source_kind == "web" else "screen", "name": page, "timestamp": at})
+            at += timedelta(seconds=rng.randrange(5, 120))
+        sku, name, price = rng.choice(PRODUCTS)
+        events.append({"type": "track", "event": "Product Viewed", "timestamp": at,
+                       "properties": {"sku": sku, "name": name, "price": float(price)}})
+        if rng.random() < 0.35:
+            events.append({"type": "track", "event": "Material Opened", "timestamp": at + timedelta(seconds=30),
+                           "properties": {"material": rng.choice(MATERIALS)}})
+        if rng.random() < 0.2:
+            events.append({"type": "track", "event": "Added to Cart", "timestamp": at + timedelta(seconds=60),
+                           "properties": {"sku": sku, "quantity": 1}})
+        at += timedelta(days=rng.randrange(1, 20), minutes=rng.randrange(600))
+    if user_id:
+        traits = {"member_level": rng.choice(["普通会员", "银卡会员", "金卡会员"]), "city": rng.choice(["上海", "杭州", "广州"])}
+        if phone:
+            traits["phone"] = phone
+        events.insert(min(2, len(events)), {"type": "identify", "traits": traits, "timestamp": first})
+    out = []
+    for k, event in enumerate(events):
+        message = {**event, "messageId": f"demo-{source_kind}-{n:04d}-{k:03d}", "anonymousId": anonymous,
+                   "timestamp": event["timestamp"].isoformat(),
+                   "context": {"library": {"name": "analytics.js" if source_kind == "web" else "sa-sdk-miniprogram"},
+                               "locale": "zh-CN"}}
+        if user_id and (event["type"] == "identify" or k > 2):
+            message["userId"] = user_id
+        out.append(message)
+    return out
+
+
+def _track_web_and_miniprogram(org, phones: list[str]) -> None:
+    from siyu.cdp import ingest, sources
+    from siyu.cdp.models import Source
+
+    now = timezone.now()
+    for index, (name, kind) in enumerate(SOURCES):
+        if Source.objects.for_org(org).filter(name=name).exists():
+            continue
+        source = sources.create_source(org, name=name, kind=kind, by=None)
+        sources.create_write_key(source, by=None)
+        rng = random.Random(SEED + index)
+        messages = []
+        for n in range(VISITORS):
+            phone = phones[(n // 6 + index * 5) % len(phones)] if phones and n % 6 == 0 else None
+            messages.extend(_visitor_events(rng, kind, n, phone, now))
+        for start in range(0, len(messages), 100):
+            body = json.dumps({"batch": messages[start:start + 100]}, ensure_ascii=False).encode()
+            ingest.land_batch(source, body, received_at=now)

@@ -192,6 +192,16 @@ def _land(org_id: int, source_id: int, messages: list[Message], received_at) -> 
         cursor.execute(_insert_sql(), prepared)
 
 
+def land_batch(source, body: bytes, *, received_at=None) -> int:
+    """Accept a ``/v1/batch`` body from inside Siyu (a backfill, the demo) exactly as the API would: the same
+    checks, one durable raw row for the worker to normalize. Returns the number of events; raises
+    :class:`Refused` with the reason the API would answer."""
+    messages, _key = _decode("batch", body)
+    _check(messages)
+    _land(source.org_id, source.pk, messages, received_at or timezone.now())
+    return len(messages)
+
+
 def _insert_sql() -> str:
     q = connection.ops.quote_name
     names = ", ".join(q(_RAW[c].column) for c in _RAW_COLUMNS)
