@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("siyu.lifecycle.urls")),
     path("", include("siyu.channels.urls")),
     path("", include("siyu.groups.urls")),
+    path("", include("siyu.segments.urls")),
     path("login/", console_views.login_view, name="login"),
     path("logout/", console_views.logout_view, name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
