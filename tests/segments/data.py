@@ -95,6 +95,7 @@ def build(world, *, persons: int = 90, seed: int = 7) -> Built:
                 OrderLine.objects.create(org=org, order=order, product=product, unit_price=Decimal("1"),
                                          amount=Decimal("1"))
         built.person_ids.append(person.pk)
+    _edges(built, org, source, staff[0], tags[0], stages)
     # Merged persons: absorbed into another, and carrying everything the segment asks for.
     survivors = Person.objects.filter(org=org).order_by("pk")[:5]
     tag = tags[0]
@@ -111,3 +112,39 @@ def build(world, *, persons: int = 90, seed: int = 7) -> Built:
             Event.objects.create(org=org, source=source, person=merged, type=Event.Type.TRACK, name="Material Opened",
                                  message_id=f"m{message}", timestamp=NOW - DAY, received_at=NOW)
     return built
+
+
+def _edges(built, org, source, staff, tag, stages) -> None:
+    """Persons sitting exactly on the issue segment's boundaries, each tagged 高意向 and not 流失 unless said."""
+    counter = iter(range(10_000, 20_000))
+
+    def person(name, *, relation_status=Relation.Status.ACTIVE, stage=None, lifecycle=True):
+        customer = Customer.objects.create(org=org, external_userid=f"edge-{name}")
+        relation = Relation.objects.create(org=org, customer=customer, staff=staff, status=relation_status)
+        RelationTag.objects.create(org=org, relation=relation, tag=tag)
+        if lifecycle:
+            CustomerLifecycle.objects.create(org=org, customer=customer, stage=stage)
+        made = Person.objects.create(org=org, customer=customer)
+        built.person_ids.append(made.pk)
+        built.edges[name] = made.pk
+        return made
+
+    def opened(who, *moments):
+        for moment in moments:
+            Event.objects.create(org=org, source=source, person=who, type=Event.Type.TRACK, name="Material Opened",
+                                 message_id=f"edge{next(counter)}", timestamp=moment, received_at=NOW)
+
+    def ordered(who, moment):
+        Order.objects.create(org=org, person=who, customer=who.customer, order_no=f"edge{next(counter)}",
+                             total=Decimal("1"), ordered_at=moment)
+
+    built.edges = {}
+    opened(person("three_with_one_on_the_edge"), NOW - 7 * DAY, NOW - DAY, NOW)
+    opened(person("two_and_one_a_second_early"), NOW - 7 * DAY - SECOND, NOW - DAY, NOW)
+    opened(person("two_and_one_a_second_late"), NOW + SECOND, NOW - DAY, NOW - 2 * DAY)
+    ordered(person("ordered_on_the_edge"), NOW - 30 * DAY)
+    ordered(person("ordered_a_second_early"), NOW - 30 * DAY - SECOND)
+    ordered(person("ordered_but_lost", stage=stages[3]), NOW - DAY)
+    ordered(person("ordered_without_stage_row", lifecycle=False), NOW - DAY)
+    ordered(person("tagged_on_a_deleted_relation", relation_status=Relation.Status.DELETED_BY_CUSTOMER), NOW - DAY)
+    Person.objects.create(org=org, traits={"level": "gold"})  # no customer: no tags, no stage

@@ -46,6 +46,11 @@ def test_the_issue_segment_equals_brute_force(built):
     # The data exercises the rule: some persons in, most out.
     assert 3 <= len(expected) < len(built.person_ids) // 2
     assert compiled(built, rule) == expected
+    edges = built.edges
+    assert {edges["three_with_one_on_the_edge"], edges["ordered_on_the_edge"],
+            edges["ordered_without_stage_row"]} <= expected
+    assert not {edges["two_and_one_a_second_early"], edges["two_and_one_a_second_late"],
+                edges["ordered_a_second_early"], edges["ordered_but_lost"]} & expected
 
 
 def test_each_branch_of_the_issue_segment_equals_brute_force(built):
