@@ -276,7 +276,7 @@ class Vocabulary:
             "customer_group": set(CustomerGroup.objects.for_org(org).values_list("pk", flat=True)),
             "bought": set(Product.objects.for_org(org).values_list("pk", flat=True)),
         }
-        segments = Segment.objects.for_org(org).filter(deleted_at__isnull=True)
+        segments = Segment.objects.for_org(org)
         if exclude_segment is not None:
             segments = segments.exclude(pk=exclude_segment.pk)
         self.segments = {s.pk: s for s in segments}
