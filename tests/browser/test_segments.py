@@ -17,19 +17,9 @@ from siyu.customers.tagging import tag_customer
 from siyu.lifecycle.models import CustomerLifecycle
 from siyu.lifecycle.stages import ensure_default_stages
 from siyu.segments.models import Segment
-from tests.customers.test_tags import Corp
+from tests.customers.test_tags import corp  # noqa: F401  (the simulator-connected brand fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def corp(world, settings):
-    settings.WECOM_BACKOFF_BASE = 0.001
-    settings.WECOM_BACKOFF_MAX = 0.01
-    corp = Corp(world.org)
-    yield corp
-    corp.stop()
-    corp.sim.close()
 
 
 @pytest.fixture

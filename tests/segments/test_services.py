@@ -12,7 +12,7 @@ from siyu.core.jobs import run_job
 from siyu.customers.models import Relation, Tag
 from siyu.segments import services
 from siyu.segments.models import Segment, SegmentMembership
-from tests.customers.test_tags import Corp
+from tests.customers.test_tags import corp  # noqa: F401  (the simulator-connected brand fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -87,16 +87,6 @@ def test_export_writes_the_current_members(world, settings, tmp_path):
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 2 and rows[1][1] == "张三丰" and rows[1][4] == "500.00"  # HQ may see personal data
     assert job.result["names_masked"] is False
-
-
-@pytest.fixture
-def corp(world, settings):
-    settings.WECOM_BACKOFF_BASE = 0.001
-    settings.WECOM_BACKOFF_MAX = 0.01
-    corp = Corp(world.org)
-    yield corp
-    corp.stop()
-    corp.sim.close()
 
 
 def test_sync_tags_members_in_wecom_and_untags_leavers(world, corp):

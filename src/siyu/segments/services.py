@@ -8,7 +8,6 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -21,6 +20,7 @@ from siyu.core import events, spreadsheets
 from siyu.core.jobs import Progress, job_handler, register_job_result, start_job
 from siyu.core.models import Job
 from siyu.customers import tags as tag_services
+from siyu.customers.bulk import export_dir
 from siyu.customers.models import Relation, RelationTag, Tag, TagGroup
 from siyu.customers.tagging import tag_relation, untag_relation
 from siyu.orgs import audit
@@ -187,12 +187,6 @@ def current_members(segment: Segment):
 
 
 # -- export ---------------------------------------------------------------------------------------------------
-def export_dir(org_id: int) -> Path:
-    path = Path(settings.DATA_DIR) / "exports" / f"org-{org_id}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def export_path(job: Job) -> Path | None:
     name = (job.result or {}).get("file")
     if job.kind != EXPORT or not name or "/" in name or "\\" in name:
@@ -211,13 +205,16 @@ def _job_segment(job: Job) -> tuple[Segment, Membership]:
     return segment, viewer
 
 
+def _start(segment: Segment, kind: str, title: str, action: str, by: Membership) -> Job:
+    _require(by)
+    job = start_job(org=segment.org, kind=kind, title=title, params={"segment": segment.pk, "viewer": by.pk}, by=by.user)
+    audit.record(action, org=segment.org_id, actor=by.user, obj=job, details={"segment": segment.pk})
+    return job
+
+
 def start_export(segment: Segment, *, by: Membership) -> Job:
     """Queue an Excel export of the segment's current members."""
-    _require(by)
-    job = start_job(org=segment.org, kind=EXPORT, title=_("导出人群：%(name)s") % {"name": segment.name},
-                    params={"segment": segment.pk, "viewer": by.pk}, by=by.user)
-    audit.record("segments.export_requested", org=segment.org_id, actor=by.user, obj=job, details={"segment": segment.pk})
-    return job
+    return _start(segment, EXPORT, _("导出人群：%(name)s") % {"name": segment.name}, "segments.export_requested", by)
 
 
 def export_header() -> list[str]:
@@ -265,11 +262,7 @@ register_job_result(EXPORT, lambda job: reverse("segments:export_download", args
 # -- sync to a WeCom corp tag ---------------------------------------------------------------------------------
 def start_sync(segment: Segment, *, by: Membership) -> Job:
     """Queue the sync of the segment to its WeCom corp tag (created on first sync)."""
-    _require(by)
-    job = start_job(org=segment.org, kind=SYNC, title=_("同步人群到企业微信标签：%(name)s") % {"name": segment.name},
-                    params={"segment": segment.pk, "viewer": by.pk}, by=by.user)
-    audit.record("segments.sync_requested", org=segment.org_id, actor=by.user, obj=job, details={"segment": segment.pk})
-    return job
+    return _start(segment, SYNC, _("同步人群到企业微信标签：%(name)s") % {"name": segment.name}, "segments.sync_requested", by)
 
 
 def _segment_tag(segment: Segment, by, client) -> Tag:

@@ -167,22 +167,23 @@ def segment_refresh(request, pk: int):
     return redirect("segments:detail", segment.pk)
 
 
+def _start_job(request, pk: int, start, message: str):
+    segment = get_object_or_404(_segments(request), pk=pk)
+    start(segment, by=request.membership)
+    messages.success(request, message)
+    return redirect("segments:detail", segment.pk)
+
+
 @requires("segments.manage")
 @require_POST
 def segment_export(request, pk: int):
-    segment = get_object_or_404(_segments(request), pk=pk)
-    services.start_export(segment, by=request.membership)
-    messages.success(request, _("已开始导出，完成后可在本页下载。"))
-    return redirect("segments:detail", segment.pk)
+    return _start_job(request, pk, services.start_export, _("已开始导出，完成后可在本页下载。"))
 
 
 @requires("segments.manage")
 @require_POST
 def segment_sync(request, pk: int):
-    segment = get_object_or_404(_segments(request), pk=pk)
-    services.start_sync(segment, by=request.membership)
-    messages.success(request, _("已开始同步到企业微信标签。"))
-    return redirect("segments:detail", segment.pk)
+    return _start_job(request, pk, services.start_sync, _("已开始同步到企业微信标签。"))
 
 
 @requires("segments.manage")
