@@ -57,9 +57,10 @@ def check_rule(org, rule, *, segment: Segment | None = None) -> dict:
         raise ValidationError({f"rule.{path}": messages for path, messages in error.message_dict.items()}) from None
 
 
-def preview(org, rule, *, now=None) -> int:
-    """How many persons of the organization the rule selects right now (the builder's live count)."""
-    return persons(org, check_rule(org, rule), now=now or timezone.now()).count()
+def count_members(org, checked_rule: dict, *, now=None) -> int:
+    """How many persons of the organization a rule that passed :func:`check_rule` selects right now (the builder's
+    live count)."""
+    return persons(org, checked_rule, now=now or timezone.now()).count()
 
 
 def _clean_fields(org, *, name: str, description: str, refresh: str, segment: Segment | None) -> dict:

@@ -80,7 +80,7 @@ def segment_count(request):
         return JsonResponse({"errors": {"rule": [_("条件无法读取。")]}}, status=400)
     try:
         normalized = services.check_rule(request.membership.org, rule)
-        count = services.preview(request.membership.org, normalized)
+        count = services.count_members(request.membership.org, normalized)
     except ValidationError as error:
         return JsonResponse({"errors": error.message_dict}, status=400)
     return JsonResponse({"count": count, "examples": _examples(request, normalized)})
