@@ -38,7 +38,6 @@ EXPORT = "segments.export"
 SYNC = "segments.sync_tag"
 TAG_GROUP = "人群"  # the corp tag group segment tags are created in
 CHUNK = 2000
-EXAMPLES = 8
 
 REFRESHED = events.define_kind("segment.refreshed", gettext_lazy("人群已更新"))
 

@@ -25,8 +25,7 @@ from siyu.lifecycle.models import Stage
 from siyu.orgs import audit
 from siyu.orgs.models import Staff, Store
 from siyu.privacy.masking import mask_name
-from siyu.segments import rules, services
-from siyu.segments.compiler import Compiler
+from siyu.segments import queries, rules, services
 from siyu.segments.forms import SegmentForm
 from siyu.segments.models import Segment, SegmentMembership
 
@@ -62,9 +61,8 @@ def _vocabulary(request, segment: Segment | None) -> dict:
 
 
 def _examples(request, rule: dict) -> list[dict]:
-    people = (Person.objects.visible_to(request.membership).filter(merged_into__isnull=True)
-              .filter(Compiler(request.membership.org_id, now=timezone.now()).compile(rule))
-              .select_related("customer").order_by("-last_seen_at", "-pk")[:EXAMPLES])
+    people = (queries.matching_visible_to(request.membership, rule).select_related("customer")
+              .order_by("-last_seen_at", "-pk")[:EXAMPLES])
     show = request.membership.can("pii.view")
     return [{"id": p.pk, "name": (p.customer.name if p.customer_id else "") or (p.name if show else mask_name(p.name))
              or f"#{p.pk}", "orders": p.orders_count, "spend": str(p.total_spend)} for p in people]
