@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "siyu.customers",
     "siyu.groups",
     "siyu.cdp",
+    "siyu.segments",
     "siyu.lifecycle",
     "siyu.analytics",
     "siyu.channels",

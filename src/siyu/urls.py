@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("siyu.privacy.urls")),
     path("", include("siyu.cdp.person_urls")),
     path("", include("siyu.cdp.import_urls")),
+    path("", include("siyu.segments.urls")),
     path("login/", console_views.login_view, name="login"),
     path("logout/", console_views.logout_view, name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),

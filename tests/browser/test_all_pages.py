@@ -26,6 +26,7 @@ from siyu.orgs.models import Membership, Staff, Store
 from siyu.wecom.client import WeComClient
 from siyu.wecom.crypto import generate_encoding_aes_key, generate_token
 from siyu.wecom.demo import seed_simulator
+from siyu.segments.models import Segment
 from siyu.wecom.models import WeComConnection
 from siyu.wecom.receiver import forget_cryptor
 from siyu.wecom.simulator import SimClock, Simulator, run_in_thread
@@ -144,7 +145,8 @@ def console_pages(org) -> list[str]:
             "lifecycle:reports", "lifecycle:settings", "channels:list", "channels:new", "channels:welcome",
             "channels:welcome_new", "groups:codes", "groups:code_new", "groups:store_codes", "groups:store_code_new",
             "groups:store_locations", "privacy:subject_requests", "persons:list", "persons:reviews", "persons:blocked",
-            "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
+            "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create", "segments:list",
+            "segments:new",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -156,6 +158,7 @@ def console_pages(org) -> list[str]:
         ("groups:store_location_edit", first(Store, kind=Store.Kind.STORE)), ("lifecycle:rule_edit", first(Rule)),
         ("orgs:member", first(Membership, role="guide")), ("orgs:staff_detail", first(Staff)),
         ("persons:detail", first(Person, merged_into=None)), ("sources:detail", first(Source)),
+        ("segments:detail", first(Segment)), ("segments:edit", first(Segment)),
     ]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages
