@@ -15,9 +15,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from siyu.cdp import identity
+from django.db.models import OuterRef, Subquery
+
+from siyu.cdp import identity, traits
 from siyu.cdp.identity import Ident
-from siyu.cdp.models import Identifier, MergeReview, OrderImport, Person
+from siyu.cdp.models import Identifier, MergeReview, Order, OrderImport, Person, RawBatch
 from siyu.customers.models import Customer, Relation
 from siyu.customers.queries import index_customer_phones
 
@@ -41,13 +43,19 @@ def load_cdp_demo(org) -> None:
     _import_youzan_orders(org, phones)
     _merge_in_review(org)
     _track_web_and_miniprogram(org, phones)
+    _normalize_now(org)
+    traits.refresh(org)
+    _segments(org)
 
 
 def _persons_for_customers(org) -> None:
-    """History customers were written in bulk, before anyone listened: give each its person now."""
+    """History customers and their orders were written in bulk, before anyone listened: give each customer its
+    person now, and each order its customer's person."""
     have = set(Person.objects.for_org(org).exclude(customer=None).values_list("customer_id", flat=True))
     for customer in Customer.objects.for_org(org).exclude(pk__in=have).order_by("pk"):
         identity.person_for_customer(customer)
+    person_of = Person.objects.for_org(org).filter(customer=OuterRef("customer_id")).values("pk")[:1]
+    Order.objects.for_org(org).filter(person=None).exclude(customer=None).update(person=Subquery(person_of))
 
 
 def _remark_phones(org) -> list[str]:
@@ -173,3 +181,37 @@ def _track_web_and_miniprogram(org, phones: list[str]) -> None:
         for start in range(0, len(messages), 100):
             body = json.dumps({"batch": messages[start:start + 100]}, ensure_ascii=False).encode()
             ingest.land_batch(source, body, received_at=now)
+
+
+def _normalize_now(org) -> None:
+    """Normalize the tracked batches at once, as the worker would seconds later, so the demo's segments start with
+    their members."""
+    from siyu.core import durable
+
+    while rows := durable.claim(RawBatch, owner="demo", limit=50, lease_seconds=300):
+        durable.run_rows(RawBatch, rows, "demo")
+
+
+def _segments(org) -> None:
+    """Three saved audiences an HQ operator would start with."""
+    from siyu.lifecycle.models import Stage
+    from siyu.segments import services
+    from siyu.segments.models import Segment
+
+    lost = Stage.objects.for_org(org).filter(name="流失").values_list("pk", flat=True).first()
+    wanted = [
+        ("复购老客", "下过两单及以上、最近 90 天内还买过的人。", {"op": "and", "rules": [
+            {"type": "orders", "measure": "count", "did": "at_least", "value": 2, "days": None},
+            {"type": "orders", "measure": "count", "did": "at_least", "value": 1, "days": 90}]}),
+        ("线上活跃未成交", "近 30 天在官网或小程序看过商品，但从未下单：导购可以跟进的人。", {"op": "and", "rules": [
+            {"type": "event", "event": "Product Viewed", "did": "at_least", "count": 1, "days": 30, "properties": []},
+            {"type": "orders", "measure": "count", "did": "at_most", "value": 0, "days": None}]}),
+        ("沉睡唤醒", "买过但 60 天没有再买、也不在流失阶段的人。", {"op": "and", "rules": [
+            {"type": "orders", "measure": "count", "did": "at_least", "value": 1, "days": None},
+            {"type": "trait", "field": "last_order_at", "operator": "before_days", "value": 60},
+            *([{"op": "not", "rule": {"type": "stage", "ids": [lost]}}] if lost else [])]}),
+    ]
+    for name, description, rule in wanted:
+        if not Segment.objects.for_org(org).filter(name=name).exists():
+            services.create_segment(org, name=name, description=description, rule=rule,
+                                    refresh=Segment.Refresh.DAILY, by=None)
