@@ -97,6 +97,8 @@ class World:
         for order_id, product_id in OrderLine.objects.filter(org=org).values_list("order_id", "product_id"):
             lines[order_id].add(product_id)
         for order in Order.objects.filter(org=org):
+            if order.status in ("pending", "closed", "refunded"):
+                continue  # never paid, or the money went back: not a purchase
             order.products = lines[order.pk]
             self.orders[order.person_id].append(order)
         self.parents = dict(Store.objects.filter(org=org).values_list("pk", "parent_id"))

@@ -134,9 +134,9 @@ def _edges(built, org, source, staff, tag, stages) -> None:
             Event.objects.create(org=org, source=source, person=who, type=Event.Type.TRACK, name="Material Opened",
                                  message_id=f"edge{next(counter)}", timestamp=moment, received_at=NOW)
 
-    def ordered(who, moment):
+    def ordered(who, moment, status=Order._meta.get_field("status").default):
         Order.objects.create(org=org, person=who, customer=who.customer, order_no=f"edge{next(counter)}",
-                             total=Decimal("1"), ordered_at=moment)
+                             total=Decimal("1"), ordered_at=moment, status=status)
 
     built.edges = {}
     opened(person("three_with_one_on_the_edge"), NOW - 7 * DAY, NOW - DAY, NOW)
@@ -146,5 +146,9 @@ def _edges(built, org, source, staff, tag, stages) -> None:
     ordered(person("ordered_a_second_early"), NOW - 30 * DAY - SECOND)
     ordered(person("ordered_but_lost", stage=stages[3]), NOW - DAY)
     ordered(person("ordered_without_stage_row", lifecycle=False), NOW - DAY)
+    ordered(person("order_refunded"), NOW - DAY, "refunded")  # a refunded, closed or unpaid order is no purchase
+    ordered(person("order_closed"), NOW - DAY, "closed")
+    ordered(person("order_unpaid"), NOW - DAY, "pending")
+    ordered(person("order_completed"), NOW - DAY, "completed")
     ordered(person("tagged_on_a_deleted_relation", relation_status=Relation.Status.DELETED_BY_CUSTOMER), NOW - DAY)
     Person.objects.create(org=org, traits={"level": "gold"})  # no customer: no tags, no stage

@@ -26,6 +26,9 @@ from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
 
 from siyu.segments.rules import DATE_FIELDS, NUMBER_FIELDS, TRAIT_PREFIX
 
+# Orders that are no purchase: never paid, closed, or refunded. Counts, spend and "bought" leave them out.
+NOT_PURCHASES = ("pending", "closed", "refunded")
+
 
 class JSONKind(Func):
     """The JSON type of ``column[key]`` as one portable word: number, string, boolean, null, other or missing.
@@ -217,7 +220,8 @@ class Compiler:
     def _orders_in_window(self, days: int | None):
         from siyu.cdp.models import Order
 
-        orders = Order.objects.filter(org_id=self.org_id, person_id=OuterRef("pk"), ordered_at__lte=self.now)
+        orders = (Order.objects.filter(org_id=self.org_id, person_id=OuterRef("pk"), ordered_at__lte=self.now)
+                  .exclude(status__in=NOT_PURCHASES))
         return orders if days is None else orders.filter(ordered_at__gte=self.since(days))
 
     def _orders(self, rule: dict) -> Q:
@@ -235,8 +239,9 @@ class Compiler:
     def _bought(self, rule: dict) -> Q:
         from siyu.cdp.models import OrderLine
 
-        lines = OrderLine.objects.filter(org_id=self.org_id, order__person_id=OuterRef("pk"),
-                                         product_id__in=rule["products"], order__ordered_at__lte=self.now)
+        lines = (OrderLine.objects.filter(org_id=self.org_id, order__person_id=OuterRef("pk"),
+                                          product_id__in=rule["products"], order__ordered_at__lte=self.now)
+                 .exclude(order__status__in=NOT_PURCHASES))
         if rule["days"] is not None:
             lines = lines.filter(order__ordered_at__gte=self.since(rule["days"]))
         return Q(Exists(lines))
