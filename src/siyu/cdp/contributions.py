@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from siyu.console.nav import NavItem, register_nav
+from siyu.orgs.audit_labels import register_audit_labels
 from siyu.orgs.roles import HQ, register_capabilities
 
 register_capabilities({
@@ -18,3 +19,5 @@ register_nav(
     NavItem(_("客户数据"), _("订单导入"), "imports:list", "orders.import", "upload", 70),
     NavItem(_("客户数据"), _("数据源"), "sources:list", "cdp.sources", "inbox", 80),
 )
+
+register_audit_labels(details={"prefix": _("密钥前缀")})
