@@ -90,3 +90,20 @@ def test_full_sync_of_the_simulated_corp_keeps_the_history(db, django_capture_on
         corp.close()
     assert sorted(history.values_list("customer__external_userid", "status", "added_at", "deleted_at", "state",
                                            "customer__avatar")) == before
+
+
+def test_a_run_on_another_port_moves_the_demo_pictures_there(db, settings):
+    from siyu.channels import services as channel_services
+    from siyu.channels.models import WelcomeMessage
+    from siyu.demo import image_url
+
+    settings.PUBLIC_URL = "http://127.0.0.1:8000"
+    org = load_demo().org
+    channel_services.save_welcome_message(org, text="欢迎！", attachments=[
+        {"msgtype": "image", "image": {"pic_url": image_url("coupon.png")}}])
+    settings.PUBLIC_URL = "http://127.0.0.1:8101"
+    load_demo()
+    avatars = list(Customer.objects.for_org(org).exclude(avatar="").values_list("avatar", flat=True))
+    assert avatars and all(a.startswith("http://127.0.0.1:8101/static/demo/avatar-") for a in avatars)
+    message = WelcomeMessage.objects.for_org(org).get(text="欢迎！")
+    assert message.attachments[0]["image"]["pic_url"] == "http://127.0.0.1:8101/static/demo/coupon.png"

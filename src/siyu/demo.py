@@ -4,6 +4,8 @@ Idempotent: running it again changes nothing. Every account shares one password 
 kept in the data directory, so no credential is ever shipped. Later capabilities add their demo data here.
 """
 
+import json
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -95,6 +97,7 @@ def load_demo() -> DemoInfo:
     ensure_demo_products(org)
     load_history_demo(org)
     load_cdp_demo(org)
+    move_demo_pictures(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
 
 
@@ -185,6 +188,26 @@ def load_history_demo(org) -> None:
     from siyu import demo_history
 
     demo_history.load_history_demo(org)
+
+
+def move_demo_pictures(org) -> None:
+    """Point the demo's pictures (avatars, welcome images) at this run's address: ``make run PORT=8101`` after a
+    first run on 8000 must not show broken avatars, and the worker fetches welcome images only from Siyu's own
+    public URL (siyu.wecom.media)."""
+    from siyu.channels.models import WelcomeMessage
+    from siyu.customers.models import Customer
+
+    pictures = re.compile(r"https?://[^/\"\s]+(?=" + re.escape(f"{settings.STATIC_URL}demo/") + ")")
+    here = settings.PUBLIC_URL
+    for customer in Customer.objects.for_org(org).filter(avatar__contains=f"{settings.STATIC_URL}demo/"):
+        moved = pictures.sub(here, customer.avatar)
+        if moved != customer.avatar:
+            Customer.objects.for_org(org).filter(pk=customer.pk).update(avatar=moved)
+    for message in WelcomeMessage.objects.for_org(org):
+        text = json.dumps(message.attachments, ensure_ascii=False)
+        moved = pictures.sub(here, text)
+        if moved != text:
+            WelcomeMessage.objects.for_org(org).filter(pk=message.pk).update(attachments=json.loads(moved))
 
 
 def load_cdp_demo(org) -> None:
