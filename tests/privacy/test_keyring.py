@@ -345,3 +345,12 @@ def test_normalize_phone_needs_digits(raw):
 def test_normalize_email():
     assert normalize_email("  Alice@Example.COM \n") == "alice@example.com"
     assert normalize_email("") == ""
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=16))
+def test_a_number_indexes_alike_however_it_is_written(digits):
+    # Plain ASCII digits take a shortcut; spaced-out and full-width writings of the same number must land on the
+    # same canonical form, or blind-index look-ups would miss.
+    spaced = " ".join(digits)
+    full_width = "".join(chr(ord(ch) + 0xFEE0) for ch in digits)
+    assert normalize_phone(digits) == normalize_phone(spaced) == normalize_phone(full_width)

@@ -460,9 +460,14 @@ def normalize_phone(value: str) -> str:
     """
     if not isinstance(value, str):
         raise TypeError(f"phone must be str, not {type(value).__name__}")
-    text = "".join(ch for ch in unicodedata.normalize("NFKC", value) if ch not in _PHONE_SEPARATORS)
-    plus = text.startswith("+")
-    digits = "".join(str(unicodedata.decimal(ch)) for ch in text if ch.isdecimal())
+    if value.isascii() and value.isdigit():
+        # Most numbers arrive as plain ASCII digits (imports, SDKs): the same result without the per-character
+        # Unicode work, which dominated bulk identity resolution.
+        plus, digits = False, value
+    else:
+        text = "".join(ch for ch in unicodedata.normalize("NFKC", value) if ch not in _PHONE_SEPARATORS)
+        plus = text.startswith("+")
+        digits = "".join(str(unicodedata.decimal(ch)) for ch in text if ch.isdecimal())
     if not digits:
         raise ValueError("not a phone number: it contains no digits")
     for prefix in ("86",) if plus else ("", "0086", "86"):
