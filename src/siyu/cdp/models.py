@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.tenancy import TenantModel
+from siyu.customers.models import CustomerScoped
 from siyu.privacy.fields import BlindIndexField, EncryptedJSONField, EncryptedTextField
 from siyu.privacy.keyring import normalize_phone
 
@@ -50,7 +51,7 @@ class OrderStatus(models.TextChoices):
     REFUNDED = "refunded", _("已退款")
 
 
-class Order(TenantModel):
+class Order(CustomerScoped, TenantModel):
     """One purchase by a person, from any source (store POS, mall, import); ``customer`` is the person's WeCom
     customer when there is one. ``staff`` is the guide credited."""
 
@@ -86,18 +87,6 @@ class Order(TenantModel):
 
     def __str__(self) -> str:
         return self.order_no or f"#{self.pk}"
-
-    @classmethod
-    def scope_stores(cls, store_ids) -> Q:
-        from siyu.customers.models import Customer
-
-        return Q(customer_id__in=Customer.objects.filter(Customer.scope_stores(store_ids)).values("pk"))
-
-    @classmethod
-    def scope_owner(cls, viewer) -> Q:
-        from siyu.customers.models import Customer
-
-        return Q(customer_id__in=Customer.objects.filter(Customer.scope_owner(viewer)).values("pk"))
 
 
 class OrderLine(TenantModel):
@@ -139,10 +128,11 @@ class Source(TenantModel):
         return self.name
 
 
-class Person(TenantModel):
+class Person(CustomerScoped, TenantModel):
     """The unified human of an organization (OneID): zero or one WeCom customer plus identifiers, traits, events
     and orders from every touchpoint. A person absorbed by a merge keeps its row with ``merged_into`` set, so an
-    old id still leads to the survivor and a split can bring it back."""
+    old id still leads to the survivor and a split can bring it back. Store managers and guides see the persons of
+    the WeCom customers they see; a person known only from the web or an import is brand-wide data."""
 
     customer = models.OneToOneField("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="person")
@@ -179,20 +169,6 @@ class Person(TenantModel):
 
     def __str__(self) -> str:
         return self.name or f"#{self.pk}"
-
-    # Store managers and guides see the persons of the WeCom customers they see; a person known only from the web
-    # or an import is brand-wide data.
-    @classmethod
-    def scope_stores(cls, store_ids) -> Q:
-        from siyu.customers.models import Customer
-
-        return Q(customer_id__in=Customer.objects.filter(Customer.scope_stores(store_ids)).values("pk"))
-
-    @classmethod
-    def scope_owner(cls, viewer) -> Q:
-        from siyu.customers.models import Customer
-
-        return Q(customer_id__in=Customer.objects.filter(Customer.scope_owner(viewer)).values("pk"))
 
 
 class Identifier(TenantModel):
