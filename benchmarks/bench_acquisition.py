@@ -58,7 +58,7 @@ def _cpu_seconds(root: int) -> float:
             except OSError:
                 continue
             stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)  # ppid, utime+stime
-    tree, total = {root}, 0.0
+    tree = {root}
     for _ in range(4):
         tree |= {pid for pid, (ppid, _cpu) in stats.items() if ppid in tree}
     return sum(stats[pid][1] for pid in tree if pid in stats)
@@ -204,10 +204,10 @@ def run() -> list[dict]:
                  f"{result['welcomed']:,} welcomed (image) within WeCom's 20 s by the simulator's records, "
                  f"{result['scanned'] - result['welcomed']:,} not; {result['tagged']:,} relations tagged twice; "
                  f"staff used: {', '.join(sorted(u for (u,) in per_staff))}; CPU per add (the whole add, welcome, "
-                 f"tags and all): " + ", ".join(f"{k} {v:.0f} ms" for k, v in result["cpu"].items())
+                 "tags and all): " + ", ".join(f"{k} {v:.0f} ms" for k, v in result["cpu"].items())
                  + "; WeCom calls per add: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(result["calls"].items()))
                  + ". "
-                 f"Limit: the same web server acknowledging callbacks with nothing processing them")
+                 "Limit: the same web server acknowledging callbacks with nothing processing them")
         if result is sustained:
             figures.append(figure(f"{name}, scans paced at {result['rate']:g}/s", rate, "adds/s",
                                   limit_value=ingest_rate, limit_unit="callbacks/s", notes=notes + "; goal ≥ 50/s"))

@@ -23,13 +23,11 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 from benchmarks.bench_customers import _array_pick, _insert, _link_triggers, _pick, _series, _skip_foreign_key_checks, _time
-from benchmarks.common import REPO, figure, setup_django, skipped, stopwatch
+from benchmarks.common import child_setup, figure, run_on_postgres, setup_django, skipped, stopwatch
 
 PERSONS = int(os.environ.get("SIYU_BENCH_SEGMENT_PERSONS", "1000000"))
 EVENTS_PER_PERSON = 10
@@ -189,40 +187,9 @@ def _figures(result: dict, label: str) -> list[dict]:
     )]
 
 
-def _run_postgres(url: str) -> dict:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = f"siyu_bench_segment_{os.getpid()}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        env = {**os.environ, "SIYU_BENCH_CHILD_DATABASE_URL": urlunsplit(parts._replace(path=f"/{name}")),
-               "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-        child = subprocess.run([sys.executable, "-m", "benchmarks.bench_cdp_segment"], cwd=REPO, env=env,
-                               capture_output=True, text=True, timeout=7200)
-        if child.returncode != 0:
-            raise RuntimeError(f"PostgreSQL run failed:\n{child.stdout[-3000:]}\n{child.stderr[-5000:]}")
-        return json.loads(child.stdout.strip().splitlines()[-1])
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _child_main() -> None:
-    import tempfile
-
-    os.environ["SIYU_DATA_DIR"] = tempfile.mkdtemp(prefix="siyu-bench-pg-")
-    os.environ["SIYU_TEST_DATABASE_URL"] = os.environ["SIYU_BENCH_CHILD_DATABASE_URL"]
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    os.environ.setdefault("SIYU_LOG_LEVEL", "WARNING")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    """``python -m benchmarks.bench_cdp_segment`` with SIYU_BENCH_CHILD_DATABASE_URL: measure on that database."""
+    child_setup()
     sys.stdout.write(json.dumps(_one_database()) + "\n")
 
 
@@ -232,7 +199,7 @@ def run() -> list[dict]:
     figures = _figures(_one_database(), "SQLite")
     url = os.environ.get("SIYU_BENCH_POSTGRES_URL")
     if url:
-        figures += _figures(_run_postgres(url), "PostgreSQL")
+        figures += _figures(run_on_postgres(url, "benchmarks.bench_cdp_segment", timeout=7200), "PostgreSQL")
     else:
         figures.append(skipped("segment “tag AND (bought 30 d OR event 3+ in 7 d) AND NOT stage”, p95 (PostgreSQL)", "s",
                                reason="set SIYU_BENCH_POSTGRES_URL to a PostgreSQL server the benchmark may create a database on"))

@@ -29,12 +29,10 @@ import importlib
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
-from benchmarks.common import REPO, figure, setup_django, skipped, stopwatch
+from benchmarks.common import child_setup, figure, run_on_postgres, setup_django, skipped, stopwatch
 
 CUSTOMERS = int(os.environ.get("SIYU_BENCH_CUSTOMERS", "1000000"))
 TAGS_PER_CUSTOMER = 5
@@ -314,52 +312,17 @@ def _postgres_url() -> str | None:
     return os.environ.get("SIYU_BENCH_POSTGRES_URL")
 
 
-def _run_postgres(url: str) -> dict | None:
-    """Run the measurement in a child process on a throwaway database next to ``url``'s."""
-    import json
-
-    import psycopg
-
-    parts = urlsplit(url)
-    name = f"siyu_bench_customers_{os.getpid()}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        env = {**os.environ, "SIYU_BENCH_CHILD_DATABASE_URL": urlunsplit(parts._replace(path=f"/{name}")),
-               "PYTHONPATH": str(REPO)}
-        child = subprocess.run([sys.executable, "-m", "benchmarks.bench_customers"], cwd=REPO, env=env,
-                               capture_output=True, text=True, timeout=3600)
-        if child.returncode != 0:
-            raise RuntimeError(f"PostgreSQL run failed:\n{child.stdout[-3000:]}\n{child.stderr[-5000:]}")
-        return json.loads(child.stdout.strip().splitlines()[-1])
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _child_main() -> None:
-    """``python -m benchmarks.bench_customers`` with SIYU_BENCH_CHILD_DATABASE_URL: Django on that database."""
+    """``python -m benchmarks.bench_customers`` with SIYU_BENCH_CHILD_DATABASE_URL: measure on that database."""
     import json
-    import tempfile
 
-    os.environ["SIYU_DATA_DIR"] = tempfile.mkdtemp(prefix="siyu-bench-pg-")
-    os.environ["SIYU_TEST_DATABASE_URL"] = os.environ["SIYU_BENCH_CHILD_DATABASE_URL"]
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    os.environ.setdefault("SIYU_LOG_LEVEL", "WARNING")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-    result = _one_database()
-    sys.stdout.write(json.dumps(result) + "\n")
+    child_setup()
+    sys.stdout.write(json.dumps(_one_database()) + "\n")
 
 
 def _postgres_figures(url: str | None) -> list[dict]:
     if url:
-        return _figures(_run_postgres(url), "PostgreSQL")
+        return _figures(run_on_postgres(url, "benchmarks.bench_customers", timeout=3600), "PostgreSQL")
     return [skipped("list page, 2 tags + stage, p95 (PostgreSQL)", "ms",
                     reason="set SIYU_BENCH_POSTGRES_URL to a PostgreSQL server the benchmark may create a database on")]
 

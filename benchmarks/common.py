@@ -122,3 +122,43 @@ def skipped(name: str, unit: str, *, reason: str) -> dict:
     """A figure this run could not measure: its value is absent, never 0, so no one reads it as a result."""
     return {"name": name, "value": None, "unit": unit, "limit_value": None, "limit_unit": None, "ratio": None,
             "notes": f"skipped: {reason}"}
+
+
+def run_on_postgres(url: str, module: str, *, timeout: float) -> dict:
+    """Run ``python -m <module>`` on a throwaway PostgreSQL database next to ``url``'s and return the JSON its
+    last output line holds; the module's ``child_main`` (see :func:`child_setup`) does the measuring."""
+    import json
+
+    import psycopg
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    name = f"siyu_{module.rsplit('.', 1)[-1]}_{os.getpid()}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = {**os.environ, "SIYU_BENCH_CHILD_DATABASE_URL": urlunsplit(parts._replace(path=f"/{name}")),
+               "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+        child = subprocess.run([sys.executable, "-m", module], cwd=REPO, env=env, capture_output=True, text=True,
+                               timeout=timeout)
+        if child.returncode != 0:
+            raise RuntimeError(f"PostgreSQL run failed:\n{child.stdout[-3000:]}\n{child.stderr[-5000:]}")
+        return json.loads(child.stdout.strip().splitlines()[-1])
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def child_setup() -> None:
+    """In a ``run_on_postgres`` child: Django on the child's database, migrated, with a throwaway data dir."""
+    os.environ["SIYU_DATA_DIR"] = tempfile.mkdtemp(prefix="siyu-bench-pg-")
+    os.environ["SIYU_TEST_DATABASE_URL"] = os.environ["SIYU_BENCH_CHILD_DATABASE_URL"]
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ.setdefault("SIYU_LOG_LEVEL", "WARNING")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
