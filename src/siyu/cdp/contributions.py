@@ -3,7 +3,8 @@
 from django.utils.translation import gettext_lazy as _
 
 from siyu.console.nav import NavItem, register_nav
-from siyu.orgs.audit_labels import register_audit_labels
+from siyu.cdp.models import Source
+from siyu.orgs.audit_labels import register_audit_labels, register_detail_values
 from siyu.orgs.roles import HQ, register_capabilities
 
 register_capabilities({
@@ -21,3 +22,5 @@ register_nav(
 )
 
 register_audit_labels(details={"prefix": _("密钥前缀")})
+# A source's kind in its audit entries (cdp.source.created): 网站, 小程序 … rather than web, miniprogram.
+register_detail_values("kind", {kind.value: kind.label for kind in Source.Kind})

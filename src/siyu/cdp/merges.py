@@ -44,7 +44,9 @@ def describe(person: Person, *, remark: bool = False) -> str:
 
 
 def describe_source(source: str) -> str:
-    return _("来源 %(source)s 的同一条数据") % {"source": source} if source else _("同一条数据")
+    from siyu.cdp.labels import source_label
+
+    return _("来源 %(source)s 的同一条数据") % {"source": source_label(source)} if source else _("同一条数据")
 
 
 def guard(a: Person, b: Person) -> str | None:

@@ -362,3 +362,12 @@ def segment_ids(rule: dict) -> set[int]:
     if rule.get("op") == "not":
         return segment_ids(rule["rule"])
     return {rule["segment"]} if rule.get("type") == "segment" else set()
+
+
+def condition_count(rule: dict) -> int:
+    """How many conditions a rule holds (groups and negations not counted): what the audit log records of it."""
+    if rule.get("op") in ("and", "or"):
+        return sum(condition_count(child) for child in rule["rules"])
+    if rule.get("op") == "not":
+        return condition_count(rule["rule"])
+    return 1

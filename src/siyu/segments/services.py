@@ -90,7 +90,7 @@ def create_segment(org, *, name: str, rule, description: str = "", refresh: str 
         with transaction.atomic():
             segment = Segment.objects.create(org=org, rule=normalized, created_by=by.user if by else None, **fields)
             audit.record("segments.created", org=org, actor=by.user if by else None, obj=segment,
-                         details={"rule": normalized})
+                         details={"name": segment.name, "conditions": rules.condition_count(normalized)})
     except IntegrityError:  # a concurrent save of the same name
         raise ValidationError({"name": _("已有同名的人群。")}) from None
     refresh_segment(segment)
@@ -111,7 +111,7 @@ def update_segment(segment: Segment, *, name: str, rule, description: str = "", 
     with transaction.atomic():
         segment.save()
         audit.record("segments.updated", org=segment.org_id, actor=by.user if by else None, obj=segment,
-                     details={"rule": normalized} if changed_rule else {})
+                     details={"conditions": rules.condition_count(normalized)} if changed_rule else {})
     if changed_rule:
         refresh_segment(segment)
     return segment
