@@ -24,7 +24,7 @@ ACTIONS = (
     "create-group", "join-group", "leave-group", "rename-group", "set-group-notice", "change-group-owner",
     "set-group-welcome", "dismiss-group", "confirm-groupmsg",
     "advance", "fail-next", "expire-tokens", "set-limits", "set-callback-url", "set-duplicate-deliveries",
-    "redeliver-all", "flush", "save",
+    "redeliver-all", "flush", "save", "set-trusted-domains", "check-jsapi-signature",
 )
 
 # view -> (method name, {query parameter: converter})
