@@ -42,8 +42,11 @@ def login_view(request):
             login(request, user)  # rotates the session key
             return redirect(next_url)
     status = 400 if form.errors else 200
-    return render(request, "console/login.html", {"form": form, "next": next_url,
-                                                  "wecom": oauth.login_choice(request.GET.get("org"))}, status=status)
+    wecom = oauth.login_choice(request.GET.get("org"))
+    response = render(request, "console/login.html", {"form": form, "next": next_url, "wecom": wecom}, status=status)
+    if wecom is not None:
+        response._csp_update = {"form-action": oauth.page_origins()}
+    return response
 
 
 @require_POST

@@ -112,6 +112,13 @@ def _mac(nonce: str, session_key: str) -> str:
     return salted_hmac(_SALT, f"{nonce}:{session_key}", algorithm="sha256").hexdigest()[:32]
 
 
+def page_origins() -> list[str]:
+    """Origins of WeCom's sign-in pages: a form on Siyu's sign-in page that leads there must be allowed to
+    (the Content-Security-Policy's ``form-action`` also applies to where the form's answer redirects)."""
+    base = (getattr(settings, "WECOM_LOGIN_BASE", "") or "").rstrip("/")
+    return [base] if base else [AUTHORIZE_BASE, WEB_LOGIN_BASE]
+
+
 def authorize_url(connection: WeComConnection, *, flow: str, state: str) -> str:
     """The WeCom page that identifies the visitor and sends them back to :func:`callback_url`."""
     base = (getattr(settings, "WECOM_LOGIN_BASE", "") or "").rstrip("/")
