@@ -40,3 +40,17 @@ def test_a_guide_signs_in_by_scanning_in_the_simulator_and_lands_signed_in(page,
     assert AuditEntry.objects.filter(action="login.wecom_succeeded", actor=world.guide_e1.user).count() == 1
     assert AuditEntry.objects.filter(action="login.wecom_refused", details__userid="lihua").count() == 1
     assert console.problems == [], console.problems
+
+
+def test_inside_the_wecom_app_a_menu_link_signs_in_through_the_authorize_page(page, live_server, world, corp, console):
+    corp.staff("zhangxiao", "张晓", world.guide_e1)
+    # The app's menu entry in WeCom points here (README: Signing in with WeCom).
+    page.goto(f"{live_server.url}/wecom/oauth/start/?org=brand-a&flow=app&next=/customers/")
+    expect(page.get_by_role("heading", name="企业微信网页授权（模拟）")).to_be_visible()
+    assert page.url.startswith(f"{corp.base}/connect/oauth2/authorize?")
+    page.get_by_role("button", name="以此身份访问：张晓（zhangxiao）").click()
+    expect(page.get_by_role("heading", name="客户列表")).to_be_visible()
+    # Browsers keep a URL's fragment across redirects that name none: the authorize link's #wechat_redirect.
+    assert page.url.split("#")[0] == f"{live_server.url}/customers/"
+    expect(page.locator(".topbar .who")).to_contain_text("导购")
+    assert console.problems == [], console.problems
