@@ -4,7 +4,8 @@ What every call gets, so callers only see a dict or a typed :mod:`siyu.wecom.err
 
 * **Access token** shared by all processes through Django's cache (Redis in production), refreshed by one
   process at a time: the first to ``cache.add`` the lock key calls ``gettoken``, the others wait for its
-  token. A business call answered 40014/42001/40001 refreshes once and is retried once.
+  token. A business call answered 40014/42001/40001 refreshes once and is retried once. The JS-SDK tickets
+  (``wecom.jssdk``) are fetched the same way, through :func:`fetch_once`.
 * **Rate limits** per corp and API (WeCom's 10,000/min and 150,000/h) counted in :class:`ApiRateWindow`
   rows with one atomic upsert, so all processes share one budget; over it we raise :class:`RateLimited`
   without calling WeCom (a hit there blocks the whole window).

@@ -140,5 +140,4 @@ def visitor_userid(org, code: str) -> str | None:
     """
     with WeComClient.for_org(org) as client:
         answer = client.get("auth/getuserinfo", code=code)
-    # DOC 91023 spells it "userid" today; the older user/getuserinfo answered "UserId".
-    return answer.get("userid") or answer.get("UserId") or None
+    return answer.get("userid") or None  # a WeChat user outside the corp gets "openid" instead
