@@ -77,7 +77,7 @@ class GroupMsg:
 @dataclass(frozen=True)
 class GroupMsgTask:
     userid: str
-    sent: bool  # status 2 已发送 (0 未发送)
+    sent: bool  # status 0 未发送, 2 已发送 (the doc's own sample prints 1: any other than 0 is sent)
     send_time: int = 0
 
 
@@ -146,7 +146,7 @@ def group_messages(client, *, start: int, end: int, chat_type: str = "single", c
 def group_message_tasks(client, msgid: str) -> list[GroupMsgTask]:
     """Each member's task of a group message: sent or not, and when."""
     rows = client.iter_cursor(GROUPMSG_TASK, {"msgid": msgid, "limit": _GROUPMSG_TASK_PAGE}, "task_list")
-    return [GroupMsgTask(row["userid"], row.get("status") == 2, int(row.get("send_time") or 0)) for row in rows]
+    return [GroupMsgTask(row["userid"], bool(row.get("status")), int(row.get("send_time") or 0)) for row in rows]
 
 
 def group_message_results(client, msgid: str, userid: str) -> list[GroupMsgResult]:
