@@ -413,3 +413,29 @@ def test_a_moment_is_not_listed_while_being_created(sim, api):
     assert ok(api.post("externalcontact/get_moment_list", window))["moment_list"] == []
     sim.advance(2)
     assert len(ok(api.post("externalcontact/get_moment_list", window))["moment_list"]) == 1
+
+
+@pytest.mark.parametrize("kind, filename, limit", [
+    ("image", "a.png", 10 * 1024 * 1024), ("voice", "a.amr", 2 * 1024 * 1024),
+    ("video", "a.mp4", 10 * 1024 * 1024), ("file", "a.pdf", 20 * 1024 * 1024),
+])
+def test_media_upload_size_limits_per_type(api, kind, filename, limit):
+    """DOC 90253: image 10 MB, voice 2 MB, video 10 MB, file 20 MB, each more than 5 bytes."""
+    assert ok(api.upload(type=kind, filename=filename, data=b"0" * limit))["type"] == kind
+    err(api.upload(type=kind, filename=filename, data=b"0" * (limit + 1)), 40006)
+    err(api.upload(type=kind, filename=filename, data=b"0" * 5), 40006)
+
+
+def test_the_control_api_sets_the_rule_and_drives_moments(sim, api, posted):
+    http = api.http
+    assert http.post("/sim/set-groupmsg-rule", json={"rule": "day1"}).json() == {"groupmsg_receive_cap": "day1"}
+    assert sim.limits.groupmsg_receive_cap == "day1"
+    assert http.post("/sim/set-groupmsg-rule", json={"rule": "hourly"}).status_code == 400
+    moment, a = posted["moment"], posted["a"]
+    assert http.post("/sim/like-moment", json={"moment_id": moment, "userid": "zhangsan", "external_userid": a}).status_code == 400
+    assert http.post("/sim/publish-moment", json={"moment_id": moment, "userid": "zhangsan"}).json()["visible_to"] == 1
+    assert http.post("/sim/like-moment", json={"moment_id": moment, "userid": "zhangsan", "external_userid": a}).status_code == 200
+    assert http.post("/sim/comment-moment", json={"moment_id": moment, "userid": "zhangsan", "external_userid": a}).status_code == 200
+    assert http.post("/sim/publish-moment", json={"moment_id": "momNope", "userid": "zhangsan"}).status_code == 404
+    (shown,) = http.get("/sim/moments").json()
+    assert shown["moment_id"] == moment and shown["tasks"]["zhangsan"] and len(shown["comments"]["zhangsan"]) == 1
