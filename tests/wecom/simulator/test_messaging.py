@@ -439,3 +439,33 @@ def test_the_control_api_sets_the_rule_and_drives_moments(sim, api, posted):
     assert http.post("/sim/publish-moment", json={"moment_id": "momNope", "userid": "zhangsan"}).status_code == 404
     (shown,) = http.get("/sim/moments").json()
     assert shown["moment_id"] == moment and shown["tasks"]["zhangsan"] and len(shown["comments"]["zhangsan"]) == 1
+
+
+def test_the_unverified_daily_moment_cap_is_a_switch(sim, api):
+    staff(sim, "zhangsan")
+    a = sim.add_customer("zhangsan")["external_userid"]
+
+    def moment() -> str:
+        jobid = ok(api.post("externalcontact/add_moment_task", {"text": {"content": "早安"}}))["jobid"]
+        sim.advance(2)
+        return ok(api.get("externalcontact/get_moment_task_result", jobid=jobid))["result"]["moment_id"]
+
+    def seen(moment_id: str) -> list:
+        return ok(api.post("externalcontact/get_moment_send_result",
+                           {"moment_id": moment_id, "userid": "zhangsan"}))["customer_list"]
+
+    first, second = moment(), moment()
+    for moment_id in (first, second):  # off by default: every published moment is seen
+        sim.publish_moment(moment_id, "zhangsan")
+        assert seen(moment_id) == [{"external_userid": a}]
+    sim.set_limits(moment_customer_daily_cap=2)
+    third = moment()
+    assert sim.publish_moment(third, "zhangsan") == {"moment_id": third, "userid": "zhangsan", "visible_to": 0,
+                                                     "over_daily_cap": 1}
+    assert seen(third) == []
+    with pytest.raises(SimulatorError, match="cannot see"):
+        sim.like_moment(third, "zhangsan", a)
+    sim.advance(86400)
+    fourth = moment()
+    sim.publish_moment(fourth, "zhangsan")
+    assert seen(fourth) == [{"external_userid": a}]

@@ -28,7 +28,7 @@ from . import api, callbacks, ids, names
 from .callbacks import CallbackSender, Deliver, Delivery, Event
 from .clock import SimClock
 from .errors import ApiError, NotFound, SimulatorError, format_errmsg
-from .limits import Limits, RateLimiter, receipts_in_period, receive_cap
+from .limits import Limits, RateLimiter, receipts_in_period, receive_cap, start_of_day
 from .wsgi import application
 from .state import (
     ACTIVE,
@@ -1099,15 +1099,26 @@ class Simulator:
                 raise SimulatorError("this member already published the moment")
             if moment.cancelled:
                 raise SimulatorError("the moment was cancelled (cancel_moment_task): it can no longer be published")
-            moment.tasks[userid] = self._ts()
-            return {"moment_id": moment_id, "userid": userid, "visible_to": len(moment.audience[userid])}
+            now = self.clock.now()
+            moment.tasks[userid] = int(now)
+            cap, today = self.limits.moment_customer_daily_cap, start_of_day(now)
+            seen = []
+            for ext in moment.audience[userid]:
+                views = self.state.moment_views.setdefault(ext, [])
+                if cap and sum(1 for t in views if t >= today) >= cap:
+                    continue
+                views.append(now)
+                seen.append(ext)
+            moment.seen[userid] = seen
+            return {"moment_id": moment_id, "userid": userid, "visible_to": len(seen),
+                    "over_daily_cap": len(moment.audience[userid]) - len(seen)}
 
     def _react(self, kind: str, moment_id: str, userid: str, external_userid: str) -> dict[str, Any]:
         with self._change():
             moment = self._moment_copy(moment_id, userid)
             if not moment.tasks[userid]:
                 raise SimulatorError(f"{userid!r} has not published {moment_id!r}: nobody can see it yet")
-            if external_userid not in moment.audience[userid]:
+            if external_userid not in moment.seen.get(userid, []):
                 raise SimulatorError(f"{external_userid!r} cannot see {userid!r}'s copy of {moment_id!r}")
             reactions = getattr(moment, kind).setdefault(userid, [])
             if kind == "likes" and any(r.external_userid == external_userid for r in reactions):

@@ -464,7 +464,7 @@ def get_moment_send_result(sim, q, body):
     moment = _moment(sim, body)
     userid = _member_of(sim, moment, body)
     limit = _int(body, "limit", default=3000, lo=1, hi=5000)
-    rows = [{"external_userid": ext} for ext in moment.audience[userid]] if moment.tasks[userid] else []
+    rows = [{"external_userid": ext} for ext in moment.seen.get(userid, [])]
     page, next_cursor = _page("momentsend", rows, _str(body, "cursor"), limit)
     return {"next_cursor": next_cursor, "customer_list": page}
 

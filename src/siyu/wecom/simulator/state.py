@@ -265,6 +265,9 @@ class Moment:
     tasks: dict[str, int] = field(default_factory=dict)
     # member userid -> the customers who will see the member's copy (visible range ∩ the member's customers).
     audience: dict[str, list[str]] = field(default_factory=dict)
+    # member userid -> the customers who can see the member's published copy (the audience, less those over
+    # limits.moment_customer_daily_cap when it was published).
+    seen: dict[str, list[str]] = field(default_factory=dict)
     # member userid -> likes / comments on that member's copy.
     likes: dict[str, list[MomentReaction]] = field(default_factory=dict)
     comments: dict[str, list[MomentReaction]] = field(default_factory=dict)
@@ -378,6 +381,8 @@ class State:
     # access token -> expiry (sim time); tokens are dropped by expire_tokens().
     tokens: dict[str, float] = field(default_factory=dict)
     revoked_tokens: list[str] = field(default_factory=list)
+    # external_userid -> sim times a published moment became visible to them.
+    moment_views: dict[str, list[float]] = field(default_factory=dict)
     # external_userid or chat_id -> sim times it received a 企业群发 message.
     groupmsg_receipts: dict[str, list[float]] = field(default_factory=dict)
     sim_time: float = 0.0
