@@ -37,7 +37,7 @@ def _known(org) -> dict[str, str]:
 
 def _clean_word(word: str) -> str:
     word = (word or "").strip()
-    if not normalize_term(word):
+    if not any(char.isalnum() for char in normalize_term(word)):  # punctuation alone would flag every sentence
         raise ValidationError({"word": _("请输入敏感词（至少包含一个文字或数字）。")})
     if len(word) > MAX_WORD:
         raise ValidationError({"word": _("敏感词最多 %(max)d 个字。") % {"max": MAX_WORD}})
