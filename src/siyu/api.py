@@ -121,3 +121,7 @@ api.add_router("/v1", channels_router)
 from siyu.cdp.orders_api import router as orders_router  # noqa: E402
 
 api.add_router("/v1", orders_router)
+
+from siyu.content.api import router as content_router  # noqa: E402
+
+api.add_router("/v1", content_router)

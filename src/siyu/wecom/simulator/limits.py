@@ -45,6 +45,9 @@ class Limits:
     max_corp_tags: int = 3000
     # add_moment_task is asynchronous: get_moment_task_result reports "creating" for this long.
     moment_task_seconds: int = 2
+    # Reference §3.10/§7: whether WeCom caps how many moments one customer is shown a day is unverified, so it
+    # is a switch: when N > 0, a customer already shown N moments that (Beijing) day does not see another one.
+    moment_customer_daily_cap: int = 0
     # Doc 92120: without owner_filter, an app whose visible range holds more than 1,000 people gets 81017.
     groupchat_list_unfiltered_max: int = 1000
     # Doc 90313 (45029 回包大小超过上限): "由于通讯录组织架构庞大，建议按部门分别拉取，同时不要指定fetch_child=1".
@@ -114,6 +117,11 @@ def receive_cap(limits: Limits, now: float) -> int:
         day = datetime.fromtimestamp(now, CHINA)
         return calendar.monthrange(day.year, day.month)[1]
     return 7 if limits.groupmsg_receive_cap == "week7" else 1
+
+
+def start_of_day(now: float) -> float:
+    """Midnight (Beijing time) of the day ``now`` falls in."""
+    return datetime.fromtimestamp(now, CHINA).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 def receipts_in_period(state, limits: Limits, target: str, now: float) -> int:
