@@ -169,5 +169,8 @@ def test_the_sign_in_page_offers_wecom_next_to_the_password(corp, world):
     # Two brands on this install and none named: the page asks which, without listing them.
     page = Client().get("/login/").content.decode()
     assert 'id="wecom-org"' in page and "brand-a" not in page
-    # A brand without a WeCom connection signs in with passwords only.
+    # A brand without a WeCom connection signs in with passwords only, and so does an install without any.
     assert "企业微信扫码登录" not in Client().get("/login/", {"org": "brand-b"}).content.decode()
+    corp.connection.is_active = False
+    corp.connection.save(update_fields=["is_active"])
+    assert "企业微信扫码登录" not in Client().get("/login/").content.decode()

@@ -74,12 +74,12 @@ def signin_org(slug: str | None) -> Organization | None:
 
 def login_choice(slug: str | None) -> dict | None:
     """What the password sign-in page offers for WeCom: ``{"org": slug}`` for a known connected brand (the only
-    one, or the one its ``?org=`` names), ``{"org": ""}`` to ask for the brand on a multi-brand install (listing
-    them would tell anyone which brands it hosts), or None when no brand can sign in with WeCom."""
+    one, or the one its ``?org=`` names), ``{"org": ""}`` to ask for the brand on a multi-brand install where some
+    brand can (listing them would tell anyone which brands it hosts), or None when no brand can."""
     org = signin_org(slug)
     if org is not None:
         return {"org": org.slug}
-    if not slug and Organization.objects.filter(is_active=True).count() > 1:
+    if not slug and WeComConnection.objects.signing_in().exists():
         return {"org": ""}
     return None
 
