@@ -10,34 +10,19 @@ group at a time, so the guards, the review queue and the explanations apply to t
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from siyu.cdp import identity
-from siyu.cdp.identity import CAPS, Ident, Kind
+from siyu.cdp.identifier_values import digest_all, seal_all
+from siyu.cdp.identity import CAPS, Ident
 from siyu.cdp.models import BlockedValue, Identifier, Person, Suppression
 from siyu.privacy.keys import keyring
 
 CHUNK = 500  # rows per IN (...) lookup: well under SQLite's bound-parameter limit
-
-
-class _UnionFind:
-    def __init__(self):
-        self.parent: dict = {}
-
-    def find(self, node):
-        parent = self.parent
-        root = parent.setdefault(node, node)
-        while root != parent[root]:
-            parent[root] = parent[parent[root]]  # path halving keeps later finds short
-            root = parent[root]
-        return root
-
-    def union(self, a, b) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[rb] = ra
+BIG_BATCH = 50_000  # identifiers from which a batch is written with a larger SQLite page cache
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -45,25 +30,20 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
-def _prepare(groups: list[list[Ident]]) -> list[list[tuple[str, str, str, str]]]:
-    """Each group's usable (kind, namespace, normalized, index), house-blocked and invalid values dropped."""
-    indexers, known = {}, {}  # one keyed hash per distinct identifier, however often it is named
+def _prepare(groups: list[list[Ident]]) -> list[list[tuple[str, str, str, str, str]]]:
+    """Each group's usable (kind, namespace, normalized, index, remark-phone index), invalid values dropped; every
+    distinct identifier is hashed once however often it is named."""
+    distinct = dict.fromkeys(ident for group in groups for ident in group if ident.kind in identity.KINDS)
+    digests = digest_all(keyring(), [(ident.kind, ident.namespace, ident.value) for ident in distinct])
+    known = {ident: (ident.kind, ident.namespace, *digest)
+             for ident, digest in zip(distinct, digests, strict=True) if digest is not None}
     prepared = []
     for group in groups:
         entries, seen = [], set()
         for ident in group:
             entry = known.get(ident)
-            if entry is None:
-                try:
-                    normalized = identity.normalize(ident.kind, ident.value)
-                except ValueError:
-                    continue
-                purpose = (ident.kind, ident.namespace)
-                if purpose not in indexers:
-                    indexers[purpose] = keyring().blind_indexer(f"identifier:{ident.kind}:{ident.namespace}")
-                entry = known[ident] = (ident.kind, ident.namespace, normalized, indexers[purpose](normalized))
-            if entry not in seen:
-                seen.add(entry)
+            if entry is not None and entry[3] not in seen:
+                seen.add(entry[3])
                 entries.append(entry)
         prepared.append(entries)
     return prepared
@@ -73,7 +53,7 @@ def _org_blocked(org_id, prepared) -> set[tuple[str, str]]:
     if not BlockedValue.objects.for_org(org_id).exists():
         return set()
     wanted = {(kind, identity.blocked_index(kind, normalized)) for entries in prepared
-              for kind, _ns, normalized, _i in entries}
+              for kind, _ns, normalized, *_indexes in entries}
     found = set()
     for chunk in _chunks([index for _k, index in wanted]):
         found |= set(BlockedValue.objects.for_org(org_id).filter(value_index__in=chunk)
@@ -81,29 +61,26 @@ def _org_blocked(org_id, prepared) -> set[tuple[str, str]]:
     return {pair for pair in wanted if pair in found}
 
 
-def _stored(model, org_id, indexes: list[str], fields: tuple[str, ...]) -> list[tuple]:
-    """``fields`` of ``model``'s rows of ``org_id`` with one of ``indexes``: raw chunked reads (a million
+def _stored(model, org_id, indexes: list[str], fields: tuple[str, ...], *,
+            column: str = "value_index") -> list[tuple]:
+    """``fields`` of ``model``'s rows of ``org_id`` whose ``column`` is one of ``indexes``: raw chunked reads (a million
     look-ups through the ORM's query building cost more than the database's index probes)."""
     table, columns = model._meta.db_table, ", ".join(fields)
     rows = []
     with connection.cursor() as cursor:
         for chunk in _chunks(indexes, 900):
-            cursor.execute(f"SELECT {columns} FROM {table} WHERE org_id = %s AND value_index IN "
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE org_id = %s AND {column} IN "
                            f"({', '.join(['%s'] * len(chunk))})", [org_id, *chunk])
             rows += cursor.fetchall()
     return rows
 
 
-def _remark_phones(org_id, phones: set[str]) -> set[str]:
-    """The phones (normalized) that a WeCom customer's remark holds."""
+def _remark_phones(org_id, phone_indexes: set[str]) -> set[str]:
+    """Of these "phone"-purpose indexes, those a WeCom customer's remark holds."""
     from siyu.customers.models import CustomerPhone
 
-    by_index = {keyring().blind_index(p, purpose="phone"): p for p in phones}
-    found = set()
-    for chunk in _chunks(list(by_index)):
-        found |= set(CustomerPhone.objects.for_org(org_id).filter(phone_index__in=chunk)
-                     .values_list("phone_index", flat=True))
-    return {by_index[index] for index in found}
+    return {index for (index,) in _stored(CustomerPhone, org_id, list(phone_indexes), ("phone_index",),
+                                          column="phone_index")}
 
 
 def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[int | None]:
@@ -111,53 +88,91 @@ def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[in
     erased person's), as if :func:`~siyu.cdp.identity.resolve` had been called on each group in turn."""
     org_id = getattr(org, "pk", org)
     prepared = _prepare(groups)
-    blocked = _org_blocked(org_id, prepared)
-    if blocked:
-        prepared = [[e for e in entries if (e[0], identity.blocked_index(e[0], e[2])) not in blocked]
-                    for entries in prepared]
-    indexes = list({e[3] for entries in prepared for e in entries})
-    erased = {(k, ns, i) for k, ns, i in _stored(Suppression, org_id, indexes, ("kind", "namespace", "value_index"))}
-    held = {(k, ns, i): p for k, ns, i, p in _stored(Identifier, org_id, indexes,
-                                                     ("kind", "namespace", "value_index", "person_id"))}
-    survivors = _survivors(org_id, set(held.values()))
-
-    uf = _UnionFind()
-    live = []  # indexes of the groups that take part
-    for n, entries in enumerate(prepared):
-        keys = [(k, ns, i) for k, ns, _v, i in entries]
-        if not keys or any(key in erased for key in keys):
-            continue
-        live.append(n)
-        for key in keys:
-            uf.union(keys[0], key)
-            if key in held:
-                uf.union(keys[0], ("person", survivors[held[key]]))
-
-    clusters: dict = defaultdict(list)
-    for n in live:
-        entries = prepared[n]
-        clusters[uf.find((entries[0][0], entries[0][1], entries[0][3]))].append(n)
-    phones = {e[2] for n in live for e in prepared[n] if e[0] == Kind.PHONE and (e[0], e[1], e[3]) not in held}
-    remarked = _remark_phones(org_id, phones) if phones else set()
-
-    answer: list[int | None] = [None] * len(groups)
-    slow, bulk = [], []
-    for members in clusters.values():
-        entries = {(e[0], e[1], e[3]): e for n in members for e in prepared[n]}
-        owners = {survivors[held[key]] for key in entries if key in held}
-        new = [e for key, e in entries.items() if key not in held]
-        kinds = Counter(e[0] for e in new)
-        if len(owners) > 1 or any(e[2] in remarked for e in new if e[0] == Kind.PHONE) or \
-                any(count > CAPS[kind] for kind, count in kinds.items()) or (owners and new):
-            slow.append(members)
-        else:
-            bulk.append((members, owners.pop() if owners else None, new))
-    with transaction.atomic():
-        _write(org_id, bulk, answer, source)
+    bulk, slow, answer = _plan(org_id, prepared)
+    fresh = [item for item in bulk if item[1] is None]
+    tokens = seal_all(keyring(), [e[2] for _members, _owner, new in fresh for e in new])
+    with transaction.atomic(), _page_cache(len(tokens)):
+        _write(org_id, bulk, fresh, tokens, answer, source)
     for members in slow:
         for n in members:
             answer[n] = identity.resolve(org_id, groups[n], source=source).pk
     return answer
+
+
+@contextmanager
+def _page_cache(rows: int):
+    """SQLite's page cache raised to 64 MB while a large batch is written: its identifiers land at random places of
+    the unique index, and with the default 2 MB most of them would evict and re-read pages."""
+    if connection.vendor != "sqlite" or rows < BIG_BATCH:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        before = cursor.fetchone()[0]
+        cursor.execute("PRAGMA cache_size = -65536")
+        try:
+            yield
+        finally:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+
+
+def _plan(org_id, prepared):
+    """Cluster the groups with what is stored: (bulk clusters as (members, owner or None, new entries), clusters
+    that need :func:`~siyu.cdp.identity.resolve` one group at a time, the answer list to fill)."""
+    blocked = _org_blocked(org_id, prepared)
+    if blocked:
+        prepared = [[e for e in entries if (e[0], identity.blocked_index(e[0], e[2])) not in blocked]
+                    for entries in prepared]
+    # An index names its kind and namespace (they are in the MAC's purpose), so it alone is the identifier's key.
+    indexes = list({e[3] for entries in prepared for e in entries})
+    erased = {i for (i,) in _stored(Suppression, org_id, indexes, ("value_index",))}
+    held = dict(_stored(Identifier, org_id, indexes, ("value_index", "person_id")))
+    survivors = _survivors(org_id, set(held.values()))
+
+    # Union-find over the groups (list positions, not objects: a million finds are most of the work): groups that
+    # name the same identifier, or identifiers of the same stored person, are one cluster.
+    parent = list(range(len(prepared)))
+
+    def find(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]  # path halving keeps later finds short
+            n = parent[n]
+        return n
+
+    first_group: dict = {}  # identifier index, or stored person id (an int: never equal to an index), -> a group
+    live = []  # the groups that take part
+    for n, entries in enumerate(prepared):
+        if not entries or any(e[3] in erased for e in entries):
+            continue
+        live.append(n)
+        for e in entries:
+            keys = (e[3], survivors[held[e[3]]]) if e[3] in held else (e[3],)
+            for key in keys:
+                other = first_group.setdefault(key, n)
+                if other != n:
+                    a, b = find(n), find(other)
+                    if a != b:
+                        parent[b] = a
+
+    clusters: dict = defaultdict(list)
+    for n in live:
+        clusters[find(n)].append(n)
+    phone_indexes = {e[4] for n in live for e in prepared[n] if e[4] and e[3] not in held}
+    remarked = _remark_phones(org_id, phone_indexes) if phone_indexes else set()
+
+    slow, bulk = [], []
+    for members in clusters.values():
+        entries = {e[3]: e for n in members for e in prepared[n]}
+        owners = {survivors[held[index]] for index in entries if index in held}
+        new = [e for index, e in entries.items() if index not in held]
+        kinds = [e[0] for e in new]
+        over_cap = len(set(kinds)) != len(kinds) and any(c > CAPS[k] for k, c in Counter(kinds).items())
+        if len(owners) > 1 or (owners and new) or over_cap or \
+                (remarked and any(e[4] in remarked for e in new if e[4])):
+            slow.append(members)
+        else:
+            bulk.append((members, owners.pop() if owners else None, new))
+    return bulk, slow, [None] * len(prepared)
 
 
 def _survivors(org_id, person_ids: set[int]) -> dict[int, int]:
@@ -178,15 +193,15 @@ def _survivors(org_id, person_ids: set[int]) -> dict[int, int]:
     return result
 
 
-def _write(org_id, bulk, answer, source: str) -> None:
-    """New persons for the clusters nobody holds, their identifiers in bulk; known single owners as they are."""
-    fresh = [item for item in bulk if item[1] is None]
+def _write(org_id, bulk, fresh, tokens: list[str], answer, source: str) -> None:
+    """New persons for the clusters nobody holds (``fresh``), their identifiers in bulk with the values already
+    encrypted (``tokens``, in the order of the clusters' new entries); known single owners as they are."""
     person_ids = _insert_persons(org_id, len(fresh), source)
-    rows = []
+    rows, sealed = [], iter(tokens)
     for (members, _owner, new), person_id in zip(fresh, person_ids, strict=True):
         for n in members:
             answer[n] = person_id
-        rows += [(person_id, k, ns, v, i) for k, ns, v, i in new]
+        rows += [(person_id, k, ns, next(sealed), i) for k, ns, _v, i, _p in new]
     _insert_identifiers(org_id, rows, source)
     for members, owner, _new in bulk:
         if owner is not None:
@@ -223,14 +238,12 @@ def _insert_persons(org_id, count: int, source: str) -> list[int]:
 
 
 def _insert_identifiers(org_id, rows: list[tuple], source: str) -> None:
-    """Insert identifiers (person_id, kind, namespace, normalized value, index), values encrypted."""
-    value = Identifier._meta.get_field("value")
+    """Insert identifiers (person_id, kind, namespace, encrypted value, index)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     table = Identifier._meta.db_table
     sql = (f"INSERT INTO {table} (org_id, person_id, kind, namespace, value, value_index, source, created_at) "
            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 5000):
-            cursor.executemany(sql, [(org_id, person_id, kind, ns, value.get_db_prep_save(v, connection), index,
-                                      source[:40], now)
-                                     for person_id, kind, ns, v, index in rows[start:start + 5000]])
+            cursor.executemany(sql, [(org_id, person_id, kind, ns, token, index, source[:40], now)
+                                     for person_id, kind, ns, token, index in rows[start:start + 5000]])

