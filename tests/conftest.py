@@ -27,6 +27,16 @@ def _fresh_wecom_memory():
 
 
 @pytest.fixture
+def clock():
+    """Siyu's schedule clock (``siyu.core.clock``), moved by the test: ``clock.advance(days=3)``; real time after."""
+    from siyu.core import clock as core_clock
+    from tests.clock import TestClock
+
+    yield TestClock()
+    core_clock.reset()
+
+
+@pytest.fixture
 def world(db):
     from tests.factories import World  # imported here so Django-free tests can run with -p no:django
 

@@ -145,8 +145,8 @@ def console_pages(org) -> list[str]:
             "lifecycle:reports", "lifecycle:settings", "channels:list", "channels:new", "channels:welcome",
             "channels:welcome_new", "groups:codes", "groups:code_new", "groups:store_codes", "groups:store_code_new",
             "groups:store_locations", "privacy:subject_requests", "privacy:notices", "persons:list", "persons:reviews", "persons:blocked",
-            "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create", "segments:list",
-            "segments:new",
+            "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create", "content:check",
+            "content:words", "segments:list", "segments:new",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -203,7 +203,7 @@ def test_every_console_page_reads_as_finished_chinese(browser, live_server, bran
             page.goto(f"{live_server.url}/login/")
             page.get_by_label("用户名").fill(username)
             page.get_by_label("密码").fill(brand.password)
-            page.get_by_role("button", name="登录").click()
+            page.get_by_role("button", name="登录", exact=True).click()
             page.wait_for_url(f"{live_server.url}/")
             findings += [Finding(username, size, "/login/", p) for p in check_page(page, "/", size)]
             for url in pages:

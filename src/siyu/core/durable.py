@@ -19,6 +19,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from siyu.core import clock
 from siyu.core.tenancy import TenantModel
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def expire_late(model: type[DurableRow], *, now=None) -> int:
     """Settle as EXPIRED the claimable rows of a deadline model that can no longer start in time."""
     if model.deadline_seconds is None:
         return 0
-    now = now or timezone.now()
+    now = now or clock.now()
     claimable = models.Q(status=DurableRow.Status.PENDING, due_at__lte=now) | models.Q(
         status=DurableRow.Status.RUNNING, lease_until__lt=now
     )
@@ -132,7 +133,7 @@ def claim(model: type[DurableRow], *, owner: str, limit: int, lease_seconds: int
     deadline (EXPIRED, never performed), then come newest due first, so a backlog is served from the rows that
     can still be on time.
     """
-    now = timezone.now()
+    now = clock.now()  # due times and leases are schedules: tests move this clock
     sql = _claim_sql(model, connection.vendor)
     t_now, t_lease = _db_time(now), _db_time(now + timedelta(seconds=lease_seconds))
     with transaction.atomic(), connection.cursor() as cursor:
@@ -172,7 +173,7 @@ def with_claimable_rows(models: list[type[DurableRow]]) -> list[type[DurableRow]
     """
     if not models:
         return []
-    t_now = _db_time(timezone.now())
+    t_now = _db_time(clock.now())
     probes = [
         f"SELECT {index} WHERE EXISTS (SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {CLAIMABLE})"
         for index, model in enumerate(models)
@@ -229,7 +230,7 @@ def fail(row: DurableRow, owner: str, error: BaseException) -> str:
     Returns the row's new status; ``running`` (and no change) if ``owner`` no longer holds the lease.
     """
     model = type(row)
-    now = timezone.now()
+    now = clock.now()  # the retry's due time is a schedule
     if isinstance(error, RetryLater):
         status, due = DurableRow.Status.PENDING, now + timedelta(seconds=error.delay)
         # A requested retry is not an attempt that failed.
@@ -294,7 +295,7 @@ def run_row(row: DurableRow, owner: str) -> str:
 def requeue_failed(row: DurableRow) -> bool:
     """Queue a failed row again (re-drive): pending, due now, attempts from zero. False if it had not failed."""
     updated = type(row)._base_manager.filter(pk=row.pk, status=DurableRow.Status.FAILED).update(
-        status=DurableRow.Status.PENDING, due_at=timezone.now(), attempts=0, lease_until=None, lease_owner="",
+        status=DurableRow.Status.PENDING, due_at=clock.now(), attempts=0, lease_until=None, lease_owner="",
         finished_at=None,
     )
     return updated == 1

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-# The official request/response samples of reference Appendix A (from the doc pages' 请求示例/返回结果).
+# The official request/response samples of reference Appendix A (from the doc pages' 请求示例/返回结果), and from the
+# same source the moment read APIs' samples (DOC 93333: get_moment_list, _task, _customer_list, _send_result, _comments).
 SAMPLES: dict[str, dict[str, Any]] = json.loads((Path(__file__).parent / "samples.json").read_text(encoding="utf-8"))
 
 

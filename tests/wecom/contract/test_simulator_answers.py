@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.wecom.simulator.support import AGENT_ID, image_url, media_id, ok
+import json
+
+from tests.wecom.simulator.support import AGENT_ID, START, image_url, media_id, moment_media, ok
 
 from .shapes import SAMPLES, assert_shape, shape_drift
 
@@ -127,6 +129,50 @@ def test_group_messages(sim, api, corp):
     result = replay(api, "get_groupmsg_send_result", {"msgid": sent["msgid"], "userid": "rocky", "cursor": ""})
     # single-chat rows carry external_userid, group rows chat_id (the sample shows both in one row)
     assert_shape(result, SAMPLES["get_groupmsg_send_result"]["response"], optional={"send_list[].chat_id"})
+
+
+def test_group_message_list_remind_and_cancel(sim, api, corp):
+    # the official request's five attachment kinds, each with a media id the simulator issued
+    request = json.loads(json.dumps(SAMPLES["add_msg_template"]["request"]).replace('"MEDIA_ID"', json.dumps(media_id(api))))
+    sent = replay(api, "add_msg_template", {"external_userid": [corp["first"]], "chat_id_list": [], "tag_filter": {},
+                                            "sender": "rocky", "attachments": request["attachments"]})
+    listed = replay(api, "get_groupmsg_list_v2", {"start_time": START - 60, "end_time": START + 60, "creator": "rocky",
+                                                  "filter_type": 0, "cursor": ""})
+    assert [m["msgid"] for m in listed["group_msg_list"]] == [sent["msgid"]]
+    assert_shape(listed, SAMPLES["get_groupmsg_list_v2"]["response"])
+    assert_shape(replay(api, "remind_groupmsg_send", {"msgid": sent["msgid"]}), SAMPLES["remind_groupmsg_send"]["response"])
+    assert_shape(replay(api, "cancel_groupmsg_send", {"msgid": sent["msgid"]}), SAMPLES["cancel_groupmsg_send"]["response"])
+
+
+def test_moments(sim, api, corp):
+    """One moment of each kind (the official request mixes them, which WeCom refuses), then every read API."""
+    kinds = [{"msgtype": "image", "image": {"media_id": moment_media(api)}},
+             {"msgtype": "video", "video": {"media_id": moment_media(api, "video", "clip.mp4")}},
+             {"msgtype": "link", "link": {"title": "消息标题", "url": "https://example.link.com/path",
+                                          "media_id": moment_media(api)}}]
+    for attachment in kinds:
+        added = replay(api, "add_moment_task", {"attachments": [attachment],
+                                                "visible_range": {"sender_list": {"user_list": ["rocky"]}}})
+        assert_shape(added, SAMPLES["add_moment_task"]["response"])
+    sim.advance(2)
+    listed = replay(api, "get_moment_list", {"start_time": START - 60, "end_time": START + 60, "creator": None,
+                                             "filter_type": 0, "cursor": "", "limit": 20})
+    assert len(listed["moment_list"]) == 3
+    # 企业发表 moments carry no creator (DOC 93333); the simulator posts no location
+    assert_shape(listed, SAMPLES["get_moment_list"]["response"], optional={
+        "moment_list[].creator", "moment_list[].location", "moment_list[].location.latitude",
+        "moment_list[].location.longitude", "moment_list[].location.name"})
+    moment = listed["moment_list"][0]["moment_id"]
+    sim.publish_moment(moment, "rocky")
+    sim.like_moment(moment, "rocky", corp["first"])
+    sim.comment_moment(moment, "rocky", corp["first"])
+    who = {"moment_id": moment, "userid": "rocky", "cursor": ""}
+    assert_shape(replay(api, "get_moment_task", {"moment_id": moment, "cursor": ""}), SAMPLES["get_moment_task"]["response"])
+    assert_shape(replay(api, "get_moment_customer_list", who), SAMPLES["get_moment_customer_list"]["response"])
+    assert_shape(replay(api, "get_moment_send_result", who), SAMPLES["get_moment_send_result"]["response"])
+    # the sample also shows a member's own like and comment; simulated reactions are customers'
+    assert_shape(replay(api, "get_moment_comments", {"moment_id": moment, "userid": "rocky"}),
+                 SAMPLES["get_moment_comments"]["response"], optional={"comment_list[].userid", "like_list[].userid"})
 
 
 def test_customer_groups(sim, api, corp):

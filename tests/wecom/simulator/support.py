@@ -129,3 +129,8 @@ def staff(sim: Simulator, *userids: str) -> None:
     """Add members quietly (their create_user callbacks are not what these tests look at)."""
     for userid in userids:
         sim.add_staff(userid, userid.capitalize())
+
+
+def moment_media(api: Api, kind: str = "image", filename: str = "photo.jpg") -> str:
+    """A media id a moment accepts: media/upload_attachment for 朋友圈 (attachment_type 1)."""
+    return ok(api.upload("media/upload_attachment", filename=filename, media_type=kind, attachment_type=1))["media_id"]

@@ -97,7 +97,7 @@ CLIENT_COMMANDS = {
     "call": ("any control action with a JSON object of arguments", [("action", {}), ("json", {"nargs": "?", "default": "{}"})],
              lambda a: ("POST", a.action, json.loads(a.json))),
     **{view: (f"GET /sim/{view}", [], (lambda v: lambda a: ("GET", v, {}))(view))
-       for view in ("state", "staff", "customers", "groups", "messages", "welcome", "group-welcomes", "deliveries")},
+       for view in ("state", "staff", "customers", "groups", "messages", "welcome", "group-welcomes", "moments", "deliveries")},
 }
 
 

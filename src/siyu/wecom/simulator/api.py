@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from . import ids
 from .errors import ERRMSG, ApiError
+from .limits import JSAPI_TICKET_PER_APP
 from .state import (
     GROUP_RESIGNED_DONE,
     TRANSFER_DONE,
@@ -36,9 +37,6 @@ from .state import (
     GroupMember,
     GroupWelcomeTemplate,
     JoinWay,
-    MomentTask,
-    MsgTemplate,
-    SendResult,
     Tag,
     TagGroup,
     Transfer,
@@ -321,14 +319,40 @@ def gettoken(sim, q, body):
 
 @route("get_jsapi_ticket", "GET")
 def get_jsapi_ticket(sim, q, body):
-    return {"ticket": ids.ticket(), "expires_in": 7200}
+    """The corp ticket for ``wx.config`` (DOC 90506): 400 an hour per corp (the route's window), 100 per app."""
+    if not sim.rate_allows(JSAPI_TICKET_PER_APP):
+        raise ApiError(45009, "jsapi_ticket fetched more than 100 times this hour by this app")
+    return sim.issue_js_ticket("corp")
 
 
 @route("ticket/get", "GET")
 def ticket_get(sim, q, body):
+    """The app ticket for ``wx.agentConfig`` (DOC 90506): ``type=agent_config``, 100 an hour per app."""
     if q.get("type") != "agent_config":
         raise ApiError(40058, "type must be agent_config")
-    return {"ticket": ids.ticket(), "expires_in": 7200}
+    return sim.issue_js_ticket("agent")
+
+
+# --- identity of a visitor (获取访问用户身份 DOC 91023; web login DOC 98176 uses the same call) -------------
+
+
+@route("auth/getuserinfo", "GET")
+def auth_getuserinfo(sim, q, body):
+    """Trade a code from the authorize or web-login page for who the visitor is: a member's ``userid``, or a
+    WeChat user's ``openid``. A code works once and for 5 minutes ("code只能使用一次，5分钟未被使用自动过期");
+    a missing code is 41008, an unknown, used or expired one 40029 (global errcodes, DOC 90313)."""
+    code = q.get("code")
+    if not code:
+        raise ApiError(41008)
+    grant = sim.state.oauth_codes.get(code)
+    if grant is None or grant.used or sim.now() - grant.issued_at >= sim.limits.oauth_code_ttl:
+        raise ApiError(40029)
+    grant.used = True
+    if not grant.userid:
+        return {"openid": grant.openid}
+    if grant.scope == "snsapi_privateinfo":
+        return {"userid": grant.userid, "user_ticket": ids.oauth_code(), "expires_in": 1800}
+    return {"userid": grant.userid}
 
 
 # --- media (上传临时素材 doc 90253, 上传图片 doc 90256) ----------------------------------------------------
@@ -1024,118 +1048,6 @@ def group_welcome_template_del(sim, q, body):
     return {}
 
 
-# --- group messaging (§3.6) ----------------------------------------------------------------------
-
-
-def _tag_filter(sim, body: dict) -> list[set[str]]:
-    groups = _object(body, "tag_filter").get("group_list") or []
-    if not isinstance(groups, list):
-        raise ApiError(40058, "tag_filter.group_list must be a list")
-    result = []
-    for group in groups:
-        tags = _list(group if isinstance(group, dict) else {}, "tag_list", max_items=100)
-        for tid in tags:
-            _live_tag(sim, tid)
-        if tags:
-            result.append(set(tags))
-    return result
-
-
-@route("externalcontact/add_msg_template")
-def add_msg_template(sim, q, body):
-    """Creates member tasks; nothing is sent until each member confirms (control: confirm_groupmsg)."""
-    state = sim.state
-    chat_type = _str(body, "chat_type") or "single"
-    if chat_type not in ("single", "group"):
-        raise ApiError(40058, "chat_type must be single or group")
-    text, attachments = _validate_content(sim, body)
-    sender = _str(body, "sender")
-    if sender:
-        _active_user(sim, sender, "sender")
-    fail_list: list[str] = []
-    results: list[SendResult] = []
-    if chat_type == "single":
-        wanted = _list(body, "external_userid", max_items=10000)
-        tag_groups = _tag_filter(sim, body)
-        _bool(body, "allow_select", False)  # validated only: simulated members send to everyone they were given
-
-        def eligible(rel) -> bool:
-            return (not sender or rel.userid == sender) and all(g.intersection(rel.tag_ids) for g in tag_groups)
-
-        if wanted:
-            by_customer = {}
-            for ext in dict.fromkeys(wanted):
-                rels = [r for r in state.relations_of_customer(ext) if not sender or r.userid == sender]
-                if not rels:
-                    fail_list.append(ext)
-                    continue
-                by_customer[ext] = [r for r in rels if eligible(r)]
-        else:
-            by_customer = {}
-            for rel in state.relations.values():
-                if rel.status in VISIBLE and eligible(rel):
-                    by_customer.setdefault(rel.external_userid, []).append(rel)
-        for ext, rels in by_customer.items():
-            if rels:  # without a sender, the customer's last-interacting member gets the task
-                chosen = max(rels, key=lambda r: (r.last_chat_at, r.createtime))
-                results.append(SendResult(chosen.userid, external_userid=ext))
-    else:
-        if not sender:
-            raise _missing("sender")
-        chat_ids = _list(body, "chat_id_list", max_items=2000)
-        owned = [g.chat_id for g in state.groups.values() if g.owner == sender and not g.dismissed]
-        for chat_id in (dict.fromkeys(chat_ids) if chat_ids else owned):
-            if chat_id in owned:
-                results.append(SendResult(sender, chat_id=chat_id))
-            else:
-                fail_list.append(chat_id)
-    template = MsgTemplate(ids.msgid(), chat_type, int(sim.now()), sender or "", text, attachments)
-    template.results = results
-    template.tasks = {r.userid: 0 for r in results}
-    state.msg_templates[template.msgid] = template
-    return {"fail_list": fail_list, "msgid": template.msgid}
-
-
-def _template(sim, body) -> MsgTemplate:
-    msgid = _str(body, "msgid", required=True)
-    template = sim.state.msg_templates.get(msgid)
-    if template is None:
-        raise ApiError(40058, f"invalid msgid {msgid}")
-    return template
-
-
-@route("externalcontact/get_groupmsg_task")
-def get_groupmsg_task(sim, q, body):
-    template = _template(sim, body)
-    limit = _int(body, "limit", default=500, lo=1, hi=1000)
-    rows = []
-    for userid, sent in template.tasks.items():
-        row = {"userid": userid, "status": 2 if sent else 0}
-        if sent:
-            row["send_time"] = sent
-        rows.append(row)
-    page, next_cursor = _page("task", rows, _str(body, "cursor"), limit)
-    return {"next_cursor": next_cursor, "task_list": page}
-
-
-@route("externalcontact/get_groupmsg_send_result")
-def get_groupmsg_send_result(sim, q, body):
-    template = _template(sim, body)
-    userid = _str(body, "userid", required=True)
-    limit = _int(body, "limit", default=500, lo=1, hi=1000)
-    rows = []
-    for result in template.results:
-        if result.userid != userid:
-            continue
-        row = {"external_userid": result.external_userid} if result.external_userid else {"chat_id": result.chat_id}
-        row.update(userid=result.userid, status=result.status)
-        if result.send_time:
-            row["send_time"] = result.send_time
-        rows.append(row)
-    page, next_cursor = _page("send", rows, _str(body, "cursor"), limit)
-    return {"next_cursor": next_cursor, "send_list": page}
-
-
 # --- customer groups (§3.7, §3.8) ---------------------------------------------------------------------
 
 
@@ -1422,71 +1334,6 @@ def groupchat_onjob_transfer(sim, q, body):
     return _transfer_groups(sim, body, resigned=False)
 
 
-# --- moments (§3.10) -----------------------------------------------------------------------------------
-
-
-@route("externalcontact/add_moment_task")
-def add_moment_task(sim, q, body):
-    """Images ≤9, or one video, or one link; rate-limited to 10 tasks a minute (limits.per_api_minute)."""
-    text = _object(body, "text")
-    content = _str(text, "content", max_chars=2000) if text else None
-    attachments = body.get("attachments") or []
-    if not isinstance(attachments, list):
-        raise ApiError(40058, "attachments must be a list")
-    kinds = [a.get("msgtype") if isinstance(a, dict) else None for a in attachments]
-    if any(k not in ("image", "video", "link") for k in kinds):
-        raise ApiError(40058, "attachments msgtype must be image, video or link")
-    if set(kinds) - {"image"} and len(kinds) > 1:
-        raise ApiError(40058, "attachments: up to 9 images, or 1 video, or 1 link")
-    if len(kinds) > 9:
-        raise ApiError(40058, "attachments exceed max count 9")
-    for att, kind in zip(attachments, kinds):
-        payload = att.get(kind) if isinstance(att.get(kind), dict) else {}
-        if not payload.get("media_id"):
-            raise ApiError(40058, f"{kind}.media_id missing")
-        if kind == "link":
-            _str(payload, "url", required=True)
-    if not content and not attachments:
-        raise ApiError(40058, "text and attachments cannot both be empty")
-    visible = _object(body, "visible_range")
-    senders = _object(visible, "sender_list")
-    users = _list(senders, "user_list")
-    departments = _list(senders, "department_list", item=int)
-    tags = _list(_object(visible, "external_contact_list"), "tag_list")
-    task = MomentTask(
-        ids.jobid(),
-        ids.moment_id(),
-        sim.now(),
-        invalid_users=[u for u in users if sim.state.active_staff(u) is None],
-        invalid_departments=[d for d in departments if d not in sim.state.departments],
-        invalid_tags=[t for t in tags if t not in sim.state.tags or sim.state.tags[t].deleted],
-        text={"content": content} if content else None,
-        attachments=attachments,
-    )
-    sim.state.moment_tasks[task.jobid] = task
-    return {"jobid": task.jobid}
-
-
-@route("externalcontact/get_moment_task_result", "GET")
-def get_moment_task_result(sim, q, body):
-    task = sim.state.moment_tasks.get(q.get("jobid") or "")
-    if task is None or sim.now() - task.created_at > 86400:  # a jobid is valid for 24 hours
-        raise ApiError(40058, "invalid jobid")
-    if sim.now() - task.created_at < sim.limits.moment_task_seconds:
-        return {"status": 2, "type": "add_moment_task"}
-    return {
-        "status": 3,
-        "type": "add_moment_task",
-        "result": {
-            "errcode": 0,
-            "errmsg": "ok",
-            "moment_id": task.moment_id,
-            "invalid_sender_list": {"user_list": task.invalid_users, "department_list": task.invalid_departments},
-            "invalid_external_contact_list": {"tag_list": task.invalid_tags},
-        },
-    }
-
-
 # --- app messages to staff (message/send) ---------------------------------------------------
 
 
@@ -1537,3 +1384,6 @@ def message_send(sim, q, body):
     result["msgid"] = message.msgid
     return result
 
+
+# 企业群发 and 客户朋友圈 live in their own module; importing it registers their routes.
+from . import messaging  # noqa: E402,F401

@@ -22,9 +22,10 @@ ACTIONS = (
     "customer-deletes-staff", "staff-deletes-customer", "staff-edits-customer", "refuse-transfer",
     "admin-add-tags", "admin-edit-tag", "admin-delete-tags", "admin-reorder-tags", "admin-reorder-tag-groups",
     "create-group", "join-group", "leave-group", "rename-group", "set-group-notice", "change-group-owner",
-    "set-group-welcome", "dismiss-group", "confirm-groupmsg",
+    "set-group-welcome", "dismiss-group", "confirm-groupmsg", "set-groupmsg-rule",
+    "publish-moment", "like-moment", "comment-moment",
     "advance", "fail-next", "expire-tokens", "set-limits", "set-callback-url", "set-duplicate-deliveries",
-    "redeliver-all", "flush", "save",
+    "redeliver-all", "flush", "save", "set-trusted-domains", "check-jsapi-signature",
 )
 
 # view -> (method name, {query parameter: converter})
@@ -35,6 +36,7 @@ VIEWS = {
     "groups": ("list_groups", {}),
     "messages": ("messages", {"touser": str}),
     "welcome": ("welcomes", {}),
+    "moments": ("moments", {}),
     "group-welcomes": ("group_welcomes", {"chat_id": str}),
     "deliveries": ("delivery_log", {"limit": int}),
     "archive": ("archive", {"seq": int, "limit": int}),

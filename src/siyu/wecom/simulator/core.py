@@ -16,18 +16,19 @@ callback handler cannot deadlock the simulator.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import random
 import threading
 from typing import Any, Iterator
 
-from siyu.wecom.crypto import WXBizMsgCrypt
+from siyu.wecom.crypto import WXBizMsgCrypt, jsapi_signature
 
 from . import api, callbacks, ids, names
 from .callbacks import CallbackSender, Deliver, Delivery, Event
 from .clock import SimClock
 from .errors import ApiError, NotFound, SimulatorError, format_errmsg
-from .limits import Limits, RateLimiter, receipts_in_period, receive_cap
+from .limits import Limits, RateLimiter, receipts_in_period, receive_cap, start_of_day
 from .wsgi import application
 from .state import (
     ACTIVE,
@@ -45,6 +46,9 @@ from .state import (
     GroupChat,
     GroupMember,
     GroupWelcomeDelivery,
+    JsTicket,
+    MomentReaction,
+    OAuthCode,
     Relation,
     Snapshotter,
     Staff,
@@ -291,6 +295,58 @@ class Simulator:
             token = ids.access_token()
             self.state.tokens[token] = now + self.limits.token_ttl
             return token, self.limits.token_ttl
+
+    def rate_allows(self, key: str) -> bool:
+        """Count one call against a quota of its own (a per-app share of an API's quota) at the current time."""
+        return self._rate.allow(key, self.clock.now())
+
+    # --- JS-SDK tickets and sign-in codes (DOC 90506, 91022, 91023, 98152) --------------------------
+
+    def issue_js_ticket(self, kind: str) -> dict[str, Any]:
+        """Mint a ticket of ``kind`` ("corp" or "agent") valid for ``limits.ticket_ttl`` seconds."""
+        with self._lock:
+            now = self.clock.now()
+            tickets = self.state.js_tickets
+            for stale in [t for t, held in tickets.items() if held.expires_at <= now]:
+                del tickets[stale]
+            ticket = ids.ticket()
+            tickets[ticket] = JsTicket(kind, now + self.limits.ticket_ttl)
+            self.state.tickets_issued[kind] = self.state.tickets_issued.get(kind, 0) + 1
+            return {"ticket": ticket, "expires_in": self.limits.ticket_ttl}
+
+    def check_jsapi_signature(self, kind: str, url: str, timestamp: str | int, noncestr: str, signature: str) -> dict[str, Any]:
+        """What the WeCom client does with ``wx.config`` (kind "corp") or ``wx.agentConfig`` (kind "agent"): the
+        signature must be made with a live ticket of that kind (DOC 96909), else "invalid signature"."""
+        if kind not in ("corp", "agent"):
+            raise SimulatorError("kind must be corp or agent")
+        with self._lock:
+            now = self.clock.now()
+            live = [t for t, held in self.state.js_tickets.items() if held.kind == kind and held.expires_at > now]
+        if not any(jsapi_signature(t, noncestr, timestamp, url) == signature for t in live):
+            raise SimulatorError(f"{'config' if kind == 'corp' else 'agentConfig'}:invalid signature")
+        return {"ok": True}
+
+    def set_trusted_domains(self, domains: list[str]) -> dict[str, Any]:
+        """The app's trusted domains (可信域名): the only hosts the sign-in pages redirect to (else 50001)."""
+        if isinstance(domains, str) or not all(isinstance(d, str) and d.strip() for d in domains):
+            raise SimulatorError("domains must be a list of host names (host or host:port)")
+        with self._change():
+            self.state.trusted_domains = [d.strip().lower() for d in domains]
+            return {"trusted_domains": list(self.state.trusted_domains)}
+
+    def issue_oauth_code(self, userid: str | None, scope: str = "snsapi_base") -> str:
+        """The code the sign-in pages hand to ``redirect_uri`` for a member (``userid``) or, with ``None``, for a
+        WeChat user outside the corp. Departed members cannot sign in."""
+        with self._change():
+            if userid is not None and self.state.active_staff(userid) is None:
+                raise NotFound(f"no active member {userid!r}")
+            now = self.clock.now()
+            codes = self.state.oauth_codes
+            for stale in [c for c, g in codes.items() if g.used or now - g.issued_at >= self.limits.oauth_code_ttl]:
+                del codes[stale]
+            code = ids.oauth_code()
+            codes[code] = OAuthCode(code, now, userid or "", "" if userid else ids.openid(), scope)
+            return code
 
     # --- time-driven changes --------------------------------------------------------------------
 
@@ -1047,6 +1103,8 @@ class Simulator:
                 raise NotFound(f"{userid!r} has no task in {msgid!r}")
             if template.tasks[userid]:
                 raise SimulatorError("this member already sent the task")
+            if template.cancelled:
+                raise SimulatorError("the group message was cancelled (cancel_groupmsg_send): it can no longer be sent")
             now = self.clock.now()
             template.tasks[userid] = int(now)
             counts = {1: 0, 2: 0, 3: 0}
@@ -1069,6 +1127,66 @@ class Simulator:
                     self.state.groupmsg_receipts.setdefault(target, []).append(now)
                 counts[row.status] += 1
             return {"msgid": msgid, "userid": userid, "sent": counts[1], "not_friend": counts[2], "over_cap": counts[3]}
+
+    def set_groupmsg_rule(self, rule: str) -> dict[str, str]:
+        """The admin's 群发助手 → 设置群发规则 (DOC 92135): each customer and group receives at most as many
+        enterprise group messages a month as the month has days (``month``), or 7 a week (``week7``), or 1 a day
+        (``day1``)."""
+        self.set_limits(groupmsg_receive_cap=rule)
+        return {"groupmsg_receive_cap": rule}
+
+    # --- moments ---------------------------------------------------------------------------------
+
+    def _moment_copy(self, moment_id: str, userid: str):
+        moment = self.state.moments.get(moment_id)
+        if moment is None:
+            raise NotFound(f"no moment {moment_id!r}")
+        if userid not in moment.tasks:
+            raise NotFound(f"{userid!r} has no task in {moment_id!r}")
+        return moment
+
+    def publish_moment(self, moment_id: str, userid: str) -> dict[str, Any]:
+        """The member publishes their 企业朋友圈 task; their customers in its range can see it from now on."""
+        with self._change():
+            moment = self._moment_copy(moment_id, userid)
+            if moment.tasks[userid]:
+                raise SimulatorError("this member already published the moment")
+            if moment.cancelled:
+                raise SimulatorError("the moment was cancelled (cancel_moment_task): it can no longer be published")
+            now = self.clock.now()
+            moment.tasks[userid] = int(now)
+            cap, today = self.limits.moment_customer_daily_cap, start_of_day(now)
+            seen = []
+            for ext in moment.audience[userid]:
+                views = self.state.moment_views.setdefault(ext, [])
+                if cap and sum(1 for t in views if t >= today) >= cap:
+                    continue
+                views.append(now)
+                seen.append(ext)
+            moment.seen[userid] = seen
+            return {"moment_id": moment_id, "userid": userid, "visible_to": len(seen),
+                    "over_daily_cap": len(moment.audience[userid]) - len(seen)}
+
+    def _react(self, kind: str, moment_id: str, userid: str, external_userid: str) -> dict[str, Any]:
+        with self._change():
+            moment = self._moment_copy(moment_id, userid)
+            if not moment.tasks[userid]:
+                raise SimulatorError(f"{userid!r} has not published {moment_id!r}: nobody can see it yet")
+            if external_userid not in moment.seen.get(userid, []):
+                raise SimulatorError(f"{external_userid!r} cannot see {userid!r}'s copy of {moment_id!r}")
+            reactions = getattr(moment, kind).setdefault(userid, [])
+            if kind == "likes" and any(r.external_userid == external_userid for r in reactions):
+                raise SimulatorError("a customer likes a moment once")
+            reactions.append(MomentReaction(external_userid=external_userid, create_time=self._ts()))
+            return {"moment_id": moment_id, "userid": userid, kind: len(reactions)}
+
+    def like_moment(self, moment_id: str, userid: str, external_userid: str) -> dict[str, Any]:
+        """A customer who sees the member's copy likes it (once)."""
+        return self._react("likes", moment_id, userid, external_userid)
+
+    def comment_moment(self, moment_id: str, userid: str, external_userid: str) -> dict[str, Any]:
+        """A customer who sees the member's copy comments on it (WeCom reports who and when, not the text)."""
+        return self._react("comments", moment_id, userid, external_userid)
 
     # --- inspection ------------------------------------------------------------------------------
 
@@ -1098,6 +1216,8 @@ class Simulator:
                 "group_welcomes": len(s.group_welcomes),
                 "archive_messages": len(s.archive),
                 "deliveries": len(self._callbacks.deliveries),
+                "jsapi_tickets_issued": s.tickets_issued.get("corp", 0),
+                "agent_tickets_issued": s.tickets_issued.get("agent", 0),
             }
 
     def choices(self) -> dict[str, list]:
@@ -1137,6 +1257,11 @@ class Simulator:
         """App messages Siyu sent to staff through message/send."""
         with self._lock:
             return [vars(m).copy() for m in self.state.app_messages if touser is None or touser in m.touser]
+
+    def moments(self) -> list[dict[str, Any]]:
+        """Moments created with add_moment_task: each member's publish time, audience, likes and comments."""
+        with self._lock:
+            return [dataclasses.asdict(m) for m in self.state.moments.values()]
 
     def welcomes(self) -> list[dict[str, Any]]:
         """Welcome messages Siyu sent through send_welcome_msg, with their attachments."""

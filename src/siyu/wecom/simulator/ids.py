@@ -55,6 +55,16 @@ def ticket() -> str:
     return secrets.token_urlsafe(64)
 
 
+def oauth_code() -> str:
+    """An OAuth code: opaque, url-safe, 43 chars like the welcome code (WeCom's are of that kind)."""
+    return secrets.token_urlsafe(32)[:43]
+
+
+def openid() -> str:
+    """A WeChat user's openid as WeCom's OAuth hands it for people outside the corp (``o`` + 27 chars)."""
+    return "o" + _random(27)
+
+
 def msgid() -> str:
     """A group-message task id: ``msg`` + 25 alphanumerics (like ``msgGCAAAXtWyujaWJHDDGi0mAAAA``)."""
     return "msg" + _random(25, _ALNUM)
@@ -104,3 +114,9 @@ def hint(now: float) -> str:
 def member_version(member_ids: list[str]) -> str:
     """A group's member-list hash (``member_version``/``CurMemVer``): md5 of the sorted ids."""
     return hashlib.md5("|".join(sorted(member_ids)).encode("utf-8")).hexdigest()
+
+
+def moment_media_id(source: str) -> str:
+    """The permanent id get_moment_list gives a moment's image or video (``WWCISP_…``), derived from the uploaded
+    media_id so every read of the same moment answers the same id."""
+    return "WWCISP_" + base64.urlsafe_b64encode(hashlib.sha256(source.encode()).digest()).decode().rstrip("=")[:40]

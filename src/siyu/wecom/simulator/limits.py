@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 GROUPMSG_CAP_MODES = ("month", "week7", "day1")
+JSAPI_TICKET_PER_APP = "get_jsapi_ticket (per app)"
 CHINA = timezone(timedelta(hours=8))  # WeCom's days, weeks and months are Beijing time
 
 
@@ -23,8 +24,16 @@ class Limits:
     api_per_hour: int = 150_000
     # Endpoint-specific quotas on top (moments: 10 tasks/min; tickets: DOC 90506).
     per_api_minute: dict[str, int] = field(default_factory=lambda: {"externalcontact/add_moment_task": 10})
-    per_api_hour: dict[str, int] = field(default_factory=lambda: {"get_jsapi_ticket": 400, "ticket/get": 100})
+    # DOC 90506 (JS-SDK): the corp jsapi_ticket "一小时内，一个企业最多可获取400次，且单个应用不能超过100次";
+    # the app ticket (ticket/get) 100 an hour per app. The per-app share of get_jsapi_ticket has its own key,
+    # counted by the handler with the app's id (the simulator has one app, so that is the bound that bites).
+    per_api_hour: dict[str, int] = field(default_factory=lambda: {
+        "get_jsapi_ticket": 400, JSAPI_TICKET_PER_APP: 100, "ticket/get": 100})
     token_ttl: int = 7200
+    # DOC 90506: "jsapi_ticket的有效期为7200秒" (both tickets).
+    ticket_ttl: int = 7200
+    # DOC 91023 (获取访问用户身份): "code只能使用一次，5分钟未被使用自动过期".
+    oauth_code_ttl: int = 300
     welcome_code_ttl: int = 20
     # Joining by QR code stops at 200 members; invitations up to the external-group cap of 500 (§3.13).
     group_qr_cap: int = 200
@@ -36,6 +45,9 @@ class Limits:
     max_corp_tags: int = 3000
     # add_moment_task is asynchronous: get_moment_task_result reports "creating" for this long.
     moment_task_seconds: int = 2
+    # Reference §3.10/§7: whether WeCom caps how many moments one customer is shown a day is unverified, so it
+    # is a switch: when N > 0, a customer already shown N moments that (Beijing) day does not see another one.
+    moment_customer_daily_cap: int = 0
     # Doc 92120: without owner_filter, an app whose visible range holds more than 1,000 people gets 81017.
     groupchat_list_unfiltered_max: int = 1000
     # Doc 90313 (45029 回包大小超过上限): "由于通讯录组织架构庞大，建议按部门分别拉取，同时不要指定fetch_child=1".
@@ -105,6 +117,11 @@ def receive_cap(limits: Limits, now: float) -> int:
         day = datetime.fromtimestamp(now, CHINA)
         return calendar.monthrange(day.year, day.month)[1]
     return 7 if limits.groupmsg_receive_cap == "week7" else 1
+
+
+def start_of_day(now: float) -> float:
+    """Midnight (Beijing time) of the day ``now`` falls in."""
+    return datetime.fromtimestamp(now, CHINA).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 def receipts_in_period(state, limits: Limits, target: str, now: float) -> int:

@@ -212,6 +212,10 @@ class MsgTemplate:
     # userid -> send time (0 while the member has not confirmed the task).
     tasks: dict[str, int] = field(default_factory=dict)
     results: list[SendResult] = field(default_factory=list)
+    # cancel_groupmsg_send: members who had not sent can no longer send.
+    cancelled: bool = False
+    # sim times of remind_groupmsg_send calls (at most 3 in 24 hours).
+    reminders: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -238,6 +242,39 @@ class MomentTask:
 
 
 @dataclass
+class MomentReaction:
+    """A like or a comment on one member's copy of a moment, by a customer (or a member)."""
+
+    external_userid: str = ""
+    userid: str = ""
+    create_time: int = 0
+
+
+@dataclass
+class Moment:
+    """A 企业朋友圈 post: created by add_moment_task, published by each member on their own phone."""
+
+    moment_id: str
+    create_time: int
+    visible_type: int  # 0 部分可见 (a tag_list was given), 1 公开
+    text: dict[str, Any] | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    creator: str = ""
+    create_type: int = 0  # 0 企业发表, 1 个人发表
+    # member userid -> publish time (0 until the member publishes it).
+    tasks: dict[str, int] = field(default_factory=dict)
+    # member userid -> the customers who will see the member's copy (visible range ∩ the member's customers).
+    audience: dict[str, list[str]] = field(default_factory=dict)
+    # member userid -> the customers who can see the member's published copy (the audience, less those over
+    # limits.moment_customer_daily_cap when it was published).
+    seen: dict[str, list[str]] = field(default_factory=dict)
+    # member userid -> likes / comments on that member's copy.
+    likes: dict[str, list[MomentReaction]] = field(default_factory=dict)
+    comments: dict[str, list[MomentReaction]] = field(default_factory=dict)
+    cancelled: bool = False
+
+
+@dataclass
 class AppMessage:
     msgid: str
     agentid: int
@@ -254,6 +291,26 @@ class WelcomeCode:
     external_userid: str
     issued_at: float
     used: bool = False
+
+
+@dataclass
+class OAuthCode:
+    """A code handed to ``redirect_uri`` by the authorize page or the web-login page (DOC 91022 / 98152)."""
+
+    code: str
+    issued_at: float
+    userid: str = ""  # a member; empty for a WeChat user outside the corp, who gets ``openid`` instead
+    openid: str = ""
+    scope: str = "snsapi_base"
+    used: bool = False
+
+
+@dataclass
+class JsTicket:
+    """A JS-SDK ticket handed out by get_jsapi_ticket ("corp") or ticket/get?type=agent_config ("agent")."""
+
+    kind: str
+    expires_at: float
 
 
 @dataclass
@@ -301,6 +358,8 @@ class Media:
     created_at: float
     filename: str = ""
     size: int = 0
+    # media/upload_attachment: 1 朋友圈, 2 商品图册; 0 = a plain media/upload (not usable in moments).
+    attachment_type: int = 0
 
 
 @dataclass
@@ -325,6 +384,7 @@ class State:
     msg_templates: dict[str, MsgTemplate] = field(default_factory=dict)
     transfers: list[Transfer] = field(default_factory=list)
     moment_tasks: dict[str, MomentTask] = field(default_factory=dict)
+    moments: dict[str, Moment] = field(default_factory=dict)
     app_messages: list[AppMessage] = field(default_factory=list)
     welcome_codes: dict[str, WelcomeCode] = field(default_factory=dict)
     welcome_messages: list[WelcomeMessage] = field(default_factory=list)
@@ -341,6 +401,14 @@ class State:
     # access token -> expiry (sim time); tokens are dropped by expire_tokens().
     tokens: dict[str, float] = field(default_factory=dict)
     revoked_tokens: list[str] = field(default_factory=list)
+    # OAuth / web-login codes by value, the app's trusted domains (可信域名, host or host:port) that
+    # redirect_uri must match, and the JS-SDK tickets issued with their expiry (sim time).
+    oauth_codes: dict[str, OAuthCode] = field(default_factory=dict)
+    trusted_domains: list[str] = field(default_factory=list)
+    js_tickets: dict[str, JsTicket] = field(default_factory=dict)
+    tickets_issued: dict[str, int] = field(default_factory=dict)
+    # external_userid -> sim times a published moment became visible to them.
+    moment_views: dict[str, list[float]] = field(default_factory=dict)
     # external_userid or chat_id -> sim times it received a 企业群发 message.
     groupmsg_receipts: dict[str, list[float]] = field(default_factory=dict)
     sim_time: float = 0.0
