@@ -121,3 +121,7 @@ api.add_router("/v1", channels_router)
 from siyu.cdp.orders_api import router as orders_router  # noqa: E402
 
 api.add_router("/v1", orders_router)
+
+from siyu.privacy.api import router as consent_router  # noqa: E402
+
+api.add_router("/v1", consent_router)

@@ -97,6 +97,7 @@ def load_demo() -> DemoInfo:
     ensure_demo_products(org)
     load_history_demo(org)
     load_cdp_demo(org)
+    load_privacy_demo(org)
     move_demo_pictures(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
 
@@ -215,6 +216,13 @@ def load_cdp_demo(org) -> None:
     from siyu.cdp import demo_data
 
     demo_data.load_cdp_demo(org)
+
+
+def load_privacy_demo(org) -> None:
+    """A published privacy notice and consent records (``siyu.privacy.demo_data``)."""
+    from siyu.privacy import demo_data
+
+    demo_data.load_privacy_demo(org)
 
 
 def load_lifecycle_demo(org) -> None:

@@ -12,6 +12,7 @@ from siyu.customers.models import Relation, RelationTag, Tag
 from siyu.groups.models import GroupMember
 from siyu.lifecycle.models import CustomerLifecycle
 from siyu.orgs.models import Staff, Store
+from siyu.privacy.models import ConsentRecord
 from siyu.segments.models import SegmentMembership
 
 
@@ -106,6 +107,10 @@ class World:
         for segment_id, person_id in SegmentMembership.objects.filter(org=org, left_at__isnull=True).values_list("segment_id", "person_id"):
             self.segments[segment_id].add(person_id)
 
+        self.consents = defaultdict(list)
+        for record in ConsentRecord.objects.filter(org=org):
+            self.consents[record.customer_id, record.purpose].append(record)
+
     def members(self, rule: dict) -> set[int]:
         return {p.pk for p in self.persons if p.merged_into_id is None and self.holds(rule, p)}
 
@@ -195,3 +200,10 @@ class World:
 
     def when_segment(self, rule, person) -> bool:
         return person.pk in self.segments[rule["segment"]]
+
+    def when_consent(self, rule, person) -> bool:
+        in_force = [r for r in self.consents[person.customer_id, rule["purpose"]] if r.at <= self.now]
+        if not in_force:
+            return rule["state"] == "unknown"
+        latest = max(in_force, key=lambda r: (r.at, r.pk))
+        return rule["state"] == ("granted" if latest.granted else "withdrawn")

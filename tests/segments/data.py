@@ -13,6 +13,7 @@ from siyu.customers.models import Customer, Relation, RelationTag, Tag
 from siyu.groups.models import CustomerGroup, GroupMember
 from siyu.lifecycle.models import CustomerLifecycle, Stage
 from siyu.orgs.models import Staff
+from siyu.privacy.models import ConsentRecord
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -111,6 +112,7 @@ def build(world, *, persons: int = 90, seed: int = 7) -> Built:
             message += 1
             Event.objects.create(org=org, source=source, person=merged, type=Event.Type.TRACK, name="Material Opened",
                                  message_id=f"m{message}", timestamp=NOW - DAY, received_at=NOW)
+    _consents(org, random.Random(seed + 1))
     return built
 
 
@@ -152,3 +154,14 @@ def _edges(built, org, source, staff, tag, stages) -> None:
     ordered(person("order_completed"), NOW - DAY, "completed")
     ordered(person("tagged_on_a_deleted_relation", relation_status=Relation.Status.DELETED_BY_CUSTOMER), NOW - DAY)
     Person.objects.create(org=org, traits={"level": "gold"})  # no customer: no tags, no stage
+
+
+def _consents(org, rnd: random.Random) -> None:
+    """Consent records with the edges of "latest record": a change exactly at NOW and a second after it (not yet in
+    force), two records at the same instant (the later row wins), customers with no record at all."""
+    moments = [NOW - 30 * DAY, NOW - DAY, NOW - SECOND, NOW, NOW + SECOND]
+    for customer in Customer.objects.filter(org=org).order_by("pk"):
+        for purpose in ("marketing", "profiling", "location"):
+            for _ in range(rnd.choice([0, 0, 1, 2, 3])):
+                ConsentRecord.objects.create(org=org, customer=customer, purpose=purpose, granted=rnd.random() < 0.6,
+                                             source="h5", at=rnd.choice(moments))

@@ -83,6 +83,8 @@ def conditions(built):
         st.fixed_dictionaries({"type": st.just("staff"), "ids": ids(built.staff)}),
         st.fixed_dictionaries({"type": st.just("store"), "ids": ids(built.stores)}),
         st.fixed_dictionaries({"type": st.just("customer_group"), "ids": ids(built.groups)}),
+        st.fixed_dictionaries({"type": st.just("consent"), "purpose": st.sampled_from(["marketing", "profiling", "location"]),
+                               "state": st.sampled_from(["granted", "withdrawn", "unknown"])}),
         st.fixed_dictionaries({"type": st.just("source"),
                                "sources": st.lists(st.sampled_from(["web", "app", "pos", "wecom"]), min_size=1, max_size=2)}),
     )

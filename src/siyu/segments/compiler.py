@@ -19,8 +19,8 @@ import operator as operators
 from decimal import Decimal
 from functools import reduce
 
-from django.db.models import (BooleanField, CharField, Count, DecimalField, Exists, Func, IntegerField, OuterRef,
-                              Q, Subquery, Sum, Value)
+from django.db.models import (BooleanField, Case, CharField, Count, DecimalField, Exists, Func, IntegerField, OuterRef,
+                              Q, Subquery, Sum, Value, When)
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
 
@@ -283,6 +283,19 @@ class Compiler:
 
     def _source(self, rule: dict) -> Q:
         return Q(HasAnyElement("sources", rule["sources"]))
+
+    def _consent(self, rule: dict) -> Q:
+        from siyu.privacy.models import ConsentRecord
+
+        # The latest record at ``now`` of the person's customer for the purpose, as a word; "unknown" when there is
+        # none (or no customer), so the predicate is never NULL and NOT stays exact.
+        latest = (ConsentRecord.objects.filter(org_id=self.org_id, customer_id=OuterRef("customer_id"),
+                                               purpose=rule["purpose"], at__lte=self.now)
+                  .order_by("-at", "-id")
+                  .annotate(word=Case(When(granted=True, then=Value("granted")), default=Value("withdrawn")))
+                  .values("word")[:1])
+        state = Coalesce(Subquery(latest, output_field=CharField()), Value("unknown"), output_field=CharField())
+        return Q(Exact(state, rule["state"]))
 
     def _segment(self, rule: dict) -> Q:
         from siyu.segments.models import SegmentMembership

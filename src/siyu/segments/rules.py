@@ -12,7 +12,9 @@ condition ``{"type": ..., ...}``:
 * ``bought``: ``{"products": [ids], "days": D|null}`` — bought any of these products;
 * ``stage`` / ``staff`` / ``store`` / ``customer_group``: ``{"ids": [...]}`` — any of them;
 * ``source``: ``{"sources": ["web", "wecom", ...]}`` — any of them;
-* ``segment``: ``{"segment": id}`` — a member of that saved segment.
+* ``segment``: ``{"segment": id}`` — a member of that saved segment;
+* ``consent``: ``{"purpose": "marketing"|"profiling"|"location", "state": "granted"|"withdrawn"|"unknown"}`` — the
+  latest consent record of the person's WeCom customer for that purpose (``unknown``: no record, or no customer).
 
 :func:`validate` returns the rule normalized (ids as ints, numbers as numbers) or raises a ``ValidationError``
 keyed by the path of the offending field (``rules.1.rules.0.days``), so the builder can point at it.
@@ -43,7 +45,9 @@ OPERATORS = {
 }
 PROPERTY_OPERATORS = ("eq", "ne", "lt", "gt", "contains")
 CONDITION_TYPES = ("trait", "tags", "event", "orders", "bought", "stage", "staff", "store", "customer_group", "source",
-                   "segment")
+                   "segment", "consent")
+CONSENT_PURPOSES = ("marketing", "profiling", "location")
+CONSENT_STATES = ("granted", "withdrawn", "unknown")
 ID_LIST_TYPES = {"stage": "ids", "staff": "ids", "store": "ids", "customer_group": "ids", "bought": "products",
                  "tags": "tags"}
 SOURCES = ("web", "app", "miniprogram", "pos", "server", "wecom")
@@ -299,6 +303,13 @@ def _condition(rule: dict, errors: _Errors, path: str, vocabulary: Vocabulary | 
             errors.add(_join(path, "sources"), _("请选择来源。"))
             return {"type": kind, "sources": []}
         return {"type": kind, "sources": sorted(set(map(str, sources)))}
+    if kind == "consent":
+        purpose, state = rule.get("purpose"), rule.get("state")
+        if purpose not in CONSENT_PURPOSES:
+            errors.add(_join(path, "purpose"), _("请选择授权用途。"))
+        if state not in CONSENT_STATES:
+            errors.add(_join(path, "state"), _("请选择“已同意”“已撤回”或“未授权”。"))
+        return {"type": kind, "purpose": purpose, "state": state}
     if kind == "segment":
         try:
             segment = int(rule.get("segment"))

@@ -5,7 +5,7 @@
 
   var TYPES = [["tags", "标签"], ["event", "行为"], ["orders", "订单"], ["bought", "购买商品"], ["stage", "客户阶段"],
     ["trait", "属性"], ["staff", "跟进员工"], ["store", "门店"], ["customer_group", "客户群"], ["source", "来源"],
-    ["segment", "其他人群"]];
+    ["segment", "其他人群"], ["consent", "授权同意"]];
   var TRAITS = [["total_spend", "累计消费", "number"], ["orders_count", "订单数", "number"],
     ["average_order_value", "客单价", "number"], ["r_score", "R 分", "number"], ["f_score", "F 分", "number"],
     ["m_score", "M 分", "number"], ["last_order_at", "最近下单", "date"], ["first_order_at", "首单时间", "date"],
@@ -91,6 +91,10 @@
       case "customer_group": f.push(select("ids", "选择客户群", ids(vocab.groups), rule.ids, true)); break;
       case "source": f.push(select("sources", "选择来源", SOURCES, rule.sources, true)); break;
       case "segment": f.push(select("segment", "选择人群", ids(vocab.segments), rule.segment)); break;
+      case "consent":
+        f.push(select("purpose", "授权用途", [["marketing", "营销消息"], ["profiling", "用户画像"], ["location", "位置信息"]], rule.purpose || "marketing"));
+        f.push(select("state", "授权状态", [["granted", "已同意"], ["withdrawn", "已撤回"], ["unknown", "未授权"]], rule.state || "granted"));
+        break;
       case "trait": {
         var fieldsList = TRAITS.map(function (t) { return [t[0], t[1]]; }).concat(
           vocab.traits.map(function (k) { return ["traits." + k, "自定义：" + k]; }));
