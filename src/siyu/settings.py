@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "siyu.groups",
     "siyu.cdp",
     "siyu.segments",
+    "siyu.content",
     "siyu.lifecycle",
     "siyu.analytics",
     "siyu.channels",
