@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MessagingConfig(AppConfig):
+    name = "siyu.messaging"
+    label = "messaging"
+    verbose_name = _("消息触达")
+
+    def ready(self):
+        from siyu.messaging import profile
+
+        profile.register()
