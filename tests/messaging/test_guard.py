@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import PermissionDenied
 
+from siyu.core.events import DomainEvent
 from siyu.messaging import guard, reasons, services
 from siyu.messaging.dryrun import dry_run
 from siyu.messaging.models import Decision, FrequencyCap, Policy, Send
@@ -94,6 +95,8 @@ def test_quiet_hours_hold_until_the_window_opens_then_release(world, clock):
     assert (row.outcome, row.reason) == (INCLUDED, "")
     assert dt.timedelta(0) <= row.decided_at - beijing(2027, 4, 2, 9) < dt.timedelta(seconds=5)  # the clock ticks on
     assert services.release_held(world.org) == {}  # released once
+    event = DomainEvent.objects.get(kind="messaging.held_released")
+    assert (event.subject_id, event.payload) == (send_id, {"customer_ids": [ann.pk]})
 
 
 def test_a_held_message_is_dropped_when_it_would_be_stale(world, clock):

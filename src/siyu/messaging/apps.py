@@ -8,6 +8,7 @@ class MessagingConfig(AppConfig):
     verbose_name = _("消息触达")
 
     def ready(self):
-        from siyu.messaging import profile
+        # tasks registers the periodic release of held recipients.
+        from siyu.messaging import profile, tasks  # noqa: F401
 
         profile.register()

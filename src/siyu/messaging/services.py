@@ -8,14 +8,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from siyu.core import clock
+from siyu.core import clock, events
 from siyu.customers.models import Customer, Tag
 from siyu.messaging import reasons
 from siyu.messaging.models import Channel, Decision, FrequencyCap, Policy, RecipientFacts, Send
 from siyu.orgs import audit
 
 INSERT_BATCH = 10_000
+# The sender of a send subscribes to this to deliver to the recipients released after quiet hours.
+HELD_RELEASED = events.define_kind("messaging.held_released", gettext_lazy("免打扰结束，暂缓的消息放行"))
 
 
 @transaction.atomic
@@ -75,7 +78,8 @@ def mark_sent(send: Send, *, at=None) -> Send:
 def release_held(org, *, at=None) -> dict[int, set[int]]:
     """Re-decide the recipients held for quiet hours whose window has opened: every rule runs again at ``at``
     (a cap may have filled meanwhile), and those still held past the send's staleness limit are dropped.
-    Returns ``{send id: customer ids now included}`` for the sender to deliver."""
+    Returns ``{send id: customer ids now included}``, also emitted per send as ``messaging.held_released`` (with
+    the customer ids) for the sender to deliver."""
     from siyu.messaging import guard
 
     org_id = getattr(org, "pk", org)
@@ -97,9 +101,11 @@ def release_held(org, *, at=None) -> dict[int, set[int]]:
         approver = None
         if send.approved_by_id:
             approver = send.approved_by.memberships.filter(org_id=org_id).first()
-        result = guard.plan(org_id, send=(send.kind, send.ref_id), customer_ids=ids, purpose=send.purpose,
-                            channel=send.channel, content=send.content, at=at, approved_by=approver)
-        released[send.pk] = result.ids(Decision.Outcome.INCLUDED)
+        with transaction.atomic():
+            result = guard.plan(org_id, send=(send.kind, send.ref_id), customer_ids=ids, purpose=send.purpose,
+                                channel=send.channel, content=send.content, at=at, approved_by=approver)
+            released[send.pk] = result.ids(Decision.Outcome.INCLUDED)
+            events.emit(org_id, HELD_RELEASED, send, {"customer_ids": sorted(released[send.pk])})
     return released
 
 
