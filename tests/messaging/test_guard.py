@@ -190,3 +190,25 @@ def test_another_brands_history_counts_for_nothing(world):
     set_policy(world.org, receive_rule=Policy.ReceiveRule.DAY)
     send_out(world.other_org, [other.pk], beijing(2027, 4, 1, 10))
     assert outcome(plan(world.org, [ann.pk], beijing(2027, 4, 1, 11)), ann) == (INCLUDED, "")
+
+
+def test_a_large_audience_reads_consent_for_the_whole_brand_with_the_same_answer(world):
+    from siyu.customers.models import Customer
+    from siyu.privacy.models import ConsentRecord
+
+    n = guard.WHOLE_BRAND + 1
+    made = Customer.objects.bulk_create([Customer(org=world.org, external_userid=f"wb{i}", name="客户") for i in range(n)])
+    early, late = beijing(2027, 3, 1, 10), beijing(2027, 3, 20, 10)
+    records = [ConsentRecord(org=world.org, customer=c, purpose="marketing", granted=True, source="import", at=early)
+               for c in made[: n - 3]]  # the last three never consented
+    records += [ConsentRecord(org=world.org, customer=c, purpose="marketing", granted=False, source="h5", at=late)
+                for c in made[:2]]  # withdrew later
+    records += [ConsentRecord(org=world.org, customer=made[2], purpose="marketing", granted=False, source="h5",
+                              at=beijing(2027, 5, 1, 10))]  # withdraws after the send: still in
+    ConsentRecord.objects.bulk_create(records)
+    [stranger] = customers(world.other_org, 1, prefix="x")  # another brand's consent answers nothing here
+    ids = [c.pk for c in made] + [stranger.pk]
+    result = plan(world.org, ids, beijing(2027, 4, 1, 10), channel="sop", dry_run=True)
+    expected = {made[0].pk, made[1].pk, *(c.pk for c in made[-3:]), stranger.pk}
+    assert {pk for pk, d in result.decisions.items() if d[1] == reasons.NO_CONSENT} == expected
+    assert len(result.ids(INCLUDED)) == n - 5
