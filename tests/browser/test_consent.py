@@ -41,3 +41,34 @@ def test_a_customer_withdraws_marketing_on_the_h5_page(browser, browser_context_
     assert consent.consenting(world.org, [ann.pk], "location") == {ann.pk}
     assert console.problems == []
     ctx.close()
+
+
+def test_the_segment_builder_offers_consent(page, live_server, world, sign_in, console):
+    from siyu.cdp.identity import person_for_customer
+    from siyu.segments.models import Segment
+
+    made = {}
+    for name in ("Ann", "Bob", "Cat", "Dan"):
+        made[name] = Customer.objects.create(org=world.org, external_userid=f"wm-{name}", name=name)
+        person_for_customer(made[name])
+    consent.grant_consent(made["Ann"], "marketing", by=None, source="h5")
+    consent.grant_consent(made["Bob"], "marketing", by=None, source="h5")
+    consent.withdraw_consent(made["Bob"], "marketing", by=None, source="chat_stopword")
+
+    sign_in("admin")
+    page.goto(f"{live_server.url}/segments/new/")
+    first = page.get_by_test_id("segment-builder").locator(".seg-item").nth(0)
+    first.get_by_label("条件类型").select_option("consent")
+    first = page.get_by_test_id("segment-builder").locator(".seg-item").nth(0)
+    expect(page.get_by_test_id("live-count")).to_have_text("1 人")  # marketing granted: Ann
+    first.get_by_label("授权状态").select_option("unknown")
+    expect(page.get_by_test_id("live-count")).to_have_text("2 人")  # Cat and Dan never answered
+    first.get_by_label("授权状态").select_option("withdrawn")
+    expect(page.get_by_test_id("live-count")).to_have_text("1 人")
+    expect(page.get_by_test_id("examples")).to_contain_text("Bob")
+    page.get_by_label("人群名称").fill("退订的客户")
+    with page.expect_navigation():
+        page.get_by_role("button", name="保存人群").click()
+    assert Segment.objects.get(org=world.org).rule == {
+        "op": "and", "rules": [{"type": "consent", "purpose": "marketing", "state": "withdrawn"}]}
+    assert console.problems == [], console.problems

@@ -158,3 +158,22 @@ def test_the_link_names_its_customer_and_refuses_an_altered_token(world):
     assert consent.customer_for_token(token[:-2] + ("AA" if token[-2:] != "AA" else "BB")) is None
     assert consent.customer_for_token(consent.link_token(bob)) == bob
     assert consent.customer_for_token("not-a-token") is None
+
+
+def test_a_personal_information_export_holds_the_consent_records(world):
+    import io
+    import json
+    import zipfile
+
+    from siyu.cdp.identity import Ident, person_for_customer
+    from siyu.privacy import requests
+
+    [ann] = customers(world.org, 1)
+    person_for_customer(ann)
+    grant_consent(ann, "marketing", by=None, source="h5", evidence={"ip": "10.1.*.*"}, at=T0)
+    withdraw_consent(ann, "marketing", by=None, source="chat_stopword", evidence={"message_id": "m9"}, at=T0 + HOUR)
+    done = requests.export_subject(world.org, Ident("external_userid", ann.external_userid))
+    data = json.loads(zipfile.ZipFile(io.BytesIO(requests.read_bundle(world.org.pk, done.file))).read("person.json"))
+    [wecom] = data["wecom"]
+    assert [(c["purpose"], c["granted"], c["source"], c["evidence"]) for c in wecom["consents"]] == [
+        ("marketing", True, "h5", {"ip": "10.1.*.*"}), ("marketing", False, "chat_stopword", {"message_id": "m9"})]

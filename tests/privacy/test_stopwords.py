@@ -28,7 +28,7 @@ def test_stop_words_alone_or_with_courtesy(text):
 
 
 @pytest.mark.parametrize("text", ["退订的那件衣服什么时候退款？", "TD 是什么意思", "我想问下怎么退订会员卡里的自动续费",
-                                  "好的", "谢谢", "", "。。。", "tdd", "不要再发这个颜色了，换个蓝色的"])
+                                  "好的", "谢谢", "不需要了", "", "。。。", "tdd", "不要再发这个颜色了，换个蓝色的"])
 def test_a_message_that_mentions_a_stop_word_is_not_one(text):
     assert not is_stop_word(text)
 

@@ -99,6 +99,7 @@ def _fields(obj: models.Model, skip=("org",)) -> dict:
 def collect(person: Person) -> dict:
     """Everything Siyu holds about ``person``'s cluster, as plain data."""
     from siyu.customers.models import FollowUp, Note, RelationTag, TimelineEvent
+    from siyu.privacy.models import ConsentRecord
     from siyu.wecom.models import ChatMessage
 
     persons = cluster(person)
@@ -137,6 +138,8 @@ def collect(person: Person) -> dict:
                 "follow_ups": [_fields(f) for f in FollowUp.objects.for_org(org).filter(customer=customer).order_by("pk")],
                 "timeline": [_fields(t) for t in TimelineEvent.objects.for_org(org).filter(customer=customer).order_by("pk")],
                 "chat_messages": [_fields(m) for m in ChatMessage.objects.for_org(org).filter(customer=customer).order_by("seq")],
+                "consents": [_fields(c) for c in ConsentRecord.objects.for_org(org).filter(customer=customer)
+                             .order_by("at", "pk")],
             })
     return data
 
@@ -152,7 +155,7 @@ def _xlsx(data: dict) -> bytes:
     for customer in data["wecom"] or []:
         sections += [(_("企业微信客户"), [customer["customer"]]), (_("好友关系"), customer["relations"]),
                      (_("备注记录"), customer["notes"]), (_("跟进"), customer["follow_ups"]),
-                     (_("客户动态"), customer["timeline"])]
+                     (_("客户动态"), customer["timeline"]), (_("授权记录"), customer["consents"])]
     buffer = io.BytesIO()
     spreadsheets.write_sheets(buffer, [(title, _table(rows)) for title, rows in sections])
     return buffer.getvalue()

@@ -16,10 +16,11 @@ import unicodedata
 from siyu.core import events
 from siyu.core.events import DomainEvent, Kind
 
-# The maintained list, compared after normalize(): lower-case, no spaces or punctuation.
+# The maintained list, compared after normalize(): lower-case, no spaces or punctuation. Not 不需要了 or 不用了: they
+# answer any offer a guide makes (“需要帮您预约吗？”), not only the messages.
 STOP_WORDS = frozenset({
     "退订", "td", "t", "退订消息", "取消订阅", "取消关注", "不要再发", "不要再发了", "别再发了", "别发了", "不要发了",
-    "不用再发了", "不需要了", "拒收", "拒收消息", "unsubscribe", "stop",
+    "不用再发了", "拒收", "拒收消息", "unsubscribe", "stop",
 })
 # Courtesy words a stop word may come with; they are stripped from both ends before comparing.
 POLITE = ("请", "麻烦", "谢谢", "谢谢你", "谢谢了", "感谢", "好的", "了", "哦", "吧", "啊", "呀", "嗯", "您好", "你好")
