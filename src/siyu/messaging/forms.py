@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from siyu.console import forms as console_forms
 from siyu.customers.models import Tag
-from siyu.messaging.guard import PURPOSES, SERVICE
+from siyu.messaging.guard import SERVICE
 from siyu.messaging.models import Channel, Policy
 from siyu.privacy.models import Purpose
 

@@ -101,6 +101,8 @@ def release_held(org, *, at=None) -> dict[int, set[int]]:
         approver = None
         if send.approved_by_id:
             approver = send.approved_by.memberships.filter(org_id=org_id).first()
+            if approver is not None and not approver.can("messaging.manage"):
+                approver = None  # an approval lapses with the approver's role: protected people stay out
         with transaction.atomic():
             result = guard.plan(org_id, send=(send.kind, send.ref_id), customer_ids=ids, purpose=send.purpose,
                                 channel=send.channel, content=send.content, at=at, approved_by=approver)
