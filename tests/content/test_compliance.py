@@ -112,7 +112,8 @@ def test_the_organizations_words_flag_for_that_organization_only(world):
     services.add_word(world.org, word="竞品甲", severity="block", note="竞品名称", by=world.admin)
     services.add_word(world.org, word="ACME", severity="flag", by=world.admin)
     text = "比竞品甲更好，比 ａｃｍｅ 便宜"
-    assert spans(text, world.org) == [("竞品甲", 1, 4, "sensitive_word", "block"), ("ａｃｍｅ", 9, 13, "sensitive_word", "flag")]
+    assert spans(text, world.org) == [("竞品甲", 1, 4, "sensitive_word", "block"),
+                                      ("ａｃｍｅ", 9, 13, "sensitive_word", "flag")]
     assert check(text, org=world.org)[0].basis == "竞品名称"
     assert check(text, org=world.other_org) == []
     assert check(text) == []

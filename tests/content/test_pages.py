@@ -69,7 +69,8 @@ def test_an_import_reports_every_bad_line_and_adds_none(world):
 def test_only_hq_keeps_the_list_and_only_its_own_brands(world):
     for member in (world.east_manager, world.guide_e1):
         assert client_for(member).get(WORDS).status_code == 403
-        assert client_for(member).post(WORDS, {"op": "add", "word": "x", "category": "other", "severity": "block"}).status_code == 403
+        add = {"op": "add", "word": "x", "category": "other", "severity": "block"}
+        assert client_for(member).post(WORDS, add).status_code == 403
     other = services.add_word(world.other_org, word="别家的词", by=world.other_admin)
     client = client_for(world.admin)
     assert "别家的词" not in client.get(WORDS).content.decode()
