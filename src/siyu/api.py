@@ -122,9 +122,10 @@ from siyu.cdp.orders_api import router as orders_router  # noqa: E402
 
 api.add_router("/v1", orders_router)
 
-from siyu.privacy.api import router as consent_router  # noqa: E402
-
-api.add_router("/v1", consent_router)
 from siyu.content.api import router as content_router  # noqa: E402
 
 api.add_router("/v1", content_router)
+
+from siyu.privacy.api import router as consent_router  # noqa: E402
+
+api.add_router("/v1", consent_router)

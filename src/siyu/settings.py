@@ -234,3 +234,6 @@ WECOM_CALLBACK_GAP_WARNING = int(os.environ.get("SIYU_WECOM_CALLBACK_GAP_WARNING
 
 # Where new WeCom connections point by default (the demo points it at the local simulator).
 WECOM_API_BASE = os.environ.get("SIYU_WECOM_API_BASE", "")
+# Where sign-in with WeCom sends people (its authorize and web-login pages); empty: WeCom's own hosts. The demo
+# points it at the local simulator, which serves both pages.
+WECOM_LOGIN_BASE = os.environ.get("SIYU_WECOM_LOGIN_BASE", "")

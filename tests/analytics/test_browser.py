@@ -40,7 +40,7 @@ def test_channel_statistics_in_the_browser(page, live_server, world, adds):
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("用户名").fill("admin")
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()
     expect(page.get_by_role("heading", name="数据总览")).to_be_visible()
 
     page.locator("nav.nav a", has_text="渠道统计").click()

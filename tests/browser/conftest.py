@@ -56,7 +56,7 @@ def sign_in(page, live_server):
         page.goto(f"{live_server.url}/login/")
         page.get_by_label("用户名").fill(username)
         page.get_by_label("密码").fill(password)
-        page.get_by_role("button", name="登录").click()
+        page.get_by_role("button", name="登录", exact=True).click()
         if expect_dashboard:
             expect(page.get_by_role("heading", name="数据总览")).to_be_visible()
         # The deferred scripts (console.js after ECharts) must have run before a test uses what they wire up.

@@ -92,7 +92,7 @@ def test_sign_in_dashboard_in_chinese_switch_to_english_sign_out(page, live_serv
 
     # Sign out: back on the login page, and the console needs signing in again.
     page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
     assert page.url == f"{live_server.url}/login/"
     expect(page.get_by_label("Username")).to_be_empty()
     page.goto(f"{live_server.url}/")

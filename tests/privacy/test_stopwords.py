@@ -16,7 +16,7 @@ from siyu.privacy.stopwords import is_stop_word
 from siyu.wecom.archive import fetch_archive
 from siyu.wecom.models import ChatMessage
 from tests.factories import drain
-from tests.wecom.test_archive import Chats
+from tests.wecom.test_archive import chats  # noqa: F401  (an organization chatting through a simulator)
 
 pytestmark = pytest.mark.django_db
 
@@ -31,15 +31,6 @@ def test_stop_words_alone_or_with_courtesy(text):
                                   "好的", "谢谢", "不需要了", "", "。。。", "tdd", "不要再发这个颜色了，换个蓝色的"])
 def test_a_message_that_mentions_a_stop_word_is_not_one(text):
     assert not is_stop_word(text)
-
-
-@pytest.fixture
-def chats(world, settings, django_capture_on_commit_callbacks):
-    settings.WECOM_BACKOFF_BASE, settings.WECOM_BACKOFF_MAX = 0.001, 0.01
-    chats = Chats(world.org, django_capture_on_commit_callbacks)
-    yield chats
-    chats.stop()
-    chats.sim.close()
 
 
 def feed(chats, capture) -> None:

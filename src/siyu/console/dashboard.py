@@ -43,7 +43,7 @@ def activity_chart(viewer, days: int = 14) -> dict | None:
     )
     logins, actions = {}, {}
     for row in rows:
-        bucket = logins if row["action"] == "login.succeeded" else actions
+        bucket = logins if row["action"] in ("login.succeeded", "login.wecom_succeeded") else actions
         bucket[row["day"]] = bucket.get(row["day"], 0) + row["n"]
     dates = [start + timedelta(days=i) for i in range(days)]
     return {

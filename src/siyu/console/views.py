@@ -16,16 +16,17 @@ from siyu.console.paging import paginate
 from siyu.orgs import services, signin
 from siyu.orgs.models import Organization
 from siyu.orgs.roles import Role
+from siyu.wecom import oauth
 
 
-def _safe_next(request, candidate: str | None) -> str:
+def safe_next(request, candidate: str | None) -> str:
     if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
         return candidate
     return "/"
 
 
 def login_view(request):
-    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
     if request.user.is_authenticated and request.method == "GET":
         return redirect(next_url)
     if request.method == "POST" and signin.address_throttled(request):
@@ -41,7 +42,11 @@ def login_view(request):
             login(request, user)  # rotates the session key
             return redirect(next_url)
     status = 400 if form.errors else 200
-    return render(request, "console/login.html", {"form": form, "next": next_url}, status=status)
+    wecom = oauth.login_choice(request.GET.get("org"))
+    response = render(request, "console/login.html", {"form": form, "next": next_url, "wecom": wecom}, status=status)
+    if wecom is not None:
+        response._csp_update = {"form-action": oauth.page_origins()}
+    return response
 
 
 @require_POST

@@ -15,6 +15,8 @@ ACTIONS = {
     "login.locked": _("登录失败次数过多，账号被锁定"),
     "login.refused_locked": _("账号锁定期间尝试登录"),
     "login.unlocked": _("解除登录锁定"),
+    "login.wecom_succeeded": _("通过企业微信登录"),
+    "login.wecom_refused": _("企业微信登录被拒绝"),
     "org.created": _("创建品牌"),
     "org.switched": _("切换品牌"),
     "user.created": _("创建用户"),

@@ -11,6 +11,11 @@ Order of checks, cheapest first, so a flood costs no password hashing:
 
 A locked account, an unknown name and a wrong password get the same answer (``None``) after the same amount of
 hashing work, so the page cannot be used to tell which accounts exist or are locked.
+
+Signing in with WeCom (``wecom.oauth``) proves who the visitor is through WeCom instead of a password:
+:func:`member_for_wecom_user` maps the WeCom member (:class:`Staff`) to their console membership. Its failures
+(a forged or stale state, a bad code, someone Siyu does not let in) count against the client address through
+:func:`count_address_failure`, so the same address throttle guards both ways in.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from siyu.orgs import audit
-from siyu.orgs.models import Membership, SignInThrottle, User
+from siyu.orgs.models import Membership, SignInThrottle, Staff, User
 
 
 @cache
@@ -132,3 +137,41 @@ def sign_in(request, username: str, password: str) -> User | None:
         return None
     user.backend = "django.contrib.auth.backends.ModelBackend"
     return user
+
+
+# Why a WeCom member was not let in (audited with the refusal, and shown to them in words by the view).
+NOT_IN_CORP, NOT_STAFF, STAFF_INACTIVE, NO_MEMBERSHIP = "not_in_corp", "not_staff", "staff_inactive", "no_membership"
+
+
+def count_address_failure(request) -> None:
+    """A sign-in that failed without a password (WeCom): counted against the client address like a wrong one."""
+    _count_failure(_ip_key(request), timezone.now())
+
+
+def member_for_wecom_user(request, *, org, userid: str | None, flow: str) -> tuple[Membership | None, str]:
+    """The console membership of WeCom member ``userid`` of ``org`` and ``""``; or ``None`` and why not.
+
+    A member maps to the membership linked to their :class:`Staff` row; nothing is created here: a member without
+    a membership is refused (an admin links one on the staff page), as are departed or disabled members and
+    people outside the corp (``userid`` None). Every outcome is audited in ``org``'s sign-in events and every
+    refusal counts against the client address.
+    """
+    staff = (Staff.objects.for_org(org).filter(userid=userid).select_related("membership__user").first()
+             if userid else None)
+    membership = staff.membership if staff is not None else None
+    if userid is None:
+        reason = NOT_IN_CORP
+    elif staff is None:
+        reason = NOT_STAFF
+    elif staff.status != Staff.Status.ACTIVE:
+        reason = STAFF_INACTIVE
+    elif membership is None or not membership.is_active or not membership.user.is_active:
+        reason = NO_MEMBERSHIP
+    else:
+        audit.record("login.wecom_succeeded", org=org, actor=membership.user, obj=membership.user,
+                     details={"userid": userid, "flow": flow})
+        return membership, ""
+    audit.record("login.wecom_refused", org=org, actor=None, obj=staff,
+                 details={"userid": userid or "", "flow": flow, "reason": reason})
+    count_address_failure(request)
+    return None, reason

@@ -20,4 +20,4 @@ class NoticeForm(CleanInputMixin, forms.Form):
 
 
 class ConsentImportForm(forms.Form):
-    file = forms.FileField(label=_("文件"), help_text=_("CSV 或 Excel（.xlsx），列：external_userid 或 phone、purpose、state、time。"))
+    file = forms.FileField(label=_("文件"), help_text=_("CSV 或 Excel（.xlsx）文件，列见上方说明。"))

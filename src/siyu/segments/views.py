@@ -71,7 +71,9 @@ def _examples(request, rule: dict) -> list[dict]:
 @requires("segments.manage")
 @require_POST
 def segment_count(request):
-    """The builder's live count: ``{"count", "examples"}``, or 400 with the rule's errors by field path."""
+    """The builder's live count: ``{"count", "examples"}``, or ``{"count": null, "errors"}`` with the rule's errors by
+    field path while the rule is still incomplete (an answer the builder expects, not a failed request: a new
+    builder starts with an empty condition); 400 only for a body that is not JSON."""
     try:
         rule = json.loads(request.body or b"{}").get("rule")
     except (ValueError, AttributeError):
@@ -80,7 +82,7 @@ def segment_count(request):
         normalized = services.check_rule(request.membership.org, rule)
         count = services.count_members(request.membership.org, normalized)
     except ValidationError as error:
-        return JsonResponse({"errors": error.message_dict}, status=400)
+        return JsonResponse({"count": None, "examples": [], "errors": error.message_dict})
     return JsonResponse({"count": count, "examples": _examples(request, normalized)})
 
 

@@ -4,7 +4,8 @@ What every call gets, so callers only see a dict or a typed :mod:`siyu.wecom.err
 
 * **Access token** shared by all processes through Django's cache (Redis in production), refreshed by one
   process at a time: the first to ``cache.add`` the lock key calls ``gettoken``, the others wait for its
-  token. A business call answered 40014/42001/40001 refreshes once and is retried once.
+  token. A business call answered 40014/42001/40001 refreshes once and is retried once. The JS-SDK tickets
+  (``wecom.jssdk``) are fetched the same way, through :func:`fetch_once`.
 * **Rate limits** per corp and API (WeCom's 10,000/min and 150,000/h) counted in :class:`ApiRateWindow`
   rows with one atomic upsert, so all processes share one budget; over it we raise :class:`RateLimited`
   without calling WeCom (a hit there blocks the whole window).
@@ -133,6 +134,50 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+def fetch_once(
+    key: str, fetch: Callable[[], str], endpoint: str, *, lock_ttl: int, stale: str | None = None, force: bool = False,
+) -> str:
+    """The value cached at ``key``, fetched by at most one process at a time; ``fetch`` stores it under ``key``.
+
+    The first process to ``cache.add`` the lock calls ``fetch``; the others poll the cache for its value (one
+    WeCom call for any number of waiters, which WeCom's quotas on tokens and tickets require). A failed fetch
+    is remembered for a few seconds, so the waiters fail with its error instead of each asking WeCom again.
+    ``stale`` is a value known to be bad (not accepted from the cache); ``force`` fetches even if one is cached.
+    """
+    lock_key, failure_key = f"{key}-lock", f"{key}-failure"
+    started = time.time()
+    deadline = time.monotonic() + lock_ttl + 5
+    owner = uuid.uuid4().hex
+    while True:
+        if cache.add(lock_key, owner, timeout=lock_ttl):
+            try:
+                if not force:
+                    value = cache.get(key)
+                    if value and value != stale:
+                        return value  # the previous holder stored one just before we took the lock
+                return fetch()
+            except WeComError as error:
+                if error.errcode is not None or isinstance(error, WeComNetworkError):
+                    cache.set(failure_key, {"at": time.time(), "errcode": error.errcode, "errmsg": error.errmsg},
+                              timeout=_FAILURE_MEMORY)
+                raise
+            finally:
+                if cache.get(lock_key) == owner:
+                    cache.delete(lock_key)
+        time.sleep(_LOCK_POLL)
+        value = cache.get(key)
+        if value and value != stale:
+            return value
+        failure = cache.get(failure_key)
+        if failure and failure["at"] >= started and cache.get(lock_key) is None:
+            # The fetch we were waiting for failed: share its error rather than asking WeCom again.
+            if failure["errcode"] is None:
+                raise WeComNetworkError(failure["errmsg"], endpoint)
+            raise error_for(failure["errcode"], failure["errmsg"], endpoint)
+        if time.monotonic() > deadline:
+            raise WeComNetworkError(f"timed out waiting for another process to call {endpoint}", endpoint)
+
+
 @dataclass(frozen=True)
 class Upload:
     """A file for WeCom's upload APIs."""
@@ -162,16 +207,15 @@ class WeComClient:
         self._sleep = sleep or time.sleep
         timeout = float(_setting("WECOM_TIMEOUT"))
         # Long enough for a fetch with its backoff; a crashed fetcher frees the lock after this.
-        self._lock_ttl = int(2 * timeout + float(_setting("WECOM_BACKOFF_MAX"))) + 5
+        self.lock_ttl = int(2 * timeout + float(_setting("WECOM_BACKOFF_MAX"))) + 5
         self._http = httpx.Client(base_url=conn.api_base, timeout=timeout, transport=transport, verify=_tls_context())
         # The key changes with the secret or the API base, so an edited connection never reuses a stale token.
         fingerprint = hmac.new(
             settings.SECRET_KEY.encode(), f"{conn.api_base}\0{conn.secret}".encode(), hashlib.sha256
         ).hexdigest()[:16]
-        scope = f"wecom:{conn.corp_id}:{conn.agent_id}:{fingerprint}"
-        self._token_key = f"{scope}:token"
-        self._lock_key = f"{scope}:token-lock"
-        self._failure_key = f"{scope}:token-failure"
+        # Shared values of this app (its token, its JS-SDK tickets) live under this prefix in the cache.
+        self.cache_scope = f"wecom:{conn.corp_id}:{conn.agent_id}:{fingerprint}"
+        self._token_key = f"{self.cache_scope}:token"
 
     @classmethod
     def for_org(cls, org, **kwargs) -> WeComClient:
@@ -254,40 +298,7 @@ class WeComClient:
 
     def _fetch_token(self, *, stale: str | None, force: bool) -> str:
         """Fetch a token with at most one ``gettoken`` in flight across processes; others wait for it."""
-        started = time.time()
-        deadline = time.monotonic() + self._lock_ttl + 5
-        owner = uuid.uuid4().hex
-        while True:
-            if cache.add(self._lock_key, owner, timeout=self._lock_ttl):
-                try:
-                    if not force:
-                        token = cache.get(self._token_key)
-                        if token and token != stale:
-                            return token  # the previous holder stored one just before we took the lock
-                    return self._gettoken()
-                except WeComError as error:
-                    if error.errcode is not None or isinstance(error, WeComNetworkError):
-                        cache.set(
-                            self._failure_key,
-                            {"at": time.time(), "errcode": error.errcode, "errmsg": error.errmsg},
-                            timeout=_FAILURE_MEMORY,
-                        )
-                    raise
-                finally:
-                    if cache.get(self._lock_key) == owner:
-                        cache.delete(self._lock_key)
-            time.sleep(_LOCK_POLL)
-            token = cache.get(self._token_key)
-            if token and token != stale:
-                return token
-            failure = cache.get(self._failure_key)
-            if failure and failure["at"] >= started and cache.get(self._lock_key) is None:
-                # The fetch we were waiting for failed: share its error rather than asking WeCom again.
-                if failure["errcode"] is None:
-                    raise WeComNetworkError(failure["errmsg"], "gettoken")
-                raise error_for(failure["errcode"], failure["errmsg"], "gettoken")
-            if time.monotonic() > deadline:
-                raise WeComNetworkError("timed out waiting for another process to fetch the access token", "gettoken")
+        return fetch_once(self._token_key, self._gettoken, "gettoken", lock_ttl=self.lock_ttl, stale=stale, force=force)
 
     def _gettoken(self) -> str:
         conn = self.connection

@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 import secrets
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.db import transaction
 
 from siyu.customers.models import Relation
@@ -44,6 +47,8 @@ def ensure_demo_connection(org, *, simulator_port: int) -> WeComConnection:
 def seed_simulator(sim, org) -> None:
     """Give the simulator the demo staff (as WeCom members), the demo's past friendships and two groups, unless
     it has them already."""
+    # Sign-in with WeCom redirects only to the app's trusted domain: Siyu's own address.
+    sim.set_trusted_domains([urlsplit(settings.PUBLIC_URL).netloc])
     known = {s["userid"] for s in sim.list_staff()}
     for staff in Staff.objects.for_org(org).exclude(status=Staff.Status.DEPARTED).order_by("userid"):
         if staff.userid not in known:

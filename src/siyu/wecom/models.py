@@ -1,14 +1,23 @@
 """The WeCom connection of an organization, the callback event log, API call log and rate windows,
 departments, and archived chat messages."""
 
+from __future__ import annotations
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.durable import DurableRow
-from siyu.core.tenancy import TenantModel
+from siyu.core.tenancy import TenantManager, TenantModel, TenantQuerySet
 from siyu.privacy.fields import EncryptedJSONField, EncryptedTextField
 
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+
+class WeComConnectionQuerySet(TenantQuerySet):
+    def signing_in(self) -> WeComConnectionQuerySet:
+        """Active connections of active brands, across brands: the public sign-in page only asks whether one
+        exists, to offer sign-in with WeCom at all."""
+        return self.filter(is_active=True, org__is_active=True)._scoped()
 
 
 class WeComConnection(TenantModel):
@@ -27,6 +36,8 @@ class WeComConnection(TenantModel):
     last_full_sync_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager.from_queryset(WeComConnectionQuerySet)()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org"], name="wecom_connection_one_per_org")]

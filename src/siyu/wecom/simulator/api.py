@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from . import ids
 from .errors import ERRMSG, ApiError
+from .limits import JSAPI_TICKET_PER_APP
 from .state import (
     GROUP_RESIGNED_DONE,
     TRANSFER_DONE,
@@ -318,14 +319,40 @@ def gettoken(sim, q, body):
 
 @route("get_jsapi_ticket", "GET")
 def get_jsapi_ticket(sim, q, body):
-    return {"ticket": ids.ticket(), "expires_in": 7200}
+    """The corp ticket for ``wx.config`` (DOC 90506): 400 an hour per corp (the route's window), 100 per app."""
+    if not sim.rate_allows(JSAPI_TICKET_PER_APP):
+        raise ApiError(45009, "jsapi_ticket fetched more than 100 times this hour by this app")
+    return sim.issue_js_ticket("corp")
 
 
 @route("ticket/get", "GET")
 def ticket_get(sim, q, body):
+    """The app ticket for ``wx.agentConfig`` (DOC 90506): ``type=agent_config``, 100 an hour per app."""
     if q.get("type") != "agent_config":
         raise ApiError(40058, "type must be agent_config")
-    return {"ticket": ids.ticket(), "expires_in": 7200}
+    return sim.issue_js_ticket("agent")
+
+
+# --- identity of a visitor (获取访问用户身份 DOC 91023; web login DOC 98176 uses the same call) -------------
+
+
+@route("auth/getuserinfo", "GET")
+def auth_getuserinfo(sim, q, body):
+    """Trade a code from the authorize or web-login page for who the visitor is: a member's ``userid``, or a
+    WeChat user's ``openid``. A code works once and for 5 minutes ("code只能使用一次，5分钟未被使用自动过期");
+    a missing code is 41008, an unknown, used or expired one 40029 (global errcodes, DOC 90313)."""
+    code = q.get("code")
+    if not code:
+        raise ApiError(41008)
+    grant = sim.state.oauth_codes.get(code)
+    if grant is None or grant.used or sim.now() - grant.issued_at >= sim.limits.oauth_code_ttl:
+        raise ApiError(40029)
+    grant.used = True
+    if not grant.userid:
+        return {"openid": grant.openid}
+    if grant.scope == "snsapi_privateinfo":
+        return {"userid": grant.userid, "user_ticket": ids.oauth_code(), "expires_in": 1800}
+    return {"userid": grant.userid}
 
 
 # --- media (上传临时素材 doc 90253, 上传图片 doc 90256) ----------------------------------------------------

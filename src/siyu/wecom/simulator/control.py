@@ -25,7 +25,7 @@ ACTIONS = (
     "set-group-welcome", "dismiss-group", "confirm-groupmsg", "set-groupmsg-rule",
     "publish-moment", "like-moment", "comment-moment",
     "advance", "fail-next", "expire-tokens", "set-limits", "set-callback-url", "set-duplicate-deliveries",
-    "redeliver-all", "flush", "save",
+    "redeliver-all", "flush", "save", "set-trusted-domains", "check-jsapi-signature",
 )
 
 # view -> (method name, {query parameter: converter})

@@ -22,7 +22,7 @@ import random
 import threading
 from typing import Any, Iterator
 
-from siyu.wecom.crypto import WXBizMsgCrypt
+from siyu.wecom.crypto import WXBizMsgCrypt, jsapi_signature
 
 from . import api, callbacks, ids, names
 from .callbacks import CallbackSender, Deliver, Delivery, Event
@@ -46,7 +46,9 @@ from .state import (
     GroupChat,
     GroupMember,
     GroupWelcomeDelivery,
+    JsTicket,
     MomentReaction,
+    OAuthCode,
     Relation,
     Snapshotter,
     Staff,
@@ -293,6 +295,58 @@ class Simulator:
             token = ids.access_token()
             self.state.tokens[token] = now + self.limits.token_ttl
             return token, self.limits.token_ttl
+
+    def rate_allows(self, key: str) -> bool:
+        """Count one call against a quota of its own (a per-app share of an API's quota) at the current time."""
+        return self._rate.allow(key, self.clock.now())
+
+    # --- JS-SDK tickets and sign-in codes (DOC 90506, 91022, 91023, 98152) --------------------------
+
+    def issue_js_ticket(self, kind: str) -> dict[str, Any]:
+        """Mint a ticket of ``kind`` ("corp" or "agent") valid for ``limits.ticket_ttl`` seconds."""
+        with self._lock:
+            now = self.clock.now()
+            tickets = self.state.js_tickets
+            for stale in [t for t, held in tickets.items() if held.expires_at <= now]:
+                del tickets[stale]
+            ticket = ids.ticket()
+            tickets[ticket] = JsTicket(kind, now + self.limits.ticket_ttl)
+            self.state.tickets_issued[kind] = self.state.tickets_issued.get(kind, 0) + 1
+            return {"ticket": ticket, "expires_in": self.limits.ticket_ttl}
+
+    def check_jsapi_signature(self, kind: str, url: str, timestamp: str | int, noncestr: str, signature: str) -> dict[str, Any]:
+        """What the WeCom client does with ``wx.config`` (kind "corp") or ``wx.agentConfig`` (kind "agent"): the
+        signature must be made with a live ticket of that kind (DOC 96909), else "invalid signature"."""
+        if kind not in ("corp", "agent"):
+            raise SimulatorError("kind must be corp or agent")
+        with self._lock:
+            now = self.clock.now()
+            live = [t for t, held in self.state.js_tickets.items() if held.kind == kind and held.expires_at > now]
+        if not any(jsapi_signature(t, noncestr, timestamp, url) == signature for t in live):
+            raise SimulatorError(f"{'config' if kind == 'corp' else 'agentConfig'}:invalid signature")
+        return {"ok": True}
+
+    def set_trusted_domains(self, domains: list[str]) -> dict[str, Any]:
+        """The app's trusted domains (可信域名): the only hosts the sign-in pages redirect to (else 50001)."""
+        if isinstance(domains, str) or not all(isinstance(d, str) and d.strip() for d in domains):
+            raise SimulatorError("domains must be a list of host names (host or host:port)")
+        with self._change():
+            self.state.trusted_domains = [d.strip().lower() for d in domains]
+            return {"trusted_domains": list(self.state.trusted_domains)}
+
+    def issue_oauth_code(self, userid: str | None, scope: str = "snsapi_base") -> str:
+        """The code the sign-in pages hand to ``redirect_uri`` for a member (``userid``) or, with ``None``, for a
+        WeChat user outside the corp. Departed members cannot sign in."""
+        with self._change():
+            if userid is not None and self.state.active_staff(userid) is None:
+                raise NotFound(f"no active member {userid!r}")
+            now = self.clock.now()
+            codes = self.state.oauth_codes
+            for stale in [c for c, g in codes.items() if g.used or now - g.issued_at >= self.limits.oauth_code_ttl]:
+                del codes[stale]
+            code = ids.oauth_code()
+            codes[code] = OAuthCode(code, now, userid or "", "" if userid else ids.openid(), scope)
+            return code
 
     # --- time-driven changes --------------------------------------------------------------------
 
@@ -1162,6 +1216,8 @@ class Simulator:
                 "group_welcomes": len(s.group_welcomes),
                 "archive_messages": len(s.archive),
                 "deliveries": len(self._callbacks.deliveries),
+                "jsapi_tickets_issued": s.tickets_issued.get("corp", 0),
+                "agent_tickets_issued": s.tickets_issued.get("agent", 0),
             }
 
     def choices(self) -> dict[str, list]:

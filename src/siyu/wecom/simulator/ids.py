@@ -55,6 +55,16 @@ def ticket() -> str:
     return secrets.token_urlsafe(64)
 
 
+def oauth_code() -> str:
+    """An OAuth code: opaque, url-safe, 43 chars like the welcome code (WeCom's are of that kind)."""
+    return secrets.token_urlsafe(32)[:43]
+
+
+def openid() -> str:
+    """A WeChat user's openid as WeCom's OAuth hands it for people outside the corp (``o`` + 27 chars)."""
+    return "o" + _random(27)
+
+
 def msgid() -> str:
     """A group-message task id: ``msg`` + 25 alphanumerics (like ``msgGCAAAXtWyujaWJHDDGi0mAAAA``)."""
     return "msg" + _random(25, _ALNUM)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 GROUPMSG_CAP_MODES = ("month", "week7", "day1")
+JSAPI_TICKET_PER_APP = "get_jsapi_ticket (per app)"
 CHINA = timezone(timedelta(hours=8))  # WeCom's days, weeks and months are Beijing time
 
 
@@ -23,8 +24,16 @@ class Limits:
     api_per_hour: int = 150_000
     # Endpoint-specific quotas on top (moments: 10 tasks/min; tickets: DOC 90506).
     per_api_minute: dict[str, int] = field(default_factory=lambda: {"externalcontact/add_moment_task": 10})
-    per_api_hour: dict[str, int] = field(default_factory=lambda: {"get_jsapi_ticket": 400, "ticket/get": 100})
+    # DOC 90506 (JS-SDK): the corp jsapi_ticket "一小时内，一个企业最多可获取400次，且单个应用不能超过100次";
+    # the app ticket (ticket/get) 100 an hour per app. The per-app share of get_jsapi_ticket has its own key,
+    # counted by the handler with the app's id (the simulator has one app, so that is the bound that bites).
+    per_api_hour: dict[str, int] = field(default_factory=lambda: {
+        "get_jsapi_ticket": 400, JSAPI_TICKET_PER_APP: 100, "ticket/get": 100})
     token_ttl: int = 7200
+    # DOC 90506: "jsapi_ticket的有效期为7200秒" (both tickets).
+    ticket_ttl: int = 7200
+    # DOC 91023 (获取访问用户身份): "code只能使用一次，5分钟未被使用自动过期".
+    oauth_code_ttl: int = 300
     welcome_code_ttl: int = 20
     # Joining by QR code stops at 200 members; invitations up to the external-group cap of 500 (§3.13).
     group_qr_cap: int = 200

@@ -294,6 +294,26 @@ class WelcomeCode:
 
 
 @dataclass
+class OAuthCode:
+    """A code handed to ``redirect_uri`` by the authorize page or the web-login page (DOC 91022 / 98152)."""
+
+    code: str
+    issued_at: float
+    userid: str = ""  # a member; empty for a WeChat user outside the corp, who gets ``openid`` instead
+    openid: str = ""
+    scope: str = "snsapi_base"
+    used: bool = False
+
+
+@dataclass
+class JsTicket:
+    """A JS-SDK ticket handed out by get_jsapi_ticket ("corp") or ticket/get?type=agent_config ("agent")."""
+
+    kind: str
+    expires_at: float
+
+
+@dataclass
 class WelcomeMessage:
     welcome_code: str
     userid: str
@@ -381,6 +401,12 @@ class State:
     # access token -> expiry (sim time); tokens are dropped by expire_tokens().
     tokens: dict[str, float] = field(default_factory=dict)
     revoked_tokens: list[str] = field(default_factory=list)
+    # OAuth / web-login codes by value, the app's trusted domains (可信域名, host or host:port) that
+    # redirect_uri must match, and the JS-SDK tickets issued with their expiry (sim time).
+    oauth_codes: dict[str, OAuthCode] = field(default_factory=dict)
+    trusted_domains: list[str] = field(default_factory=list)
+    js_tickets: dict[str, JsTicket] = field(default_factory=dict)
+    tickets_issued: dict[str, int] = field(default_factory=dict)
     # external_userid -> sim times a published moment became visible to them.
     moment_views: dict[str, list[float]] = field(default_factory=dict)
     # external_userid or chat_id -> sim times it received a 企业群发 message.

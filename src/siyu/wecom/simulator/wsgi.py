@@ -1,4 +1,5 @@
-"""The simulator's WSGI application: ``/cgi-bin/…`` is WeCom, ``/sim/…`` the control API.
+"""The simulator's WSGI application: ``/cgi-bin/…`` is WeCom's API, ``/connect/…`` and ``/wwlogin/…`` its
+sign-in pages, ``/sim/…`` the control API.
 
 Plain WSGI with no framework so the simulator runs as its own small process
 (stdlib server) or inside a test through ``httpx.WSGITransport``.
@@ -10,9 +11,9 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import control
+from . import control, oauth
 
-_REASONS = {200: "200 OK", 400: "400 Bad Request", 404: "404 Not Found", 405: "405 Method Not Allowed"}
+_REASONS = {200: "200 OK", 302: "302 Found", 400: "400 Bad Request", 404: "404 Not Found", 405: "405 Method Not Allowed"}
 
 
 def application(sim, environ, start_response):
@@ -24,6 +25,10 @@ def application(sim, environ, start_response):
     except ValueError:
         length = 0
     body = environ["wsgi.input"].read(length) if length > 0 else b""
+    if path in oauth.PAGES:
+        status, headers, payload = oauth.handle(sim, method, path, query, body)
+        start_response(_REASONS.get(status, f"{status} Error"), [*headers, ("Content-Length", str(len(payload)))])
+        return [payload]
     if path.startswith("/cgi-bin/"):
         status, data = sim.call_api(method, path, query, body, environ.get("REMOTE_ADDR") or "127.0.0.1")
     elif path.startswith("/sim/"):

@@ -39,6 +39,10 @@ class Command(BaseCommand):
         simulator_port = port + 100
         if demo:
             call_command("demo", simulator_port=simulator_port)
+            # Sign-in with WeCom goes to the simulator's authorize and web-login pages (the web child inherits it).
+            from siyu.wecom.demo import simulator_url
+
+            os.environ.setdefault("SIYU_WECOM_LOGIN_BASE", simulator_url(simulator_port))
         # Each child leads its own process group, so stopping a child stops what it started too (granian's
         # worker processes), and only this command decides when children stop.
         children = [Child("web", "--host", host, "--port", str(port)), Child("worker")]

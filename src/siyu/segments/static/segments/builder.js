@@ -226,7 +226,8 @@
       var box = document.querySelector("[data-testid=live-count]");
       var examples = document.querySelector("[data-testid=examples]");
       examples.innerHTML = "";
-      if (!res.ok) { box.textContent = "—"; note.textContent = "条件还不完整"; showErrors(res.data.errors); return; }
+      if (!res.ok) { box.textContent = "—"; note.textContent = "暂时无法计算人数"; return; }
+      if (res.data.errors) { box.textContent = "—"; note.textContent = "条件还不完整"; showErrors(res.data.errors); return; }
       showErrors({});
       box.textContent = res.data.count + " 人";
       note.textContent = "按当前条件实时计算";
