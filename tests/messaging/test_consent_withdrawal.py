@@ -15,7 +15,8 @@ from siyu.customers.models import Customer
 from siyu.messaging import reasons
 from siyu.messaging.dryrun import dry_run
 from siyu.privacy import consent
-from tests.privacy.test_stopwords import chats, feed  # noqa: F401  (the fixture and its feed)
+from tests.privacy.test_stopwords import feed
+from tests.wecom.test_archive import chats  # noqa: F401  (an organization chatting through a simulator)
 
 pytestmark = pytest.mark.django_db
 
