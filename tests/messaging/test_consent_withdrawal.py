@@ -21,7 +21,8 @@ from tests.wecom.test_archive import chats  # noqa: F401  (an organization chatt
 pytestmark = pytest.mark.django_db
 
 
-def test_withdrawn_by_h5_or_by_tuiding_are_left_out_of_the_next_mass_message(chats, django_capture_on_commit_callbacks):  # noqa: F811
+def test_withdrawn_by_h5_or_by_tuiding_are_left_out_of_the_next_mass_message(
+        chats, django_capture_on_commit_callbacks):  # noqa: F811
     org, sim = chats.org, chats.sim
     by_chat = Customer.objects.for_org(org).get(external_userid=chats.first)
     by_page = Customer.objects.for_org(org).get(external_userid=chats.second)
@@ -42,7 +43,8 @@ def test_withdrawn_by_h5_or_by_tuiding_are_left_out_of_the_next_mass_message(cha
     url = reverse("privacy:consent_page", args=[consent.link_token(by_page)])
     browser = Client(enforce_csrf_checks=True)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(url).content.decode()).group(1)
-    assert browser.post(url, {"purpose": "marketing", "action": "withdraw", "csrfmiddlewaretoken": token}).status_code == 302
+    answer = browser.post(url, {"purpose": "marketing", "action": "withdraw", "csrfmiddlewaretoken": token})
+    assert answer.status_code == 302
     summary = next_send()
     assert [(r.code, r.count) for r in summary.reasons if r.outcome == "excluded"] == [(reasons.NO_CONSENT, 1)]
 

@@ -197,7 +197,8 @@ def test_a_large_audience_reads_consent_for_the_whole_brand_with_the_same_answer
     from siyu.privacy.models import ConsentRecord
 
     n = guard.WHOLE_BRAND + 1
-    made = Customer.objects.bulk_create([Customer(org=world.org, external_userid=f"wb{i}", name="客户") for i in range(n)])
+    made = Customer.objects.bulk_create([Customer(org=world.org, external_userid=f"wb{i}", name="客户")
+                                         for i in range(n)])
     early, late = beijing(2027, 3, 1, 10), beijing(2027, 3, 20, 10)
     records = [ConsentRecord(org=world.org, customer=c, purpose="marketing", granted=True, source="import", at=early)
                for c in made[: n - 3]]  # the last three never consented

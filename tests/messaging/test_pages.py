@@ -25,7 +25,8 @@ def test_hq_saves_the_settings_and_the_change_is_audited(world):
     response = client.post("/messaging/settings/", {**GOOD, "protected_tags": [tag.pk]})
     assert response.status_code == 302
     policy = Policy.objects.for_org(world.org).get()
-    assert (policy.receive_rule, f"{policy.quiet_start:%H:%M}", f"{policy.quiet_end:%H:%M}") == ("day1", "22:00", "08:30")
+    quiet = (f"{policy.quiet_start:%H:%M}", f"{policy.quiet_end:%H:%M}")
+    assert (policy.receive_rule, quiet) == ("day1", ("22:00", "08:30"))
     assert (policy.protect_minors, policy.protect_seniors, policy.protected_tag_ids) == (True, False, [tag.pk])
     cap = FrequencyCap.objects.for_org(world.org).get()
     assert (cap.channel, cap.max_messages, cap.days) == ("sop", 3, 7)

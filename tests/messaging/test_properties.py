@@ -68,7 +68,8 @@ def _period_start(rule: str, at: dt.datetime) -> tuple[int, dt.datetime]:
 
 def _received(customer, at, since, sends) -> int:
     return sum(1 for d in Decision.objects.filter(customer=customer, outcome=INCLUDED).select_related("send")
-               if d.send in sends and d.send.sent_at is not None and d.send.sent_at <= at and since <= d.decided_at <= at)
+               if d.send in sends and d.send.sent_at is not None and d.send.sent_at <= at
+               and since <= d.decided_at <= at)
 
 
 def brute(customer, *, at, purpose, channel, approved, policy, cap):

@@ -32,7 +32,8 @@ class PolicyForm(console_forms.Form):
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["protected_tags"].queryset = Tag.objects.visible_to(viewer).filter(kind=Tag.Kind.CORP, deleted=False)
+        corp_tags = Tag.objects.visible_to(viewer).filter(kind=Tag.Kind.CORP, deleted=False)
+        self.fields["protected_tags"].queryset = corp_tags
         for channel, label in Channel.choices:
             self.fields[f"cap_{channel}_max"] = forms.IntegerField(
                 label=_("%(channel)s：最多条数") % {"channel": label}, min_value=1, max_value=1000, required=False)

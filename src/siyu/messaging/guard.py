@@ -72,7 +72,8 @@ class Plan:
 
 
 def send_ref(send) -> tuple[str, int]:
-    """A send named by a ``(kind, id)`` pair or by its model row (``mass.MassMessage`` #5 → ``("mass.massmessage", 5)``)."""
+    """A send named by a ``(kind, id)`` pair or by its model row (``mass.MassMessage`` #5 →
+    ``("mass.massmessage", 5)``)."""
     if isinstance(send, tuple):
         kind, ref_id = send
         return str(kind), int(ref_id)

@@ -125,5 +125,6 @@ class Decision(CustomerScoped, TenantModel):
         indexes = [
             models.Index(fields=["org", "customer", "-decided_at"], name="messaging_decision_customer"),
             # Partial: held rows are few, and an index every decision had to enter would slow the big writes.
-            models.Index(fields=["org", "release_at"], condition=models.Q(outcome="held"), name="messaging_decision_held"),
+            models.Index(fields=["org", "release_at"], condition=models.Q(outcome="held"),
+                         name="messaging_decision_held"),
         ]

@@ -17,7 +17,8 @@ SHOWN = 20
 def decisions_section(customer, viewer) -> dict:
     rows = (Decision.objects.visible_to(viewer).filter(customer=customer).select_related("send")
             .order_by("-decided_at", "-pk")[:SHOWN])
-    return {"decisions": [(row, reasons.label(row.reason), reasons.detail_text(row.reason, row.detail)) for row in rows]}
+    return {"decisions": [(row, reasons.label(row.reason), reasons.detail_text(row.reason, row.detail))
+                          for row in rows]}
 
 
 def register() -> None:

@@ -37,7 +37,8 @@ def record_plan(plan, *, content: str) -> Send:
     if not created:
         ids = list(plan.decisions)
         for start in range(0, len(ids), INSERT_BATCH):
-            Decision.objects.for_org(plan.org_id).filter(send=send, customer_id__in=ids[start:start + INSERT_BATCH]).delete()
+            chunk = ids[start:start + INSERT_BATCH]
+            Decision.objects.for_org(plan.org_id).filter(send=send, customer_id__in=chunk).delete()
     _insert_decisions(plan.org_id, send.pk, plan)
     approved = plan.reason_counts().get(reasons.PROTECTED_APPROVED, 0)
     if approved:
