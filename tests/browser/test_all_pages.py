@@ -203,7 +203,7 @@ def test_every_console_page_reads_as_finished_chinese(browser, live_server, bran
             page.goto(f"{live_server.url}/login/")
             page.get_by_label("用户名").fill(username)
             page.get_by_label("密码").fill(brand.password)
-            page.get_by_role("button", name="登录").click()
+            page.get_by_role("button", name="登录", exact=True).click()
             page.wait_for_url(f"{live_server.url}/")
             findings += [Finding(username, size, "/login/", p) for p in check_page(page, "/", size)]
             for url in pages:
