@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "siyu.lifecycle",
     "siyu.analytics",
     "siyu.channels",
+    "siyu.messaging",
     "siyu.console",
 ]
 

@@ -144,9 +144,9 @@ def console_pages(org) -> list[str]:
             "analytics:channels", "lifecycle:board", "lifecycle:todos", "lifecycle:alerts", "lifecycle:rules",
             "lifecycle:reports", "lifecycle:settings", "channels:list", "channels:new", "channels:welcome",
             "channels:welcome_new", "groups:codes", "groups:code_new", "groups:store_codes", "groups:store_code_new",
-            "groups:store_locations", "privacy:subject_requests", "privacy:notices", "persons:list", "persons:reviews", "persons:blocked",
-            "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create", "content:check",
-            "content:words", "segments:list", "segments:new",
+            "groups:store_locations", "privacy:subject_requests", "privacy:notices", "persons:list", "persons:reviews",
+            "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
+            "content:check", "content:words", "segments:list", "segments:new", "messaging:settings",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
