@@ -139,13 +139,13 @@ def _figures(result: dict, label: str) -> list[dict]:
     reasons = ", ".join(f"{code} {n:,}" for code, n in sorted(result["reasons"].items()))
     outcomes = ", ".join(f"{outcome} {n:,}" for outcome, n in sorted((str(k), v) for k, v in result["counts"].items()))
     return [figure(
-        f"guard: plan a mass message to {CUSTOMERS:,} customers, every rule on, decisions written ({label})",
+        f"planning a mass message to {CUSTOMERS:,} customers, every guard rule on, decisions written ({label})",
         result["plan_s"], "s", limit_value=result["read_s"], limit_unit="s",
         notes=(f"goal ≤ {GOAL_S:.0f} s; limit: reading the same {result['rows']:,} decision rows back with one "
                f"SELECT, {result['read_s']:.2f} s; outcomes {outcomes}; reasons {reasons}; data generated in "
                f"{result['generate_s']:.0f} s"),
     ), figure(
-        f"guard: dry run of the same send, nothing written ({label})", result["dry_s"], "s",
+        f"planning dry run of the same send, nothing written ({label})", result["dry_s"], "s",
         limit_value=result["read_s"], limit_unit="s",
         notes="the same rules and audience without writing: planning minus this is the cost of writing the decisions",
     )]
@@ -165,7 +165,7 @@ def run() -> list[dict]:
     if url:
         figures += _figures(run_on_postgres(url, "benchmarks.bench_messaging", timeout=7200), "PostgreSQL")
     else:
-        figures.append(skipped(f"guard: plan a mass message to {CUSTOMERS:,} customers, every rule on, decisions "
+        figures.append(skipped(f"planning a mass message to {CUSTOMERS:,} customers, every guard rule on, decisions "
                                "written (PostgreSQL)", "s",
                                reason="set SIYU_BENCH_POSTGRES_URL to a PostgreSQL server the benchmark may create a "
                                       "database on"))
