@@ -58,7 +58,7 @@ def library(request):
         rows = rows.filter(folder_id=int(folder))
     if status in Script.Status.values:
         rows = rows.filter(status=status)
-    rows = rows.annotate(uses=Count("uses"))
+    rows = rows.annotate(use_count=Count("uses")).order_by("title", "id")
     context = {"page": paginate(request, rows), "query": query, "folder": folder, "status": status,
                "tree": _tree(viewer), "folder_form": folder_form, "statuses": Script.Status.choices,
                "can_review": viewer.can("content.review"), "can_share": viewer.can("content.scripts_shared"),
