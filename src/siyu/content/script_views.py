@@ -19,8 +19,11 @@ from siyu.content.script_forms import FolderForm, ReviewForm, ScriptForm
 
 
 def _tree(viewer) -> list[tuple[int, object]]:
-    """The viewer's folders depth-first, each with its depth, for the indented folder list."""
-    rows = list(scripts.folders(viewer).annotate(n=Count("scripts")))
+    """The viewer's folders depth-first, each with its depth and how many scripts in it the viewer sees."""
+    counts = dict(scripts.library(viewer).order_by().values_list("folder_id").annotate(n=Count("id")))
+    rows = list(scripts.folders(viewer))
+    for folder in rows:
+        folder.n = counts.get(folder.pk, 0)
     children: dict[int | None, list] = {}
     for folder in rows:
         children.setdefault(folder.parent_id, []).append(folder)
