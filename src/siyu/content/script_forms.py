@@ -44,7 +44,7 @@ class ScopedFolderForm(Form):
 
 
 class ScriptForm(ScopedFolderForm):
-    title = forms.CharField(label=_("标题"), max_length=scripts.MAX_TITLE, help_text=_("搜索时可用拼音首字母，例如“hyy”找到“欢迎语”。"))
+    title = forms.CharField(label=_("标题"), max_length=scripts.MAX_TITLE, help_text=_("搜索时可用标题的拼音首字母或全拼查找。"))
     body = forms.CharField(label=_("话术内容"), max_length=scripts.MAX_BODY, widget=forms.Textarea(attrs={"rows": 6}))
     scope = forms.ChoiceField(label=_("范围"), help_text=_("总部话术审核通过后所有导购可用；个人话术只有自己可见，无需审核。"))
     folder = forms.ChoiceField(label=_("分组"), required=False)
