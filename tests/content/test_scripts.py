@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from siyu.content import scripts, variables
 from siyu.content.models import Scope, Script, ScriptUse
 from siyu.content.services import add_word
+from siyu.core.events import DomainEvent
 from siyu.customers.models import Customer, Relation
 from siyu.orgs.models import AuditEntry, Staff
 
@@ -102,6 +103,8 @@ def test_an_override_approves_and_is_audited_with_the_terms_and_reason(world):
     assert entry.actor == world.admin.user
     assert entry.details["terms"] == "国家级" and entry.details["reason"] == "已取得国家级认证，证书编号见附件"
     assert titles(scripts.usable_by(world.guide_e1)) == {"新品"}
+    event = DomainEvent.objects.for_org(world.org).get(kind="script.approved")
+    assert event.payload == {"overridden": True}
 
 
 def test_an_organizations_own_blocked_word_also_stops_approval(world):
@@ -144,6 +147,9 @@ def test_usage_is_counted_per_script_and_per_guide_as_each_viewer_may_see(world)
     assert by_script == {"欢迎语": 4, "致谢": 1}  # a guide's personal script is not HQ's to count
     by_script = {row["script__title"]: row["uses"] for row in scripts.use_counts_by_script(world.east_manager)}
     assert by_script == {"欢迎语": 3, "致谢": 1}
+    used = DomainEvent.objects.for_org(world.org).filter(kind="script.used")
+    assert sorted(e.payload["membership_id"] for e in used) == sorted(
+        [world.guide_e1.pk] * 4 + [world.guide_e2.pk, world.guide_s1.pk])
 
 
 def test_only_a_usable_script_can_be_recorded(world):

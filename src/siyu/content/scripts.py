@@ -14,10 +14,12 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pypinyin import Style, lazy_pinyin
 
 from siyu.content import compliance, variables
 from siyu.content.models import Scope, Script, ScriptFolder, ScriptUse
+from siyu.core import events
 from siyu.orgs import audit
 from siyu.orgs.models import Membership
 
@@ -27,6 +29,10 @@ MAX_FOLDER_NAME = ScriptFolder._meta.get_field("name").max_length
 MAX_REASON = Script._meta.get_field("override_reason").max_length
 
 _NOT_WORD = re.compile(r"\W+")
+
+# What other parts react to: a shared script guides may now send, and each use (the guide's activity).
+APPROVED = events.define_kind("script.approved", gettext_lazy("话术审核通过"))
+USED = events.define_kind("script.used", gettext_lazy("话术使用"))
 
 
 def search_text(title: str, body: str) -> str:
@@ -182,6 +188,7 @@ def approve_script(script: Script, *, override_reason: str = "", by: Membership 
                                   "reason": override_reason})
         audit.record("content.script_approved", org=script.org_id, actor=_actor(by), obj=script,
                      details={"title": script.title})
+        events.emit(script.org_id, APPROVED, script, {"overridden": bool(blocked)})
     return script
 
 
@@ -219,8 +226,11 @@ def record_use(script: Script, *, by: Membership) -> ScriptUse:
     may use counts: an approved HQ script or their own personal one."""
     if not usable_by(by).filter(pk=script.pk).exists():
         raise PermissionDenied("script not usable by this member")
-    return ScriptUse.objects.create(org_id=script.org_id, script=script, membership=by,
-                                    staff=getattr(by, "staff", None), used_at=timezone.now())
+    with transaction.atomic():
+        use = ScriptUse.objects.create(org_id=script.org_id, script=script, membership=by,
+                                       staff=getattr(by, "staff", None), used_at=timezone.now())
+        events.emit(script.org_id, USED, use, {"script_id": script.pk, "membership_id": by.pk})
+    return use
 
 
 # Reads ---------------------------------------------------------------------------------------------------------
