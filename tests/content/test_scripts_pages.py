@@ -123,3 +123,13 @@ def test_folders_are_created_from_the_library_page_with_field_errors(world):
     assert client.post(LIBRARY, {"name": "我的开场", "scope": "personal", "parent": ""}).status_code == 302
     assert "我的开场" in client.get(LIBRARY).content.decode()
     assert "我的开场" not in client_for(world.guide_e2).get(LIBRARY).content.decode()
+
+
+def test_folder_counts_show_only_the_scripts_the_viewer_sees(world):
+    folder = scripts.create_folder(world.org, name="开场问候", scope=Scope.HQ, by=world.admin)
+    for title in ("草稿一", "草稿二"):
+        scripts.save_script(world.org, folder=folder, title=title, body="您好", scope=Scope.HQ, by=world.admin)
+    guide_page = client_for(world.guide_e1).get(LIBRARY).content.decode()
+    admin_page = client_for(world.admin).get(LIBRARY).content.decode()
+    count = '开场问候</span><span class="muted">{}</span>'
+    assert count.format(0) in guide_page and count.format(2) in admin_page
