@@ -94,12 +94,43 @@ def load_demo() -> DemoInfo:
     _link_staff(org)
     load_customer_demo(org)
     load_store_geo_demo(org)
+    load_script_demo(org)
     ensure_demo_products(org)
     load_history_demo(org)
     load_cdp_demo(org)
     load_privacy_demo(org)
     move_demo_pictures(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
+
+
+def load_script_demo(org) -> None:
+    """HQ's script folders with approved scripts, one in review that the checker flags, a guide's personal script
+    and some uses. Idempotent: skipped once the brand has scripts."""
+    from siyu.content import scripts
+    from siyu.content.models import Scope, Script
+
+    if Script.objects.for_org(org).exists():
+        return
+    members = {m.user.username: m for m in Membership.objects.for_org(org).select_related("user")}
+    hq, guide = members["demo_hq"], members["demo_guide_sh01"]
+    opening = scripts.create_folder(org, name="开场问候", scope=Scope.HQ, by=hq)
+    after_sale = scripts.create_folder(org, name="售后回访", scope=Scope.HQ, by=hq)
+    approved = []
+    for folder, title, body in [
+        (opening, "欢迎语", "{客户称呼}您好，我是{门店}的{导购姓名}，以后有任何问题都可以直接找我～"),
+        (opening, "到店邀约", "{客户称呼}，本周末店里上了秋冬新品，方便的话来{门店}试试，我给您留好尺码。"),
+        (after_sale, "售后回访", "{客户称呼}您好，上次买的衣服穿着还合适吗？有需要调整的随时告诉我。"),
+    ]:
+        script = scripts.save_script(org, folder=folder, title=title, body=body, scope=Scope.HQ, by=hq)
+        scripts.submit_for_review(script, by=hq)
+        approved.append(scripts.approve_script(script, by=hq))
+    flagged = scripts.save_script(org, folder=opening, title="新品推荐", scope=Scope.HQ, by=hq,
+                                  body="全网最低价！国家级面料，{客户称呼}错过再等一年。")
+    scripts.submit_for_review(flagged, by=hq)
+    scripts.save_script(org, folder=None, title="我的开场白", scope=Scope.PERSONAL, by=guide,
+                        body="{客户称呼}好呀，我是小{导购姓名}，有空来店里喝杯茶～")
+    for script in approved[:2] + approved[:1]:
+        scripts.record_use(script, by=guide)
 
 
 def _link_staff(org) -> None:

@@ -16,6 +16,7 @@ from django.urls import reverse
 from siyu import demo
 from siyu.cdp.models import Person, Source
 from siyu.channels.models import ChannelCode, WelcomeMessage
+from siyu.content.models import Script
 from siyu.customers import timeline
 from siyu.customers.models import Customer, RelationTag, Tag
 from siyu.customers.services import apply_follow_info, upsert_customer
@@ -146,7 +147,8 @@ def console_pages(org) -> list[str]:
             "channels:welcome_new", "groups:codes", "groups:code_new", "groups:store_codes", "groups:store_code_new",
             "groups:store_locations", "privacy:subject_requests", "privacy:notices", "persons:list", "persons:reviews",
             "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
-            "content:check", "content:words", "segments:list", "segments:new", "messaging:settings",
+            "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
+            "content:script_new", "content:script_usage",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -159,6 +161,7 @@ def console_pages(org) -> list[str]:
         ("orgs:member", first(Membership, role="guide")), ("orgs:staff_detail", first(Staff)),
         ("persons:detail", first(Person, merged_into=None)), ("sources:detail", first(Source)),
         ("segments:detail", first(Segment)), ("segments:edit", first(Segment)),
+        ("content:script_edit", first(Script, scope="hq")), ("content:script_review", first(Script, status="in_review")),
     ]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages
