@@ -4,19 +4,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from siyu.core import durable
-from siyu.messaging import mass, reasons
+from siyu.messaging import mass, reasons, services
 from siyu.messaging.models import Decision, MassMessage, MassPlan, MassTask, Send
 from siyu.orgs.models import AuditEntry
 from siyu.privacy.consent import withdraw_consent
 from siyu.wecom.client import WeComClient
 from siyu.wecom.simulator.errors import SimulatorError
+from tests.messaging.helpers import BEIJING, set_policy
 from tests.messaging.mass_helpers import Corp
 
 pytestmark = pytest.mark.django_db
@@ -198,3 +199,34 @@ def test_blocked_words_and_bad_input_are_refused_with_nothing_written(world, cor
     message.refresh_from_db()
     assert message.status == MassMessage.Status.DRAFT
     assert not MassPlan.objects.for_org(world.org).exists()
+
+
+def test_recipients_held_for_quiet_hours_get_their_tasks_when_the_window_opens(world, corp, clock):
+    [ann] = corp.staff(1)
+    early, late = corp.customers(ann, 2)
+    set_policy(world.org, quiet_start=time(21, 0), quiet_end=time(9, 0), timezone="Asia/Shanghai")
+    evening = beijing_after(clock.now(), 22)
+    clock.set(evening)
+    message = compose(world)
+    mass.schedule(message, by=world.admin)
+    corp.run()
+    assert not corp.recipients()  # everyone held until 09:00
+    assert mass.report(message).held == 2
+    assert mass.fetch_results(message).status == MassMessage.Status.SENDING  # not finished: the held are to come
+
+    clock.set(evening + timedelta(hours=11, minutes=1))  # 09:01 the next morning
+    released = services.release_held(world.org)
+    assert [len(ids) for ids in released.values()] == [2]
+    corp.run()
+    [(sender, ids)] = corp.recipients().values()
+    assert (sender, sorted(ids)) == (ann.userid, sorted([early.external_userid, late.external_userid]))
+    msgid = next(iter(corp.recipients()))
+    corp.sim.confirm_groupmsg(msgid, ann.userid)
+    assert mass.fetch_results(message).status == MassMessage.Status.SENT
+    assert mass.report(message).total.delivered == 2
+
+
+def beijing_after(now, hour: int):
+    """The first ``hour``:00 Beijing time after ``now``."""
+    local = now.astimezone(BEIJING).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return local if local > now else local + timedelta(days=1)

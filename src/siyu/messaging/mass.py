@@ -225,7 +225,7 @@ def _make_tasks(message: MassMessage, customer_ids) -> int:
 
 def on_held_released(event) -> None:
     """Recipients held for quiet hours whose window opened: their tasks are made now (new chunks)."""
-    send = event.subject
+    send = event.subject()
     if not isinstance(send, Send) or send.kind != MassMessage._meta.label_lower:
         return
     ids = event.payload.get("customer_ids") or []
@@ -337,6 +337,9 @@ def fetch_results(message: MassMessage) -> MassMessage:
                 services.mark_sent(send, at=now)
         rows = MassTask.objects.for_org(message.org_id).filter(message=message)
         waiting = rows.filter(Q(confirmed_at__isnull=True) & ~Q(call_state=CallState.REFUSED)).exists()
+        # Recipients held for quiet hours are still to come: their tasks do not exist yet.
+        waiting = waiting or Decision.objects.for_org(message.org_id).filter(
+            send__kind=MassMessage._meta.label_lower, send__ref_id=message.pk, outcome=Decision.Outcome.HELD).exists()
         if locked.status == Status.SENDING and not waiting:
             locked.status = Status.SENT
         locked.results_at = now
