@@ -10,20 +10,12 @@ import pytest
 
 from siyu.messaging import mass
 from siyu.messaging.models import MassMessage, MassTask
-from tests.core.test_dispatch_kill import TAKEOVER_TIMEOUT, Workers, sigkill, wait_for
+# ``workers``: the fixture of the dispatcher's own kill tests (real `siyu worker` processes, killed at the end).
+from tests.core.test_dispatch_kill import TAKEOVER_TIMEOUT, sigkill, wait_for, workers  # noqa: F401
 from tests.messaging.mass_helpers import Corp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 START_TIMEOUT = 120
-
-
-@pytest.fixture
-def workers(tmp_path):
-    started = Workers(tmp_path)
-    try:
-        yield started
-    finally:
-        started.kill_all()
 
 
 def test_kill_9_mid_send_then_a_restart_leaves_every_customer_in_exactly_one_task(workers):
