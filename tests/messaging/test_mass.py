@@ -17,8 +17,8 @@ from siyu.orgs.models import AuditEntry
 from siyu.privacy.consent import withdraw_consent
 from siyu.wecom.client import WeComClient
 from siyu.wecom.simulator.errors import SimulatorError
-from tests.messaging.helpers import BEIJING, set_policy
-from tests.messaging.mass_helpers import Corp
+from tests.messaging.helpers import BEIJING, set_policy, tag_customer
+from tests.messaging.mass_helpers import ADDED, Corp
 
 pytestmark = pytest.mark.django_db
 TEXT = "春季新品到店，欢迎来看看"
@@ -44,7 +44,7 @@ def test_20000_customers_of_40_staff_become_split_tasks_each_customer_in_exactly
     assert len(customers) == 20_000
     # 50 of staff[1]'s customers later also added staff[2]: the most recent relation sends to them.
     shared = rest[:50]
-    corp.befriend(staff[2], shared, at=corp_added_later())
+    corp.befriend(staff[2], shared, at=ADDED + timedelta(days=30))
     withdrawn = rest[100]
     withdraw_consent(withdrawn, "marketing", by=None, source="h5")
 
@@ -74,7 +74,7 @@ def test_20000_customers_of_40_staff_become_split_tasks_each_customer_in_exactly
     assert (message.status, message.planned, message.tasks_total) == (MassMessage.Status.SENDING, 20_000, 41)
 
     # Members confirm on their phones; one customer deleted staff[3] before the task was sent.
-    gone = Customer_of(rest, staff[3], corp)
+    gone = only_friend_of(rest, staff[3], corp)
     corp.sim.state.relation(staff[3].userid, gone).status = "deleted_by_staff"
     for msgid, (sender, _ids) in list(sent.items())[:30]:
         corp.sim.confirm_groupmsg(msgid, sender)
@@ -93,13 +93,7 @@ def test_20000_customers_of_40_staff_become_split_tasks_each_customer_in_exactly
     assert Send.objects.for_org(world.org).get(ref_id=message.pk).sent_at is not None  # counts against the caps
 
 
-def corp_added_later():
-    from tests.messaging.mass_helpers import ADDED
-
-    return ADDED + timedelta(days=30)
-
-
-def Customer_of(customers, staff, corp) -> str:  # noqa: N802 - reads as a noun in the test
+def only_friend_of(customers, staff, corp) -> str:
     """One external_userid among ``customers`` whose only WeCom friend is ``staff``."""
     for customer in customers:
         rels = corp.sim.state.relations_of_customer(customer.external_userid)
@@ -230,3 +224,23 @@ def beijing_after(now, hour: int):
     """The first ``hour``:00 Beijing time after ``now``."""
     local = now.astimezone(BEIJING).replace(hour=hour, minute=0, second=0, microsecond=0)
     return local if local > now else local + timedelta(days=1)
+
+
+def test_protected_customers_are_left_out_unless_an_admin_approves_that_send(world, corp):
+    [ann] = corp.staff(1)
+    plain, protected = corp.customers(ann, 2)
+    tag = tag_customer(world.org, protected, "孕期")
+    set_policy(world.org, protected_tag_ids=[tag.pk])
+    first = compose(world)
+    mass.schedule(first, by=world.admin)
+    with pytest.raises(ValidationError):
+        mass.schedule(compose(world), by=world.admin, approved_by=world.east_manager)  # not an admin
+    approved = compose(world, title="孕期关怀")
+    mass.schedule(approved, by=world.admin, approved_by=world.admin)
+    corp.run()
+    sent = {frozenset(ids) for _sender, ids in corp.recipients().values()}
+    assert sent == {frozenset([plain.external_userid]), frozenset([plain.external_userid, protected.external_userid])}
+    assert mass.report(first).excluded == {reasons.PROTECTED_TAG: 1}
+    entry = AuditEntry.objects.for_org(world.org).get(action="messaging.protected_approved")
+    assert entry.actor == world.admin.user and entry.details["count"] == 1
+    assert mass.report(approved).progress == 1.0

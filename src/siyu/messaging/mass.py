@@ -422,6 +422,11 @@ class Report:
     by_store: dict[str, Counts] = field(default_factory=dict)
     staff_confirmed: int = 0
     staff_waiting: int = 0
+    tasks_made: int = 0  # WeCom tasks created so far, of total.tasks: the progress of a large send
+
+    @property
+    def progress(self) -> float:
+        return self.tasks_made / self.total.tasks if self.total.tasks else 0.0
 
 
 def report(message: MassMessage) -> Report:
@@ -437,6 +442,7 @@ def report(message: MassMessage) -> Report:
     members = {}
     for task in MassTask.objects.for_org(org_id).filter(message=message).select_related("staff__store"):
         result.total.add(task)
+        result.tasks_made += task.call_state in (CallState.CREATED, CallState.REFUSED)
         result.by_staff.setdefault(task.userid, Counts()).add(task)
         store = task.staff.store.name if task.staff.store_id else "—"
         result.by_store.setdefault(store, Counts()).add(task)
