@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from siyu.core import durable
-from siyu.messaging import mass, reasons, services
+from siyu.messaging import mass, reasons, services, tasks
 from siyu.messaging.models import Decision, MassMessage, MassPlan, MassTask, Send
 from siyu.orgs.models import AuditEntry
 from siyu.privacy.consent import withdraw_consent
@@ -144,7 +144,7 @@ def test_cancel_stops_unconfirmed_tasks_and_tasks_not_yet_made(world, corp, cloc
     sent = corp.recipients()
     by_sender = {sender: msgid for msgid, (sender, _ids) in sent.items()}
     corp.sim.confirm_groupmsg(by_sender[ann.userid], ann.userid)
-    mass.fetch_results(message)
+    assert tasks.fetch_mass_results.call_local() == 1  # the periodic read of the messages being sent
     assert mass.remind(message, by=world.admin) == 1
     assert len(corp.sim.state.msg_templates[by_sender[bob.userid]].reminders) == 1
 

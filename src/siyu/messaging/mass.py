@@ -6,10 +6,10 @@ message is due (guard decisions, task rows and the message's status in one trans
 Each :class:`MassTask` then makes one ``add_msg_template`` call outside any transaction: ``call_state`` becomes
 ``calling`` (committed) before the call and ``created`` with the msgid after it. A worker that dies in between
 leaves ``calling``; the retry cannot ask WeCom by an idempotency key (add_msg_template takes none), so it lists
-the group messages the member created since the call (``get_groupmsg_list_v2``, creator + time span) and adopts
-the one with the same text whose recipients (``get_groupmsg_send_result``) all belong to this chunk — chunks of
-one member never share a customer, and a msgid another row already holds is never adopted. Only when none
-matches is the call made again.
+the enterprise group messages created around the call (``get_groupmsg_list_v2``, time span) and adopts the one
+with the same text whose recipients for this member (``get_groupmsg_send_result``) all belong to this chunk —
+chunks of one member never share a customer, and a msgid another row already holds is never adopted. Only when
+none matches is the call made again.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ CallState = MassTask.CallState
 AUDIENCE_KEYS = ("tag_ids", "staff_ids", "store_ids", "stage_ids")
 # How far around the recorded call time a retry looks for the task WeCom may have created (clocks differ).
 LOOKUP_MARGIN = timedelta(hours=1)
+LOOKUP_SPAN = timedelta(days=28)
 TRANSIENT = (RateLimited, SystemBusy)
 
 
@@ -263,11 +264,14 @@ def store_answer(row: MassTask, msgid: str, fail_list: list[str]) -> None:
 def find_created(client, row: MassTask, message: MassMessage) -> str:
     """The msgid of the task an earlier attempt of ``row`` created, or "" (see the module docstring)."""
     start = int((row.called_at - LOOKUP_MARGIN).timestamp())
-    end = int((timezone.now() + LOOKUP_MARGIN).timestamp())
+    # get_groupmsg_list_v2 takes a span of at most a month.
+    end = int(min(timezone.now() + LOOKUP_MARGIN, row.called_at + LOOKUP_SPAN).timestamp())
     taken = set(MassTask.objects.for_org(row.org_id).exclude(msgid="").values_list("msgid", flat=True))
     mine = set(row.external_userids)
     text = {"content": message.text} if message.text else None
-    for found in wecom.group_messages(client, start=start, end=end, creator=row.userid, filter_type=0):
+    # Not filtered by creator: the member a task is for is its sender, which WeCom may leave out of the list for
+    # messages made through the API; the recipients (per member) identify the task instead.
+    for found in wecom.group_messages(client, start=start, end=end, filter_type=0):
         if found.msgid in taken or (found.text or None) != text:
             continue
         recipients = {r.external_userid for r in wecom.group_message_results(client, found.msgid, row.userid)}
