@@ -9,6 +9,7 @@ class MessagingConfig(AppConfig):
 
     def ready(self):
         # tasks registers the periodic release of held recipients.
-        from siyu.messaging import profile, tasks  # noqa: F401
+        from siyu.messaging import mass, profile, tasks  # noqa: F401
 
         profile.register()
+        mass.register()

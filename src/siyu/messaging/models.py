@@ -128,3 +128,96 @@ class Decision(CustomerScoped, TenantModel):
             models.Index(fields=["org", "release_at"], condition=models.Q(outcome="held"),
                          name="messaging_decision_held"),
         ]
+
+
+# -- mass messages (企业群发) ------------------------------------------------------------------------------------------
+# Imported here: DurableRow is a plain abstract model, kept beside the guard's tables it works with.
+from siyu.core.durable import DurableRow  # noqa: E402
+
+
+class MassMessage(TenantModel):
+    """A mass message to customers: text plus up to 9 attachments (:mod:`siyu.wecom.attachments`), an audience
+    (``{"segment": id}`` or ``{"tag_ids", "staff_ids", "store_ids", "stage_ids"}``), sent now or at
+    ``scheduled_at`` as one WeCom group-message task per staff member and ≤10,000 customers (:class:`MassTask`)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("草稿")
+        SCHEDULED = "scheduled", _("待发送")
+        SENDING = "sending", _("发送中")
+        SENT = "sent", _("已完成")
+        CANCELLED = "cancelled", _("已取消")
+
+    title = models.CharField(_("标题"), max_length=100)
+    text = models.TextField(_("内容"), blank=True)
+    attachments = models.JSONField(_("附件"), default=list, blank=True)
+    audience = models.JSONField(_("发送对象"), default=dict)
+    purpose = models.CharField(_("用途"), max_length=20, default="marketing")
+    scheduled_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    # An admin's approval lets protected people receive this one promotional send (audited by the guard).
+    approved_by = models.ForeignKey("orgs.Membership", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    # Progress of planning, polled by the console: recipients decided and tasks created so far.
+    planned = models.PositiveIntegerField(default=0)
+    tasks_total = models.PositiveIntegerField(default=0)
+    results_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("企业群发")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["org", "status"], name="messaging_mass_status")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MassPlan(DurableRow):
+    """Plans one mass message when it is due: the audience is resolved, the guard decides, and the included
+    customers become :class:`MassTask` rows. One row per message (its idempotency key)."""
+
+    message = models.ForeignKey(MassMessage, on_delete=models.CASCADE, related_name="+")
+
+    class Meta(DurableRow.Meta):
+        pass
+
+    def perform(self) -> None:
+        from siyu.messaging import mass
+
+        mass.plan_message(self.message_id, org_id=self.org_id)
+
+
+class MassTask(DurableRow):
+    """One ``add_msg_template`` call: ≤10,000 customers of one staff member. ``call_state`` ``calling`` is
+    committed before the call, so a retry knows WeCom may already hold the task and looks for it first."""
+
+    class CallState(models.TextChoices):
+        NEW = "new", _("未调用")
+        CALLING = "calling", _("调用中")
+        CREATED = "created", _("已创建")
+        REFUSED = "refused", _("被拒绝")
+
+    message = models.ForeignKey(MassMessage, on_delete=models.CASCADE, related_name="tasks")
+    staff = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="+")
+    userid = models.CharField(max_length=64)
+    chunk = models.PositiveIntegerField(default=0)
+    external_userids = models.JSONField(default=list)
+    call_state = models.CharField(max_length=10, choices=CallState.choices, default=CallState.NEW)
+    called_at = models.DateTimeField(null=True, blank=True)
+    msgid = models.CharField(max_length=128, blank=True)
+    fail_list = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    # Results read from WeCom: when the member sent it, and recipients per SendStatus (0, 1, 2, 3).
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    results = models.JSONField(default=dict, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(DurableRow.Meta):
+        pass
+
+    def perform(self) -> None:
+        from siyu.messaging import mass
+
+        mass.create_wecom_task(self)

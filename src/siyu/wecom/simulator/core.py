@@ -69,6 +69,16 @@ MEMBER_SCENE_INVITE, MEMBER_SCENE_QR = 1, 3
 CALLBACK_SCENE_INVITE, CALLBACK_SCENE_QR = 0, 3
 
 
+@dataclasses.dataclass
+class Stall:
+    """An answer held back (:meth:`Simulator.stall_next`): ``reached`` once performed, sent when ``release`` is set."""
+
+    path: str
+    reached: threading.Event
+    release: threading.Event
+    timeout: float
+
+
 class Simulator:
     """A faithful local WeCom for one corp and one self-built app.
 
@@ -105,6 +115,7 @@ class Simulator:
         self._lock = threading.RLock()
         self._rate = RateLimiter(self.limits)
         self._failures: list[dict[str, Any]] = []
+        self._stalls: list[Stall] = []
         self._rng = random.Random()
         self._callbacks = CallbackSender(
             self.crypt,
@@ -220,6 +231,15 @@ class Simulator:
             self._failures.append({"path": api_path, "errcode": int(errcode), "times": int(times), "errmsg": errmsg})
         return {"path": api_path, "errcode": int(errcode), "times": int(times)}
 
+    def stall_next(self, path: str, timeout: float = 600.0) -> Stall:
+        """Perform the next call to ``path``, then hold its answer until ``release`` is set (or ``timeout``): WeCom
+        acted but the caller has not heard back, as when the network stalls; a caller that dies meanwhile never
+        learns the answer. ``reached`` is set once the call was performed."""
+        stall = Stall(_api_path(path), threading.Event(), threading.Event(), timeout)
+        with self._lock:
+            self._stalls.append(stall)
+        return stall
+
     def expire_tokens(self) -> dict[str, int]:
         """Invalidate every issued token early (WeCom may do so): the next call with one gets 42001."""
         with self._change():
@@ -238,6 +258,17 @@ class Simulator:
         whatever the errcode.
         """
         api_path = _api_path(path)
+        answer = self._answer(api_path, method, query, body, ip)
+        with self._lock:
+            stall = next((s for s in self._stalls if s.path == api_path), None)
+            if stall is not None:
+                self._stalls.remove(stall)
+        if stall is not None:  # held outside the lock: the simulator goes on answering other calls
+            stall.reached.set()
+            stall.release.wait(stall.timeout)
+        return answer
+
+    def _answer(self, api_path: str, method: str, query: dict[str, str], body: bytes, ip: str):
         with self._change():
             now = self.clock.now()
             try:
