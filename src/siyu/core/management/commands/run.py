@@ -45,9 +45,8 @@ class Command(BaseCommand):
             os.environ.setdefault("SIYU_WECOM_LOGIN_BASE", simulator_url(simulator_port))
         # Each child leads its own process group, so stopping a child stops what it started too (granian's
         # worker processes), and only this command decides when children stop.
-        children = [Child("web", "--host", host, "--port", str(port)), Child("worker")]
-        for child in children:
-            child.start()
+        children = [Child("web", "--host", host, "--port", str(port))]
+        children[0].start()
         if demo:
             # The simulator sends callbacks to the web server: start it once the web server answers.
             self._wait_for(f"http://{host}:{port}/login/", children, lambda: stopping)
@@ -56,6 +55,12 @@ class Command(BaseCommand):
                               "--callback-url", f"http://{host}:{port}/wecom/callback/demo/")
             simulator.start()
             children.append(simulator)
+            # The worker's first jobs (reminders, the archive, syncs) call WeCom: start it once the simulator
+            # answers, so they do not fail and wait for a retry.
+            self._wait_for(f"http://{host}:{simulator_port}/sim/", children, lambda: stopping)
+        worker = Child("worker")
+        worker.start()
+        children.append(worker)
         self.stdout.write(self.style.SUCCESS(f"Siyu is running at {public_url}/ — press Ctrl-C to stop."))
         while not stopping:
             for child in children:
