@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "siyu.channels",
     "siyu.messaging",
     "siyu.conversations",
+    "siyu.workbench",
     "siyu.console",
 ]
 

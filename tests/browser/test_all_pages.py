@@ -148,7 +148,8 @@ def console_pages(org) -> list[str]:
             "groups:store_locations", "privacy:subject_requests", "privacy:notices", "persons:list", "persons:reviews",
             "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
-            "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts",
+            "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts", "workbench:home",
+            "workbench:customers",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]

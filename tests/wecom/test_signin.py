@@ -67,7 +67,7 @@ def test_inside_the_wecom_app_the_authorize_page_is_used(corp, world):
     assert location.startswith(f"{corp.base}/connect/oauth2/authorize?") and location.endswith("#wechat_redirect")
     assert parse_qs(urlsplit(location).query)["scope"] == ["snsapi_base"]
     response = come_back(client, corp.choose(location, userid="zhangxiao"))
-    assert response["Location"] == "/"  # no next: the console's landing page
+    assert response["Location"] == "/w/"  # no next: inside WeCom a guide lands on their workbench
     assert signed_in_user(client) == world.guide_e1.user
 
 
