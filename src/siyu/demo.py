@@ -99,6 +99,7 @@ def load_demo() -> DemoInfo:
     load_history_demo(org)
     load_cdp_demo(org)
     load_privacy_demo(org)
+    load_conversation_demo(org)
     move_demo_pictures(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
 
@@ -254,6 +255,13 @@ def load_privacy_demo(org) -> None:
     from siyu.privacy import demo_data
 
     demo_data.load_privacy_demo(org)
+
+
+def load_conversation_demo(org) -> None:
+    """A competitor on the sensitive-word list and a few chats that raised alerts (``siyu.conversations.demo_data``)."""
+    from siyu.conversations import demo_data
+
+    demo_data.load_conversation_demo(org)
 
 
 def load_lifecycle_demo(org) -> None:

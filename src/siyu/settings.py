@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "siyu.analytics",
     "siyu.channels",
     "siyu.messaging",
+    "siyu.conversations",
+    "siyu.workbench",
     "siyu.console",
 ]
 
@@ -146,6 +148,8 @@ LOGIN_FAILURE_WINDOW = int(os.environ.get("SIYU_LOGIN_FAILURE_WINDOW", "900"))
 LOGIN_LOCK_SECONDS = int(os.environ.get("SIYU_LOGIN_LOCK_SECONDS", "900"))
 # Exported files (customer lists, statistics) are deleted after this many days.
 EXPORT_RETENTION_DAYS = int(os.environ.get("SIYU_EXPORT_RETENTION_DAYS", "7"))
+# A customer's consent link works this long after it was issued; a chat reply of 退订 always works.
+CONSENT_LINK_DAYS = int(os.environ.get("SIYU_CONSENT_LINK_DAYS", "30"))
 # Attachment files are fetched from the URLs operators give; internal addresses only when this is set (a closed
 # network whose file server has a private address). Siyu's own PUBLIC_URL is always allowed.
 MEDIA_FETCH_INTERNAL = os.environ.get("SIYU_MEDIA_FETCH_INTERNAL", "") == "1"

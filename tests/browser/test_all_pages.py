@@ -148,7 +148,8 @@ def console_pages(org) -> list[str]:
             "groups:store_locations", "privacy:subject_requests", "privacy:notices", "persons:list", "persons:reviews",
             "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
-            "content:script_new", "content:script_usage",
+            "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts", "workbench:home",
+            "workbench:customers",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -162,6 +163,7 @@ def console_pages(org) -> list[str]:
         ("persons:detail", first(Person, merged_into=None)), ("sources:detail", first(Source)),
         ("segments:detail", first(Segment)), ("segments:edit", first(Segment)),
         ("content:script_edit", first(Script, scope="hq")), ("content:script_review", first(Script, status="in_review")),
+        ("conversations:customer", first(Customer, name="林小姐")), ("conversations:staff", first(Staff)),
     ]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages

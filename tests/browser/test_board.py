@@ -52,7 +52,8 @@ def test_a_guide_drags_a_customer_to_won_and_sees_it_on_the_timeline(page, live_
     assert stages.stage_of(customer) == won
     change = StageChange.objects.for_org(world.org).get(customer=customer, to_stage=won)
     assert change.source == "board" and change.actor == world.guide_e1.user
-    event = TimelineEvent.objects.for_org(world.org).get(customer=customer, kind="stage_changed", data__to_stage="已成交")
+    [event] = [e for e in TimelineEvent.objects.for_org(world.org).filter(customer=customer, kind="stage_changed")
+             if e.data["to_stage"] == "已成交"]
     assert event.data["from_stage"] == "新客户" and event.actor == world.guide_e1.user
     assert AuditEntry.objects.for_org(world.org).filter(action="customer.stage_changed", actor=world.guide_e1.user).count() == 1
 

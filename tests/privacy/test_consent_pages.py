@@ -139,3 +139,21 @@ def test_before_any_notice_the_page_lets_a_customer_withdraw_but_not_grant(world
     assert browser.post(url, {"purpose": "marketing", "action": "grant"}).status_code == 400
     assert browser.post(url, {"purpose": "marketing", "action": "withdraw"}).status_code == 302
     assert [r.granted for r in ConsentRecord.objects.for_org(world.org)] == [False]
+
+
+def test_a_link_stops_working_after_its_days_and_says_how_to_opt_out(world, clock, settings):
+    ann = Customer.objects.create(org=world.org, external_userid="wm-ann", name="Ann")
+    consent.publish_notice(world.org, title="山茶隐私政策", body="正文", by=None)
+    url = reverse("privacy:consent_page", args=[consent.link_token(ann)])
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get(url)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+
+    clock.advance(days=settings.CONSENT_LINK_DAYS, hours=-1)
+    assert browser.get(url).status_code == 200  # still within its days
+    clock.advance(hours=2)
+    expired = browser.get(url)
+    assert expired.status_code == 410 and "回复“退订”" in expired.content.decode() and "山茶隐私政策" not in expired.content.decode()
+    assert browser.post(url, {"purpose": "marketing", "action": "grant", "csrfmiddlewaretoken": token}).status_code == 410
+    assert not ConsentRecord.objects.for_org(world.org).exists()
+    assert browser.get(reverse("privacy:consent_page", args=[consent.link_token(ann)])).status_code == 200  # a new link works

@@ -17,6 +17,7 @@ from siyu.cdp.identity import Ident
 from siyu.cdp.models import Event, Identifier, Order, Person, Product, RawBatch, Source, Suppression
 from siyu.cdp.services import record_order
 from siyu.customers.models import Customer, Note
+from siyu.messaging.models import MassMessage, MassTask
 from siyu.orgs.models import AuditEntry
 from siyu.privacy import requests
 from siyu.privacy.fields import encrypted_fields
@@ -49,7 +50,7 @@ def world():
     product = Product.objects.create(org=org, sku="TEA-1", name="桂花乌龙", price=Decimal("88.00"))
     order = record_order(org, customer, [{"product": product, "quantity": 2}], now, order_no="T-1")
     Order.objects.for_org(org).filter(pk=order.pk).update(person=person)
-    return {"org": org, "customer": customer, "person": person, "source": source, "order": order}
+    return {"org": org, "customer": customer, "person": person, "source": source, "order": order, "staff": staff}
 
 
 def _bundle(org, request) -> zipfile.ZipFile:
@@ -109,6 +110,11 @@ def test_erase_leaves_nothing_and_the_same_identifiers_bring_nobody_back(world):
     RawBatch.objects.create(org=org, source=world["source"], received_at=timezone.now(), status=RawBatch.Status.DONE,
                             idempotency_key="raw-1", body=json.dumps([{"type": "identify", "userId": "u-77",
                                                                        "traits": {"phone": PHONE}}]))
+    # A group message went to her and another customer; WeCom reported her as failed once.
+    her = world["customer"].external_userid
+    message = MassMessage.objects.create(org=org, title="新品", text="秋冬新品上市", audience={"tag_ids": []})
+    task = MassTask.objects.create(org=org, message=message, staff=world["staff"], userid="guide1",
+                                   external_userids=[her, "wmSomeoneElse"], fail_list=[her], idempotency_key="mass-1")
     assert PHONE in _decrypted_columns_text() and NAME in _raw_database_text()  # the scans below can see them
     request = requests.erase_subject(org, Ident("anonymous_id", "anon-77"))
 
@@ -117,6 +123,8 @@ def test_erase_leaves_nothing_and_the_same_identifiers_bring_nobody_back(world):
         assert secret not in raw and secret not in decrypted, secret
     assert not Event.objects.for_org(org).exists()
     assert not Person.objects.for_org(org).exists() and not Customer.objects.for_org(org).exists()
+    task.refresh_from_db()
+    assert (task.external_userids, task.fail_list) == (["wmSomeoneElse"], [])
     assert not Identifier.objects.for_org(org).exists()
     order = Order.objects.for_org(org).get(pk=world["order"].pk)  # kept for the books, detached from her
     assert order.person_id is None and order.customer_id is None and order.total > 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from siyu.orgs.models import AuditEntry, Staff
@@ -66,7 +67,7 @@ def test_inside_the_wecom_app_the_authorize_page_is_used(corp, world):
     assert location.startswith(f"{corp.base}/connect/oauth2/authorize?") and location.endswith("#wechat_redirect")
     assert parse_qs(urlsplit(location).query)["scope"] == ["snsapi_base"]
     response = come_back(client, corp.choose(location, userid="zhangxiao"))
-    assert response["Location"] == "/"  # no next: the console's landing page
+    assert response["Location"] == "/w/"  # no next: inside WeCom a guide lands on their workbench
     assert signed_in_user(client) == world.guide_e1.user
 
 
@@ -174,3 +175,21 @@ def test_the_sign_in_page_offers_wecom_next_to_the_password(corp, world):
     corp.connection.is_active = False
     corp.connection.save(update_fields=["is_active"])
     assert "企业微信扫码登录" not in Client().get("/login/").content.decode()
+
+
+def test_a_password_lock_does_not_stop_a_wecom_sign_in(corp, world):
+    """The lock after wrong passwords stops password guessing; WeCom proves who signs in without a password, so
+    a guide whose password someone was guessing can still work from WeCom, and the lock stays for passwords."""
+    corp.staff("zhangxiao", "张晓", world.guide_e1)
+    user = world.guide_e1.user
+    for _attempt in range(settings.LOGIN_MAX_FAILURES):
+        Client().post("/login/", {"username": user.username, "password": "wrong-guess"})
+    user.refresh_from_db()
+    assert user.locked_until is not None
+
+    client = Client()
+    come_back(client, corp.choose(start(client), userid="zhangxiao"))
+
+    assert signed_in_user(client) == user
+    user.refresh_from_db()
+    assert user.locked_until is not None  # still locked for passwords

@@ -35,18 +35,28 @@ FINANCIAL_CLAIM = "financial_claim"
 SENSITIVE_WORD = "sensitive_word"
 PHONE_NUMBER = "phone_number"
 ID_NUMBER = "id_number"
+# Rules of chats (the archive watch), not of content: a guide asking for what a guide must not ask for, and a
+# customer complaining.
+PRIVACY_ASK = "privacy_ask"
+COMPLAINT = "complaint"
 
 RULE_LABELS = {
     ADVERTISING_LAW: _("绝对化用语"), MEDICAL_CLAIM: _("医疗用语"), FINANCIAL_CLAIM: _("收益承诺"),
     SENSITIVE_WORD: _("企业敏感词"), PHONE_NUMBER: _("手机号"), ID_NUMBER: _("身份证号"),
+    PRIVACY_ASK: _("索要隐私"), COMPLAINT: _("客户投诉"),
 }
 # Why each rule exists, shown beside a finding (the organization's own words show their note instead).
 BASIS = {
     ADVERTISING_LAW: _("《广告法》第九条（三）"), MEDICAL_CLAIM: _("《广告法》第十七条"),
     FINANCIAL_CLAIM: _("《广告法》第二十五条"), SENSITIVE_WORD: _("企业敏感词"),
     PHONE_NUMBER: _("个人信息（《个人信息保护法》第四条）"), ID_NUMBER: _("个人信息（《个人信息保护法》第四条）"),
+    PRIVACY_ASK: _("《个人信息保护法》第六条：收集个人信息应限于实现处理目的的最小范围"),
+    COMPLAINT: _("客户表达投诉、维权意向"),
 }
 TERM_FILES = {ADVERTISING_LAW: "advertising_law.txt", MEDICAL_CLAIM: "medical.txt", FINANCIAL_CLAIM: "financial.txt"}
+CHAT_TERM_FILES = {PRIVACY_ASK: "privacy_ask.txt", COMPLAINT: "complaints.txt"}
+# What the archive watch looks for in a guide's messages, beyond the chat-only terms.
+STAFF_CHAT_RULES = frozenset({SENSITIVE_WORD, FINANCIAL_CLAIM, ID_NUMBER})
 
 _SEVERITY_RANK = {Severity.BLOCK: 0, Severity.FLAG: 1}
 _RULE_RANK = {rule: n for n, rule in enumerate(RULE_LABELS)}
@@ -193,6 +203,11 @@ def _law_automaton() -> ahocorasick.Automaton:
     )
 
 
+@cache
+def _chat_automaton(rule: str) -> ahocorasick.Automaton:
+    return _automaton((term, rule, severity, str(BASIS[rule])) for term, severity in read_term_file(TERMS_DIR / CHAT_TERM_FILES[rule]))
+
+
 # The organization's words: one automaton per organization, rebuilt when its list changes. The key is the row
 # count and the newest updated_at, read in one indexed query per check, so a word added or removed in any process
 # is seen by every process at its next check.
@@ -286,3 +301,24 @@ def check(text: str, *, org=None) -> list[Finding]:
     spans += _personal_spans(_stream(text, drop_spaces=False))
     return [Finding(text[start:end], start, end, rule, str(severity), basis)
             for start, end, rule, severity, basis in _longest_first(spans)]
+
+
+def check_chat(text: str, *, org, from_customer: bool) -> list[Finding]:
+    """What the chat-archive watch flags in one archived message of ``org``.
+
+    A customer's message: complaint terms (``terms/complaints.txt``). A guide's message: the organization's
+    sensitive words, promised returns (《广告法》第二十五条, which the guide's own words must keep too), an ID number
+    written out, and asking for an ID number, a bank card or a password (``terms/privacy_ask.txt``). Advertising
+    absolute terms and phone numbers are not flagged in chats: guides say 最近 and give the store's number all day.
+    """
+    if not text:
+        return []
+    if from_customer:
+        return [Finding(text[s:e], s, e, rule, str(severity), basis) for s, e, rule, severity, basis
+                in _longest_first(_term_spans(_chat_automaton(COMPLAINT), _stream(text, drop_spaces=True)))]
+    found = [f for f in check(text, org=org) if f.rule in STAFF_CHAT_RULES]
+    asks = list(_term_spans(_chat_automaton(PRIVACY_ASK), _stream(text, drop_spaces=True)))
+    taken = {n for f in found for n in range(f.start, f.end)}
+    found += [Finding(text[s:e], s, e, rule, str(severity), basis) for s, e, rule, severity, basis in _longest_first(asks)
+              if not taken.intersection(range(s, e))]
+    return sorted(found, key=lambda f: f.start)

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.tenancy import TenantModel
-from siyu.privacy.fields import EncryptedTextField
+from siyu.privacy.fields import EncryptedJSONField, EncryptedTextField
 
 
 def _relations_of_stores(store_ids):
@@ -259,7 +259,8 @@ class TimelineEvent(CustomerScoped, TenantModel):
     occurred_at = models.DateTimeField()
     staff = models.ForeignKey("orgs.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    data = models.JSONField(default=dict, blank=True)
+    # Encrypted: entries quote chats, notes and follow-ups, which may carry a phone number or an address.
+    data = EncryptedJSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -370,7 +371,7 @@ class Note(CustomerScoped, TenantModel):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The author's WeCom member row, when they have one: the note shows under their name in the sidebar too.
     staff = models.ForeignKey("orgs.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    text = models.TextField(_("内容"), max_length=2000)
+    text = EncryptedTextField(_("内容"), max_length=2000, blank=False)  # free text: may hold a phone or an address
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -393,7 +394,7 @@ class FollowUp(TenantModel):
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="follow_ups")
     assignee = models.ForeignKey("orgs.Staff", on_delete=models.PROTECT, related_name="follow_ups")
-    text = models.CharField(_("跟进内容"), max_length=500)
+    text = EncryptedTextField(_("跟进内容"), max_length=500, blank=False)  # free text, like a note
     due_at = models.DateTimeField(_("跟进时间"))
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.OPEN)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from siyu.core import events
+from siyu.core import clock, events
 from siyu.customers import timeline
 from siyu.customers.models import Customer
 from siyu.orgs import audit
@@ -174,19 +174,28 @@ def consent_state(org, customer_id: int) -> dict:
 # -- the customer's own link ----------------------------------------------------------------------------------------
 
 
+class LinkExpired(Exception):
+    """The link is genuine but older than ``SIYU_CONSENT_LINK_DAYS``: a forwarded or long-kept link stops working."""
+
+
 def link_token(customer: Customer) -> str:
-    """A signed token naming the customer: it cannot be guessed or altered without the secret key."""
-    return signing.dumps({"o": customer.org_id, "c": customer.pk}, salt=LINK_SALT, compress=True)
+    """A signed token naming the customer and when it was issued (the schedule clock, so tests can age it): it
+    cannot be guessed or altered without the secret key."""
+    issued = int(clock.now().timestamp())
+    return signing.dumps({"o": customer.org_id, "c": customer.pk, "t": issued}, salt=LINK_SALT, compress=True)
 
 
 def customer_for_token(token: str) -> Customer | None:
-    """The customer a link token names, or None when it was altered or the customer is gone."""
+    """The customer a link token names, or None when it was altered or the customer is gone; raises
+    :class:`LinkExpired` for a genuine link past its life."""
     try:
         data = signing.loads(token, salt=LINK_SALT)
     except signing.BadSignature:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("o"), int) or not isinstance(data.get("c"), int):
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), int) for k in ("o", "c", "t")):
         return None
+    if clock.now().timestamp() - data["t"] > settings.CONSENT_LINK_DAYS * 86400:
+        raise LinkExpired
     return Customer.objects.for_org(data["o"]).filter(pk=data["c"]).select_related("org").first()
 
 

@@ -69,7 +69,10 @@ def _client_evidence(request) -> dict:
 def consent_page(request, token: str):
     """The customer's consent page (signed link): the current notice and each purpose with a button to grant or
     withdraw it. A withdrawal is in force for the very next send."""
-    customer = consent.customer_for_token(token)
+    try:
+        customer = consent.customer_for_token(token)
+    except consent.LinkExpired:
+        return render(request, "privacy/h5/consent_expired.html", status=410)
     if customer is None:
         raise Http404
     notice = consent.current_notice(customer.org_id)

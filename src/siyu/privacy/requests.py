@@ -229,6 +229,27 @@ def _personal_order_fields() -> dict:
 
 
 @transaction.atomic
+def _scrub_mass_tasks(org, external_userids: set[str]) -> None:
+    """Take the erased customers out of the recipient lists that group-message tasks keep (a JSON list the database
+    cannot search on SQLite, so the lists are read in pages; erasure is rare)."""
+    from siyu.messaging.models import MassTask
+
+    if not external_userids:
+        return
+    last = 0
+    while True:
+        page = list(MassTask.objects.for_org(org).filter(pk__gt=last).order_by("pk")
+                    .values_list("pk", "external_userids", "fail_list")[:500])
+        for pk, recipients, failed in page:
+            if external_userids.intersection(recipients) or external_userids.intersection(failed):
+                MassTask.objects.for_org(org).filter(pk=pk).update(
+                    external_userids=[e for e in recipients if e not in external_userids],
+                    fail_list=[e for e in failed if e not in external_userids])
+        if len(page) < 500:
+            return
+        last = page[-1][0]
+
+
 def erase_subject(org, ident: identity.Ident, *, by=None):
     """Erase the holder of ``ident`` and their whole cluster (see the module docstring); returns the request."""
     from siyu.channels.models import WelcomeSend
@@ -261,6 +282,7 @@ def erase_subject(org, ident: identity.Ident, *, by=None):
     # Normalized raw batches are kept a while for re-drives; their bodies may quote this person, so they go now.
     # (A batch not normalized yet meets the suppression list when it is.)
     summary["raw_batches"] = RawBatch.objects.for_org(org).filter(status=RawBatch.Status.DONE).exclude(body="").update(body="")
+    _scrub_mass_tasks(org, {c.external_userid for c in customers})
     for customer in customers:
         ChatMessage.objects.for_org(org).filter(customer=customer).delete()
         WelcomeSend.objects.for_org(org).filter(external_userid=customer.external_userid).delete()

@@ -4,6 +4,7 @@ departments, and archived chat messages."""
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.durable import DurableRow
@@ -126,8 +127,9 @@ class ChatMessage(TenantModel):
     receivers = models.JSONField(default=list)
     room_id = models.CharField(max_length=64, blank=True)
     msgtype = models.CharField(max_length=20)
-    text = models.TextField(blank=True)
-    content = models.JSONField(default=dict)
+    # What customers and staff wrote is personal data (phones, addresses, order details): encrypted at rest.
+    text = EncryptedTextField()
+    content = EncryptedJSONField(default=dict)
     sent_at = models.DateTimeField()
     customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
     staff = models.ForeignKey("orgs.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
@@ -141,6 +143,11 @@ class ChatMessage(TenantModel):
             models.Index(fields=["org", "customer", "sent_at"], name="chatmessage_customer_time"),
             models.Index(fields=["org", "seq"], name="chatmessage_org_seq"),
         ]
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        # A store manager reads the chats of their stores' guides (the archive viewer); guides read none here.
+        return Q(staff__store_id__in=store_ids)
 
 
 class ArchiveCursor(TenantModel):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -39,6 +40,8 @@ def oauth_start(request):
     if flow not in oauth.FLOWS:
         flow = oauth.flow_for(request.META.get("HTTP_USER_AGENT", ""))
     next_url = safe_next(request, request.GET.get("next"))
+    if not request.GET.get("next") and flow == "app":
+        next_url = reverse("workbench:home")  # inside the WeCom app a guide starts from their workbench
     state = oauth.begin(request.session, org=org, flow=flow, next_url=next_url)
     return redirect(oauth.authorize_url(oauth.connection_of(org), flow=flow, state=state))
 

@@ -85,3 +85,9 @@ def phone_preview(context, source: str, attachments: str = "", title: str = ""):
     }
     return {"source": source, "attachments": attachments, "title": title or _("客户看到的消息"),
             "samples": json.dumps(samples, ensure_ascii=False)}
+
+
+@register.filter
+def can(membership, capability: str) -> bool:
+    """``{% if request.membership|can:"conversations.archive" %}``: show a link only to those who may follow it."""
+    return membership is not None and membership.can(capability)
