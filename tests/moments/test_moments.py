@@ -272,3 +272,21 @@ def test_a_past_schedule_time_and_oversized_files_are_refused(world, corp, clock
         compose(world, kind="video", files=[Upload("big.mp4", b"\x00\x00\x00\x18ftyp" + b"\x00" * MAX_FILE_BYTES)])
     assert set(refused.value.message_dict) == {"files"}
     assert not Moment.objects.for_org(world.org).exists()
+
+
+def test_a_file_is_uploaded_once_and_again_when_wecom_forgot_it(world, corp, vip, clock):
+    image = png((10, 120, 60), "same.png")
+    for text in ("第一条", "第二条"):
+        services.schedule_moment(compose(world, text=text, kind="images", files=[image]), by=world.admin)
+    settle(corp, clock)
+    uploads = [m for m in corp.sim.state.media.values() if m.attachment_type == 1]
+    assert len(uploads) == 1  # the same bytes reuse the remembered media id
+    assert len(wecom_moments(corp)) == 2
+
+    # Three days later WeCom no longer knows the id Siyu still remembers (40007): it is uploaded again, once.
+    corp.sim.advance(3 * 24 * 3600)
+    services.schedule_moment(compose(world, text="第三条", kind="images", files=[image]), by=world.admin)
+    settle(corp, clock)
+    assert len([m for m in corp.sim.state.media.values() if m.attachment_type == 1]) == 2
+    assert len(wecom_moments(corp)) == 3
+    assert Moment.objects.for_org(world.org).filter(status=Moment.Status.PUBLISHING).count() == 3
