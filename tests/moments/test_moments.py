@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from siyu.core import durable
 from siyu.customers.models import TimelineEvent
+from siyu.customers.profile import timeline_text
 from siyu.moments import checks, publish, results, services, tasks
 from siyu.moments.models import Moment, MomentMedia, MomentPublish, Reaction, StaffResult
 from siyu.orgs.models import AuditEntry
@@ -116,6 +117,7 @@ def test_likes_and_comments_land_on_the_timeline_once(world, corp, vip, clock):
     assert sorted((e.customer_id, e.kind) for e in events()) == sorted(
         [(first.pk, "moment_liked"), (second.pk, "moment_commented")])
     assert {e.staff_id for e in events()} == {vip["ann"].pk}
+    assert timeline_text(events().get(kind="moment_liked")) == f"点赞了朋友圈“{TEXT}”"
     moment.refresh_from_db()
     assert moment.status == Moment.Status.PUBLISHING  # bob has not published yet
 
