@@ -292,3 +292,18 @@ def test_a_file_is_uploaded_once_and_again_when_wecom_forgot_it(world, corp, vip
     assert len([m for m in corp.sim.state.media.values() if m.attachment_type == 1]) == 2
     assert len(wecom_moments(corp)) == 3
     assert Moment.objects.for_org(world.org).filter(status=Moment.Status.PUBLISHING).count() == 3
+
+
+def test_cancelling_while_wecom_creates_the_task_stops_it_once_it_exists(world, corp, vip, clock):
+    moment = compose(world)
+    services.schedule_moment(moment, by=world.admin)
+    corp.run()  # the task is asked for; WeCom's job has not finished, so Siyu has no moment id yet
+    moment.refresh_from_db()
+    assert moment.jobid and not moment.moment_id
+    services.cancel_moment(moment, by=world.admin)
+    clock.advance(seconds=corp.sim.limits.moment_task_seconds + 5)
+    corp.run()
+    [made] = wecom_moments(corp)
+    assert made.cancelled
+    moment.refresh_from_db()
+    assert (moment.status, moment.moment_id) == (Moment.Status.CANCELLED, made.moment_id)

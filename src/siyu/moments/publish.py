@@ -58,11 +58,15 @@ def tags(moment: Moment) -> list[str]:
     return list(Tag.objects.for_org(moment.org_id).filter(pk__in=moment.tag_ids).values_list("wecom_id", flat=True))
 
 
-def begin_call(moment: Moment) -> None:
-    """Committed before the call: from now on a retry must assume WeCom may have the task."""
-    moment.called_at, moment.call_state, moment.status = clock.now(), CallState.CALLING, Status.PUBLISHING
-    Moment.objects.for_org(moment.org_id).filter(pk=moment.pk).exclude(status=Status.CANCELLED).update(
-        called_at=moment.called_at, call_state=moment.call_state, status=moment.status)
+def begin_call(moment: Moment) -> bool:
+    """Committed before the call: from now on a retry must assume WeCom may have the task. False when the moment
+    was cancelled meanwhile (the compare-and-set finds it so): then no call is made."""
+    called_at = clock.now()
+    claimed = Moment.objects.for_org(moment.org_id).filter(pk=moment.pk).exclude(status=Status.CANCELLED).update(
+        called_at=called_at, call_state=CallState.CALLING, status=Status.PUBLISHING)
+    if claimed:
+        moment.called_at, moment.call_state, moment.status = called_at, CallState.CALLING, Status.PUBLISHING
+    return bool(claimed)
 
 
 def call_wecom(client, moment: Moment) -> str:
@@ -128,9 +132,8 @@ def publish(row: MomentPublish) -> None:
                 elif clock.now() - moment.called_at < SETTLE:
                     raise RetryLater(60.0, "waiting for WeCom to list a task the last attempt may have made")
             if moment.call_state in (CallState.NEW, CallState.CALLING):
-                if moment.status == Status.CANCELLED:
+                if not begin_call(moment):
                     return
-                begin_call(moment)
                 try:
                     jobid = call_wecom(client, moment)
                 except UNKNOWN_OUTCOME:

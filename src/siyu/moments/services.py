@@ -235,8 +235,11 @@ def cancel_moment(moment: Moment, *, by) -> Moment:
             raise ValidationError({"status": _("已发布、已失败或已取消的朋友圈不能取消。")})
         locked.status = Status.CANCELLED
         locked.save(update_fields=["status"])
-        for row in MomentPublish.objects.for_org(locked.org_id).filter(moment=locked):
-            durable.cancel(row)
+        if locked.call_state == Moment.CallState.NEW:
+            # Once the call may have been made, the publishing row carries on: it learns the moment id and stops
+            # the WeCom task (publish._published_or_cancelled).
+            for row in MomentPublish.objects.for_org(locked.org_id).filter(moment=locked):
+                durable.cancel(row)
         audit.record("moments.cancelled", org=locked.org_id, actor=getattr(by, "user", None), obj=locked,
                      details={"moment_kind": locked.kind})
     if locked.moment_id:
