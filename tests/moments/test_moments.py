@@ -275,6 +275,14 @@ def test_a_past_schedule_time_and_oversized_files_are_refused(world, corp, clock
     assert set(refused.value.message_dict) == {"files"}
     assert not Moment.objects.for_org(world.org).exists()
 
+    stale = compose(world, scheduled_at=clock.now() + timedelta(hours=1))
+    clock.advance(hours=2)  # the draft waited past its time
+    with pytest.raises(ValidationError) as refused:
+        services.schedule_moment(stale, by=world.admin)
+    assert set(refused.value.message_dict) == {"scheduled_at"}
+    stale.refresh_from_db()
+    assert stale.status == Moment.Status.DRAFT and not MomentPublish.objects.for_org(world.org).exists()
+
 
 def test_a_file_is_uploaded_once_and_again_when_wecom_forgot_it(world, corp, vip, clock):
     image = png((10, 120, 60), "same.png")

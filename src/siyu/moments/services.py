@@ -200,6 +200,8 @@ def schedule_moment(moment: Moment, *, by) -> Moment:
             raise ValidationError({"status": _("只有草稿可以发布。")})
         dry = checks.dry_run(locked)
         errors = {}
+        if locked.scheduled_at is not None and locked.scheduled_at < clock.now():
+            errors["scheduled_at"] = _("发布时间已过，请修改后再发布。")
         if dry.content_blocked:
             words = "、".join(dict.fromkeys(f.term for f in dry.findings if f.blocks))
             errors["text"] = _("内容含禁用词：%(words)s") % {"words": words}
