@@ -196,6 +196,17 @@ def load_channel_demo(org) -> None:
 WECOM_DEMO_LOADERS.append(load_channel_demo)
 
 
+# -- moments: a published moment and a promotional draft --------------------------------------------------------
+def load_moments_demo(org) -> None:
+    """The demo brand's moments (they publish through WeCom: a WECOM_DEMO_LOADER)."""
+    from siyu.moments.demo import ensure_moments_demo
+
+    ensure_moments_demo(org)
+
+
+WECOM_DEMO_LOADERS.append(load_moments_demo)
+
+
 # -- lifecycle: stages, products with consumption cycles, sample auto-tagging rules -------------------------
 DEMO_PRODUCTS = [
     # sku, name, category, price, cycle days (seed 001: aromatherapy bought today, a reminder before it runs out)

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "siyu.messaging",
     "siyu.conversations",
     "siyu.workbench",
+    "siyu.moments",
     "siyu.console",
 ]
 

@@ -22,6 +22,7 @@ from siyu.customers.models import Customer, RelationTag, Tag
 from siyu.customers.services import apply_follow_info, upsert_customer
 from siyu.groups.models import GroupCode, StoreCode
 from siyu.lifecycle.models import Rule
+from siyu.moments.models import Moment
 from siyu.orgs.audit_labels import ACTIONS
 from siyu.orgs.models import Membership, Staff, Store
 from siyu.wecom.client import WeComClient
@@ -41,7 +42,7 @@ SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
 # Words that stay Latin on a Chinese console: names of products and formats, units, and identifiers' names.
 ALLOWED_ENGLISH = {
     "siyu", "wecom", "id", "ids", "unionid", "ip", "url", "qr", "h5", "api", "csv", "excel", "xlsx", "png", "svg",
-    "json", "sop", "cdp", "scrm", "oneid", "clv", "vip", "km", "kb", "mb", "px", "token", "aes", "encodingaeskey",
+    "json", "jpg", "sop", "cdp", "scrm", "oneid", "clv", "vip", "km", "kb", "mb", "px", "token", "aes", "encodingaeskey",
     "corpid", "secret", "userid", "english", "https", "http", "ok", "app", "wgs", "gcj", "vs", "ai", "agentid", "appid",
     "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid", "segment", "rudderstack", "sdk",
 }
@@ -149,7 +150,7 @@ def console_pages(org) -> list[str]:
             "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
             "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts", "workbench:home",
-            "workbench:customers",
+            "workbench:customers", "moments:list", "moments:new",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -164,6 +165,8 @@ def console_pages(org) -> list[str]:
         ("segments:detail", first(Segment)), ("segments:edit", first(Segment)),
         ("content:script_edit", first(Script, scope="hq")), ("content:script_review", first(Script, status="in_review")),
         ("conversations:customer", first(Customer, name="林小姐")), ("conversations:staff", first(Staff)),
+        ("moments:detail", first(Moment, promotional=True)), ("moments:edit", first(Moment, status="draft")),
+        ("moments:detail", first(Moment, promotional=False)), ("moments:results", first(Moment, promotional=False)),
     ]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages

@@ -2,7 +2,9 @@
 
 WeCom takes an image in a message only by a ``pic_url`` that ``media/uploadimg`` returned (doc 92137) or by
 a ``media_id`` from ``media/upload``, and such a media id lives three days (doc 90313, 40007 afterwards).
-Attachments in Siyu name their files by source URL: an image's ``pic_url``, or an http(s) URL where a file,
+Moments are the exception: their files live in Siyu and go up with ``media/upload_attachment``
+(:func:`attachment_media_id`), remembered by content for the same three days. Other attachments in Siyu name
+their files by source URL: an image's ``pic_url``, or an http(s) URL where a file,
 video or mini-program cover takes a ``media_id``. :func:`post_with_media` swaps each source for WeCom's own
 reference just before the call: ``uploadimg`` URLs are kept for good, media ids until shortly before their
 three days end. When WeCom still answers 40007 (its clock ran ahead of ours) the media ids are uploaded
@@ -100,6 +102,30 @@ def _uploaded(client: WeComClient, org_id: int, store: str, source: str, media_t
         value = client.upload("media/upload", filename, data, type=media_type)["media_id"]
         cache.set(key, value, timeout=int(TEMPORARY_FOR.total_seconds()))
     return value
+
+
+def attachment_media_id(client: WeComClient, org_id: int, *, media_type: str, filename: str, data: bytes) -> str:
+    """A ``media/upload_attachment`` id (attachment_type 1, for moments) for the file ``data``: remembered by its
+    content for a little less than its three days, or uploaded now. Moments take no other media ids."""
+    from siyu.wecom.messaging_endpoints import upload_attachment
+
+    key = _key(org_id, "attachment", _digest(data))
+    known = cache.get(key)
+    if known:
+        return known
+    value = upload_attachment(client, media_type=media_type, filename=filename, data=data).media_id
+    cache.set(key, value, timeout=int(TEMPORARY_FOR.total_seconds()))
+    return value
+
+
+def forget_attachments(org_id: int, files) -> None:
+    """Drop the remembered ``upload_attachment`` ids of ``files`` (bytes) so the next call uploads them again."""
+    for data in files:
+        cache.delete(_key(org_id, "attachment", _digest(data)))
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _fetch(source: str) -> tuple[str, bytes]:
