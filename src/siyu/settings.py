@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "siyu.analytics",
     "siyu.channels",
     "siyu.messaging",
+    "siyu.sop",
     "siyu.console",
 ]
 
