@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from siyu.console import forms as console_forms
+from siyu.content import variables
 from siyu.content.models import Scope, Script
 from siyu.customers.models import Tag
 from siyu.lifecycle.models import Stage
@@ -47,11 +48,13 @@ class StepForm(console_forms.Form):
     script = forms.ModelChoiceField(label=_("话术"), queryset=Script.objects.none(), required=False,
                                     empty_label=_("（不用话术，填写内容）"))
     text = forms.CharField(label=_("内容"), required=False, max_length=4000,
-                           widget=forms.Textarea(attrs={"rows": 2}),
-                           help_text=_("可用变量：{客户称呼}、{导购姓名}、{门店}"))
+                           widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, scripts=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The script library's own wording of its variables, so both editors say the same.
+        self.fields["text"].help_text = _("可用变量：%(list)s，发送时替换为客户和导购的信息。") % {
+            "list": "、".join("{%s}（%s）" % (v.name, v.label) for v in variables.VARIABLES.values())}
         self.fields["script"].queryset = scripts if scripts is not None else Script.objects.none()
 
     def clean(self):
