@@ -28,6 +28,7 @@ from siyu.wecom.client import WeComClient
 from siyu.wecom.crypto import generate_encoding_aes_key, generate_token
 from siyu.wecom.demo import seed_simulator
 from siyu.segments.models import Segment
+from siyu.sop.models import Sop
 from siyu.wecom.models import WeComConnection
 from siyu.wecom.receiver import forget_cryptor
 from siyu.wecom.simulator import SimClock, Simulator, run_in_thread
@@ -148,7 +149,7 @@ def console_pages(org) -> list[str]:
             "groups:store_locations", "privacy:subject_requests", "privacy:notices", "persons:list", "persons:reviews",
             "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
-            "content:script_new", "content:script_usage",
+            "content:script_new", "content:script_usage", "sop:list", "sop:new", "sop:calendar",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -162,6 +163,7 @@ def console_pages(org) -> list[str]:
         ("persons:detail", first(Person, merged_into=None)), ("sources:detail", first(Source)),
         ("segments:detail", first(Segment)), ("segments:edit", first(Segment)),
         ("content:script_edit", first(Script, scope="hq")), ("content:script_review", first(Script, status="in_review")),
+        ("sop:edit", first(Sop)), ("sop:report", first(Sop)),
     ]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages

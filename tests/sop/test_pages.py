@@ -126,3 +126,23 @@ def test_calendar_and_report_show_what_is_due_to_whom(world, corp, commit, clock
     assert client_for(world.guide_e1).get(f"/sop/{sop.pk}/report/").status_code == 403
     manager = client_for(world.east_manager).get(f"/sop/{sop.pk}/report/").content.decode()
     assert "员工alice" in manager and "员工bob" in manager  # both stores are in the east region
+
+
+def test_a_step_can_carry_a_link_card_checked_like_every_attachment(world):
+    client = client_for(world.admin)
+    good = form(steps=[(7, "10:00", "送您一张优惠券")])
+    good.update({"steps-0-link_title": "领取优惠券", "steps-0-link_url": "https://shop.example.com/coupon"})
+    assert client.post("/sop/new/", good).status_code == 302
+    step = SopStep.objects.for_org(world.org).get()
+    assert step.attachments == [{"msgtype": "link", "link": {"title": "领取优惠券", "url": "https://shop.example.com/coupon"}}]
+    page = client.get(f"/sop/{step.sop_id}/").content.decode()
+    assert 'value="https://shop.example.com/coupon"' in page
+    bad = form(name="坏链接", steps=[(7, "10:00", "送您一张优惠券")])
+    bad.update({"steps-0-link_title": "领取优惠券", "steps-0-link_url": "javascript:alert(1)"})
+    answer = client.post("/sop/new/", bad)
+    assert answer.status_code == 400 and "跳转地址必须是 http(s) 链接" in answer.content.decode()
+    half = form(name="半个链接", steps=[(7, "10:00", "送您一张优惠券")])
+    half.update({"steps-0-link_title": "领取优惠券"})
+    answer = client.post("/sop/new/", half)
+    assert answer.status_code == 400 and "链接的标题和地址要一起填写" in answer.content.decode()
+    assert Sop.objects.for_org(world.org).count() == 1

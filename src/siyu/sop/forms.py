@@ -49,6 +49,9 @@ class StepForm(console_forms.Form):
                                     empty_label=_("（不用话术，填写内容）"))
     text = forms.CharField(label=_("内容"), required=False, max_length=4000,
                            widget=forms.Textarea(attrs={"rows": 2}))
+    link_title = forms.CharField(label=_("附链接：标题"), required=False, max_length=128)
+    link_url = forms.CharField(label=_("附链接：地址"), required=False, max_length=2048,
+                               help_text=_("可选。客户收到的是一张链接卡片，例如优惠券领取页。"))
 
     def __init__(self, *args, scripts=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -63,13 +66,21 @@ class StepForm(console_forms.Form):
             return data
         if not data.get("script") and not (data.get("text") or "").strip():
             self.add_error("text", _("请选择话术或填写内容。"))
+        if bool(data.get("link_title")) != bool(data.get("link_url")):
+            self.add_error("link_url", _("链接的标题和地址要一起填写。"))
         return data
+
+    def attachments(self) -> list[dict]:
+        """The step's link card in WeCom's shape (the service validates it with the other attachments' rules)."""
+        title, url = self.cleaned_data.get("link_title"), self.cleaned_data.get("link_url")
+        return [{"msgtype": "link", "link": {"title": title, "url": url}}] if url else []
 
 
 class BaseStepFormSet(forms.BaseFormSet):
     def inputs(self) -> list[StepInput]:
         return [StepInput(day_offset=f.cleaned_data["day_offset"], time_of_day=f.cleaned_data["time_of_day"],
-                          script=f.cleaned_data.get("script"), text=f.cleaned_data.get("text") or "")
+                          script=f.cleaned_data.get("script"), text=f.cleaned_data.get("text") or "",
+                          attachments=f.attachments())
                 for f in self.forms if f.has_changed() and f.cleaned_data and not f.cleaned_data.get("DELETE")]
 
 

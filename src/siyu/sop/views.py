@@ -38,9 +38,14 @@ def _initial(sop: Sop | None, viewer) -> tuple[dict, list[dict]]:
     initial = {"name": sop.name, "trigger": sop.trigger, "trigger_tag": sop.trigger_tag_id,
                "trigger_stage": sop.trigger_stage_id, "trigger_date": sop.trigger_date,
                "condition_tags": sop.condition_tag_ids, "condition_segment": sop.condition_segment_id}
-    steps = [{"day_offset": s.day_offset, "time_of_day": s.time_of_day, "script": s.script_id, "text": s.text}
-             for s in SopStep.objects.visible_to(viewer).filter(sop=sop, retired=False)]
+    steps = [{"day_offset": s.day_offset, "time_of_day": s.time_of_day, "script": s.script_id, "text": s.text,
+              **_link(s.attachments)} for s in SopStep.objects.visible_to(viewer).filter(sop=sop, retired=False)]
     return initial, steps
+
+
+def _link(attachments: list[dict]) -> dict:
+    link = next((a["link"] for a in attachments if a.get("msgtype") == "link"), None)
+    return {"link_title": link["title"], "link_url": link["url"]} if link else {}
 
 
 @requires("sop.manage")
