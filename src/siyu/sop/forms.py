@@ -88,5 +88,11 @@ StepFormSet = forms.formset_factory(StepForm, formset=BaseStepFormSet, extra=2, 
                                     validate_max=True, can_delete=True)
 
 
+def variable_help() -> str:
+    """The script library's own wording of the variables, so both editors say the same (shown once)."""
+    return _("可用变量：%(list)s，发送时替换为客户和导购的信息。") % {
+        "list": "、".join("{%s}（%s）" % (v.name, v.label) for v in variables.VARIABLES.values())}
+
+
 def approved_scripts(viewer):
     return Script.objects.visible_to(viewer).filter(status=Script.Status.APPROVED, scope=Scope.HQ).order_by("title")

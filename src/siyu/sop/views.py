@@ -16,7 +16,7 @@ from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
 from siyu.core import clock
 from siyu.sop import queries, services
-from siyu.sop.forms import SopForm, StepFormSet, approved_scripts
+from siyu.sop.forms import SopForm, StepFormSet, approved_scripts, variable_help
 from siyu.sop.models import Sop, SopRun, SopStep
 
 CALENDAR_DAYS = {"week": 7, "month": 35}
@@ -72,7 +72,8 @@ def sop_edit(request, pk: int | None = None):
             messages.success(request, _("SOP 已保存。"))
             return redirect("sop:edit", pk=sop.pk)
     status = 400 if data is not None else 200
-    return render(request, "sop/edit.html", {"form": form, "steps": steps, "sop": sop}, status=status)
+    return render(request, "sop/edit.html", {"form": form, "steps": steps, "sop": sop, "variables": variable_help()},
+                  status=status)
 
 
 @requires("sop.manage")
