@@ -87,10 +87,13 @@ def test_the_guide_completes_a_task_on_the_mobile_page_and_another_guide_cannot(
     assert "A女士您好，欢迎礼包已为您准备好" in page and "护肤小技巧" not in page  # day 3 is not due today
     task = SopTask.objects.for_org(world.org).get(customer=story["a"], step__day_offset=0)
 
-    intruder = sign_in_with_wecom(corp, settings, "bob", link)
-    assert "A女士" not in intruder.get("/m/sop/").content.decode()
-    assert intruder.post(f"/m/sop/tasks/{task.pk}/done/").status_code == 404
-    assert intruder.post(f"/m/sop/tasks/{task.pk}/send/").status_code == 404
+    # Another guide, and a manager who sees alice's store in the console: the phone page is one's own work only.
+    corp.staff("erin", world.east, world.east_manager)
+    for userid in ("bob", "erin"):
+        intruder = sign_in_with_wecom(corp, settings, userid, link)
+        assert "A女士" not in intruder.get("/m/sop/").content.decode()
+        assert intruder.post(f"/m/sop/tasks/{task.pk}/done/").status_code == 404
+        assert intruder.post(f"/m/sop/tasks/{task.pk}/send/").status_code == 404
     task.refresh_from_db()
     assert task.completed_at is None and task.sent_at is None
 

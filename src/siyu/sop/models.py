@@ -12,6 +12,18 @@ from siyu.core.durable import DurableRow
 from siyu.core.tenancy import TenantModel
 
 
+class StaffWork:
+    """Rows that are one staff member's work: their stores' managers and they themselves see them."""
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(staff__store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(staff__membership_id=viewer.pk)
+
+
 class Sop(TenantModel):
     """One SOP: when it starts for a customer (or a customer group), for whom (the condition), and its steps."""
 
@@ -82,7 +94,7 @@ class SopStep(TenantModel):
         return f"D{self.day_offset} {self.time_of_day:%H:%M}"
 
 
-class SopRun(TenantModel):
+class SopRun(StaffWork, TenantModel):
     """One customer (or group) going through one SOP from ``anchor_at``, with the staff member who does the work;
     stopped when they leave the SOP's condition."""
 
@@ -113,16 +125,8 @@ class SopRun(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "sop", "key"], name="sop_run_unique_key")]
         indexes = [models.Index(fields=["org", "sop", "status"], name="sop_run_status")]
 
-    @classmethod
-    def scope_stores(cls, store_ids) -> Q:
-        return Q(staff__store_id__in=store_ids)
 
-    @classmethod
-    def scope_owner(cls, viewer) -> Q:
-        return Q(staff__membership_id=viewer.pk)
-
-
-class SopTask(DurableRow):
+class SopTask(StaffWork, DurableRow):
     """A due step for one staff member: delivered once as a WeCom app message (the durable part), then done by
     the staff member from the mobile task page (``completed_at``)."""
 
@@ -157,11 +161,3 @@ class SopTask(DurableRow):
         from siyu.sop.delivery import notify
 
         notify(self)
-
-    @classmethod
-    def scope_stores(cls, store_ids) -> Q:
-        return Q(staff__store_id__in=store_ids)
-
-    @classmethod
-    def scope_owner(cls, viewer) -> Q:
-        return Q(staff__membership_id=viewer.pk)
