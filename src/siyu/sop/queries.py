@@ -25,17 +25,47 @@ def open_tasks(viewer: Membership, *, now: datetime | None = None):
             .select_related("sop", "step", "customer", "group").order_by("due_at", "pk"))
 
 
-def calendar(viewer: Membership, first: date, days: int) -> dict[date, list[SopTask]]:
-    """Tasks ``viewer`` may see due on each local day from ``first`` for ``days`` days (stopped runs left out)."""
+SAMPLE = 3
+
+
+@dataclass
+class Slot:
+    """The tasks of one SOP due at one local time of one day: how many, how many done, and a few of whom."""
+
+    time: str
+    sop: str
+    count: int = 0
+    done: int = 0
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.names)
+
+
+def calendar(viewer: Membership, first: date, days: int) -> dict[date, list[Slot]]:
+    """What ``viewer`` may see due on each local day from ``first`` for ``days`` days, one slot per SOP and time
+    (stopped runs left out): a busy day stays one short cell however many customers it has."""
     tz = timezone.get_current_timezone()
     start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
     rows = (SopTask.objects.visible_to(viewer)
             .filter(due_at__gte=start, due_at__lt=start + timedelta(days=days))
             .exclude(run__status=SopRun.Status.STOPPED)
-            .select_related("sop", "staff", "customer", "group").order_by("due_at", "pk"))
-    out: dict[date, list[SopTask]] = {first + timedelta(days=n): [] for n in range(days)}
+            .select_related("sop", "staff", "customer", "group").order_by("due_at", "sop_id", "pk"))
+    out: dict[date, list[Slot]] = {first + timedelta(days=n): [] for n in range(days)}
+    slots: dict[tuple, Slot] = {}
     for task in rows:
-        out.setdefault(timezone.localtime(task.due_at).date(), []).append(task)
+        local = timezone.localtime(task.due_at)
+        key = (local.date(), local.strftime("%H:%M"), task.sop_id)
+        slot = slots.get(key)
+        if slot is None:
+            slot = slots[key] = Slot(key[1], task.sop.name)
+            out.setdefault(key[0], []).append(slot)
+        slot.count += 1
+        slot.done += task.completed_at is not None
+        if len(slot.names) < SAMPLE:
+            subject = (task.group.name or task.group.chat_id) if task.group_id else str(task.customer)
+            slot.names.append(f"{subject} · {task.staff}")
     return out
 
 
