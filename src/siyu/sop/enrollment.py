@@ -125,8 +125,10 @@ def enrol_group(group: CustomerGroup) -> int:
 
 
 def _enrol_relation_rows(sop: Sop, rows, key_prefix: str) -> int:
-    """``rows`` of (relation_id, customer_id, staff_id, anchor): start the qualifying ones."""
-    rows = [r for r in rows if r[3] is not None]
+    """``rows`` of (relation_id, customer_id, staff_id, anchor): start the qualifying ones not started yet."""
+    # One read of the keys already used: each sweep re-reads every trigger since activation, and most have a run.
+    started = set(SopRun.objects.for_org(sop.org_id).filter(sop=sop).values_list("key", flat=True))
+    rows = [r for r in rows if r[3] is not None and f"{key_prefix}:{r[0]}" not in started]
     allowed = qualifies(sop, {r[1] for r in rows})
     customers = Customer.objects.for_org(sop.org_id).in_bulk({r[1] for r in rows if r[1] in allowed})
     staff = Staff.objects.for_org(sop.org_id).in_bulk({r[2] for r in rows})
