@@ -17,7 +17,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from siyu.content import variables
-from siyu.content.models import Script
 from siyu.core import clock, events
 from siyu.core.durable import DurableRow
 from siyu.customers.models import Customer, Relation, RelationTag
