@@ -97,6 +97,7 @@ def load_demo() -> DemoInfo:
     load_script_demo(org)
     ensure_demo_products(org)
     load_history_demo(org)
+    load_sop_demo(org)
     load_cdp_demo(org)
     load_privacy_demo(org)
     load_conversation_demo(org)
@@ -252,6 +253,13 @@ def move_demo_pictures(org) -> None:
         moved = pictures.sub(here, text)
         if moved != text:
             WelcomeMessage.objects.for_org(org).filter(pk=message.pk).update(attachments=json.loads(moved))
+
+
+def load_sop_demo(org) -> None:
+    """A new-customer SOP under way and a group SOP (``siyu.sop.demo_data``)."""
+    from siyu.sop import demo_data
+
+    demo_data.load_sop_demo(org)
 
 
 def load_cdp_demo(org) -> None:

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "siyu.conversations",
     "siyu.workbench",
     "siyu.moments",
+    "siyu.sop",
     "siyu.console",
 ]
 

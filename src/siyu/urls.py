@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("siyu.conversations.urls")),
     path("", include("siyu.workbench.urls")),
     path("", include("siyu.moments.urls")),
+    path("", include("siyu.sop.urls")),
     path("login/", console_views.login_view, name="login"),
     path("logout/", console_views.logout_view, name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -29,6 +29,7 @@ from siyu.wecom.client import WeComClient
 from siyu.wecom.crypto import generate_encoding_aes_key, generate_token
 from siyu.wecom.demo import seed_simulator
 from siyu.segments.models import Segment
+from siyu.sop.models import Sop
 from siyu.wecom.models import WeComConnection
 from siyu.wecom.receiver import forget_cryptor
 from siyu.wecom.simulator import SimClock, Simulator, run_in_thread
@@ -150,7 +151,7 @@ def console_pages(org) -> list[str]:
             "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
             "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts", "workbench:home",
-            "workbench:customers", "moments:list", "moments:new",
+            "workbench:customers", "moments:list", "moments:new", "sop:list", "sop:new", "sop:calendar",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -167,6 +168,7 @@ def console_pages(org) -> list[str]:
         ("conversations:customer", first(Customer, name="林小姐")), ("conversations:staff", first(Staff)),
         ("moments:detail", first(Moment, promotional=True)), ("moments:edit", first(Moment, status="draft")),
         ("moments:detail", first(Moment, promotional=False)), ("moments:results", first(Moment, promotional=False)),
+        ("sop:edit", first(Sop)), ("sop:report", first(Sop)),
     ]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages
