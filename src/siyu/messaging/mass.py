@@ -566,7 +566,7 @@ def report(message: MassMessage) -> Report:
 
 def _group_status(task: MassTask, status) -> str:
     """One group's state in a group send, as words: the WeCom result once read, else where the task stands."""
-    if status is not None:
+    if status is not None and not (status == wecom.SendStatus.UNSENT and task.confirmed_at is None):
         return str(SEND_STATUS_LABELS.get(int(status), status))
     if task.call_state == CallState.REFUSED:
         return _("企业微信拒绝")
