@@ -99,6 +99,7 @@ def load_demo() -> DemoInfo:
     load_history_demo(org)
     load_cdp_demo(org)
     load_privacy_demo(org)
+    load_messaging_demo(org)
     move_demo_pictures(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
 
@@ -254,6 +255,13 @@ def load_privacy_demo(org) -> None:
     from siyu.privacy import demo_data
 
     demo_data.load_privacy_demo(org)
+
+
+def load_messaging_demo(org) -> None:
+    """A mass-message draft and one sent through the demo worker (``siyu.messaging.demo_data``)."""
+    from siyu.messaging import demo_data
+
+    demo_data.load_messaging_demo(org)
 
 
 def load_lifecycle_demo(org) -> None:

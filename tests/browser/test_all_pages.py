@@ -22,6 +22,7 @@ from siyu.customers.models import Customer, RelationTag, Tag
 from siyu.customers.services import apply_follow_info, upsert_customer
 from siyu.groups.models import GroupCode, StoreCode
 from siyu.lifecycle.models import Rule
+from siyu.messaging.models import MassMessage
 from siyu.orgs.audit_labels import ACTIONS
 from siyu.orgs.models import Membership, Staff, Store
 from siyu.wecom.client import WeComClient
@@ -148,7 +149,7 @@ def console_pages(org) -> list[str]:
             "groups:store_locations", "privacy:subject_requests", "privacy:notices", "persons:list", "persons:reviews",
             "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
-            "content:script_new", "content:script_usage",
+            "content:script_new", "content:script_usage", "messaging:mass_list", "messaging:mass_new",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -162,6 +163,8 @@ def console_pages(org) -> list[str]:
         ("persons:detail", first(Person, merged_into=None)), ("sources:detail", first(Source)),
         ("segments:detail", first(Segment)), ("segments:edit", first(Segment)),
         ("content:script_edit", first(Script, scope="hq")), ("content:script_review", first(Script, status="in_review")),
+        ("messaging:mass_detail", first(MassMessage, status="draft")),
+        ("messaging:mass_results", first(MassMessage, status__in=["scheduled", "sending", "sent"])),
     ]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages
