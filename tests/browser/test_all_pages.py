@@ -42,7 +42,7 @@ SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
 # Words that stay Latin on a Chinese console: names of products and formats, units, and identifiers' names.
 ALLOWED_ENGLISH = {
     "siyu", "wecom", "id", "ids", "unionid", "ip", "url", "qr", "h5", "api", "csv", "excel", "xlsx", "png", "svg",
-    "json", "sop", "cdp", "scrm", "oneid", "clv", "vip", "km", "kb", "mb", "px", "token", "aes", "encodingaeskey",
+    "json", "jpg", "sop", "cdp", "scrm", "oneid", "clv", "vip", "km", "kb", "mb", "px", "token", "aes", "encodingaeskey",
     "corpid", "secret", "userid", "english", "https", "http", "ok", "app", "wgs", "gcj", "vs", "ai", "agentid", "appid",
     "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid", "segment", "rudderstack", "sdk",
 }
