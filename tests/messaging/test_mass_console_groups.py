@@ -64,6 +64,8 @@ def test_a_group_send_becomes_one_task_per_owner_with_only_their_groups(world, c
     assert all(not t.results or not any(r.external_userid for r in t.results) for t in templates)
     tasks = {t.userid: t for t in MassTask.objects.for_org(world.org).filter(message=message)}
     assert set(tasks) == {ann.userid, bob.userid} and all(t.msgid for t in tasks.values())
+    assert {userid: sorted(t.chat_ids) for userid, t in tasks.items()} == got  # each names only its owner's groups
+    assert all(t.fail_list == [] for t in tasks.values())
 
 
 def test_the_group_name_narrows_the_groups(world, corp, admin):

@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 
 from siyu.channels.forms import StaffMultipleField, TagMultipleField, staff_choices, tag_choices
 from siyu.console import forms as console_forms
-from siyu.groups.models import CustomerGroup
 from siyu.lifecycle.models import Stage
 from siyu.messaging.forms import PURPOSE_CHOICES
 from siyu.orgs.models import Store
@@ -114,12 +113,3 @@ class ScheduleForm(console_forms.Form):
 def image_attachment(url: str) -> dict:
     return wecom_attachments.unflatten({"kind": "image", "pic_url": url, "media_id": ""})
 
-
-def group_queryset(viewer, audience: dict):
-    """The customer groups a group send's audience names, as the viewer sees them."""
-    groups = CustomerGroup.objects.visible_to(viewer).filter(status=CustomerGroup.Status.ACTIVE)
-    if audience.get("owner_ids"):
-        groups = groups.filter(owner_id__in=audience["owner_ids"])
-    if audience.get("name"):
-        groups = groups.filter(name__contains=audience["name"])
-    return groups
