@@ -3,7 +3,6 @@ run, fixes the blocked word, schedules it, and once it is due and sent sees the 
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from PIL import Image
 
-from siyu.messaging import mass, reasons, uploads
+from siyu.messaging import reasons, uploads
 from siyu.messaging.models import Decision, MassMessage, MassPlan, MassTask
 from siyu.orgs.models import AuditEntry
 from tests.factories import client_for
@@ -148,14 +148,19 @@ def test_a_scheduled_time_is_read_in_the_brands_zone(world, clock):
     assert MassMessage.objects.for_org(world.org).get().scheduled_at == datetime(2099, 3, 1, 14, 30, tzinfo=UTC)
 
 
-def test_protected_people_need_an_admins_approval_which_is_audited(world, corp):
+def protected_draft(world, corp):
+    """A draft to a protected customer (a protected tag) and an adult, both friends of one member."""
     [ann] = corp.staff(1, store=world.e1)
     kid, adult = corp.customers(ann, 2)
     tag = tag_customer(world.org, kid, "未成年")
     set_policy(world.org, protected_tag_ids=[tag.pk], quiet_start=time(0), quiet_end=time(0))
     client = client_for(world.admin)
     client.post("/messaging/mass/new/", GOOD)
-    message = MassMessage.objects.for_org(world.org).get()
+    return client, MassMessage.objects.for_org(world.org).get(), kid, adult
+
+
+def test_protected_people_need_an_admins_approval_which_is_audited(world, corp):
+    client, message, kid, adult = protected_draft(world, corp)
     page = client.get(f"/messaging/mass/{message.pk}/").content.decode()
     assert 'name="approve_protected"' in page and reasons.label(reasons.PROTECTED_TAG) in page
     assert client.post(f"/messaging/mass/{message.pk}/schedule/", {"approve_protected": "on"}).status_code == 302
@@ -167,13 +172,7 @@ def test_protected_people_need_an_admins_approval_which_is_audited(world, corp):
 
 
 def test_without_approval_protected_people_are_left_out(world, corp):
-    [ann] = corp.staff(1, store=world.e1)
-    kid, adult = corp.customers(ann, 2)
-    tag = tag_customer(world.org, kid, "未成年")
-    set_policy(world.org, protected_tag_ids=[tag.pk], quiet_start=time(0), quiet_end=time(0))
-    client = client_for(world.admin)
-    client.post("/messaging/mass/new/", GOOD)
-    message = MassMessage.objects.for_org(world.org).get()
+    client, message, _kid, adult = protected_draft(world, corp)
     assert client.post(f"/messaging/mass/{message.pk}/schedule/").status_code == 302
     corp.run()
     [(_sender, ids)] = corp.recipients().values()

@@ -9,8 +9,7 @@ import pytest
 
 from siyu.groups.models import CustomerGroup
 from siyu.messaging import mass, reasons
-from siyu.messaging.models import MassMessage, MassTask
-from siyu.messaging.models import Policy
+from siyu.messaging.models import MassMessage, MassTask, Policy
 from tests.factories import client_for
 from tests.messaging.helpers import set_policy
 from tests.messaging.mass_helpers import Corp
