@@ -101,6 +101,7 @@ def load_demo() -> DemoInfo:
     load_cdp_demo(org)
     load_privacy_demo(org)
     load_conversation_demo(org)
+    load_messaging_demo(org)
     move_demo_pictures(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
 
@@ -281,6 +282,13 @@ def load_conversation_demo(org) -> None:
     from siyu.conversations import demo_data
 
     demo_data.load_conversation_demo(org)
+
+
+def load_messaging_demo(org) -> None:
+    """A mass-message draft and one sent through the demo worker (``siyu.messaging.demo_data``)."""
+    from siyu.messaging import demo_data
+
+    demo_data.load_messaging_demo(org)
 
 
 def load_lifecycle_demo(org) -> None:

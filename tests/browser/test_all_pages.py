@@ -22,6 +22,7 @@ from siyu.customers.models import Customer, RelationTag, Tag
 from siyu.customers.services import apply_follow_info, upsert_customer
 from siyu.groups.models import GroupCode, StoreCode
 from siyu.lifecycle.models import Rule
+from siyu.messaging.models import MassMessage
 from siyu.moments.models import Moment
 from siyu.orgs.audit_labels import ACTIONS
 from siyu.orgs.models import Membership, Staff, Store
@@ -152,6 +153,7 @@ def console_pages(org) -> list[str]:
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
             "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts", "workbench:home",
             "workbench:customers", "moments:list", "moments:new", "sop:list", "sop:new", "sop:calendar",
+            "messaging:mass_list", "messaging:mass_new",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -169,6 +171,8 @@ def console_pages(org) -> list[str]:
         ("moments:detail", first(Moment, promotional=True)), ("moments:edit", first(Moment, status="draft")),
         ("moments:detail", first(Moment, promotional=False)), ("moments:results", first(Moment, promotional=False)),
         ("sop:edit", first(Sop)), ("sop:report", first(Sop)),
+        ("messaging:mass_detail", first(MassMessage, status="draft")),
+        ("messaging:mass_results", first(MassMessage, status__in=["scheduled", "sending", "sent"])),
     ]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages

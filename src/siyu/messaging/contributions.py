@@ -13,6 +13,7 @@ register_capabilities({
 })
 
 register_nav(
+    NavItem(_("消息触达"), _("客户群发"), "messaging:mass_list", "messaging.mass", "chat", 80),
     NavItem(_("消息触达"), _("触达规则设置"), "messaging:settings", "messaging.manage", "shield", 90),
 )
 
@@ -21,6 +22,7 @@ register_audit_labels(
              "messaging.protected_approved": _("批准向受保护人群发送营销消息"),
              "messaging.recipient_facts_set": _("设置客户出生日期与时区"),
              "messaging.mass_created": _("新建企业群发"),
+             "messaging.mass_updated": _("修改企业群发草稿"),
              "messaging.mass_scheduled": _("提交企业群发"),
              "messaging.mass_reminded": _("提醒员工确认群发"),
              "messaging.mass_cancelled": _("取消企业群发")},

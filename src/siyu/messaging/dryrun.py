@@ -64,3 +64,24 @@ def dry_run(org, *, send, customer_ids, purpose: str, channel: str, content: str
 def render(request, summary: DryRun) -> str:
     """The dry run as the console partial (``messaging/_dry_run.html``), for a page or an HTMX swap."""
     return render_to_string("messaging/_dry_run.html", {"dry": summary}, request=request)
+
+
+def group_dry_run(org, *, chat_ids, content: str, at=None, message_id=None) -> DryRun:
+    """What ``guard.plan_groups`` would decide now for a group send; the examples are group names."""
+    from siyu.groups.models import CustomerGroup
+
+    org_id = getattr(org, "pk", org)
+    result = guard.plan_groups(org_id, chat_ids=chat_ids, content=content, at=at, message_id=message_id)
+    names = dict(CustomerGroup.objects.for_org(org_id).filter(chat_id__in=list(result.decisions))
+                 .values_list("chat_id", "name"))
+    by_reason: dict[str, list[str]] = {}
+    for chat, (_outcome, reason, _detail) in sorted(result.decisions.items()):
+        if reason:
+            by_reason.setdefault(reason, []).append(chat)
+    rows = [ReasonRow(code, reasons.label(code), Decision.Outcome.EXCLUDED, len(chats),
+                      [names.get(c) or "—" for c in chats[:guard.EXAMPLES]])
+            for code, chats in sorted(by_reason.items(), key=lambda item: -len(item[1]))]
+    excluded = sum(row.count for row in rows)
+    return DryRun(total=len(result.decisions), included=len(result.decisions) - excluded, held=0, excluded=excluded,
+                  blocked=result.blocked, reasons=rows, findings=result.findings,
+                  highlighted=highlight(content, result.findings))

@@ -263,3 +263,57 @@ def _quiet(org_id: int, policy: Policy, at: datetime, audience: set[int]) -> tup
         else:
             held[pk] = release
     return held, stale
+
+
+# -- customer groups -------------------------------------------------------------------------------------------------
+@dataclass
+class GroupPlan:
+    """A group send's decision per customer group: ``decisions[chat_id] = (outcome, reason, detail)``. Groups have
+    no consent or protected status of their own; WeCom's receive cap and the content checks apply to them."""
+
+    findings: list[Finding]
+    decisions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+    @property
+    def blocked(self) -> bool:
+        return any(f.severity == "block" for f in self.findings)
+
+    def ids(self, outcome: str) -> list[str]:
+        return sorted(chat for chat, d in self.decisions.items() if d[0] == outcome)
+
+
+def plan_groups(org, *, chat_ids, content: str, at: datetime | None = None, message_id: int | None = None) -> GroupPlan:
+    """Decide for each customer group whether this group send reaches it: blocked content stops every group, and a
+    group that already received its cap of enterprise mass messages this period (reference §3.6: "每个客户群
+    每月最多接收当月天数条", or the organization's 7 a week / 1 a day) is left out. ``message_id`` (this send)
+    is never counted against itself. Nothing is written: the caller stores the answer with its tasks."""
+    org_id = getattr(org, "pk", org)
+    at = at or clock.now()
+    result = GroupPlan(check(content, org=org_id))
+    chats = sorted(set(chat_ids))
+    if result.blocked:
+        result.decisions = dict.fromkeys(chats, (Decision.Outcome.EXCLUDED, reasons.CONTENT_BLOCKED, ""))
+        return result
+    capped = group_received(org_id, policy_of(org_id), at, set(chats), message_id=message_id)
+    for chat in chats:
+        if chat in capped:
+            result.decisions[chat] = (Decision.Outcome.EXCLUDED, reasons.WECOM_LIMIT, capped[chat])
+        else:
+            result.decisions[chat] = (Decision.Outcome.INCLUDED, "", "")
+    return result
+
+
+def group_received(org_id: int, policy: Policy, at: datetime, chats: set[str], *, message_id=None) -> dict[str, str]:
+    """Groups in ``chats`` that reached the receive cap: ``{chat_id: "n/cap"}``. A group received a message when
+    its owner confirmed the group task that names it (WeCom counts what was sent, not what was planned)."""
+    from siyu.messaging.models import MassTask
+
+    cap, since = receive_cap(policy.receive_rule, at)
+    tasks = (MassTask.objects.for_org(org_id).exclude(chat_ids=[])
+             .filter(confirmed_at__gte=since, confirmed_at__lte=at))
+    if message_id is not None:
+        tasks = tasks.exclude(message_id=message_id)
+    received = Counter()
+    for chat_ids in tasks.values_list("chat_ids", flat=True).iterator(chunk_size=2000):
+        received.update(chats.intersection(chat_ids))
+    return {chat: f"{n}/{cap}" for chat, n in received.items() if n >= cap}

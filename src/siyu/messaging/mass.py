@@ -23,16 +23,18 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from siyu.core import clock, durable, events
 from siyu.core.durable import RetryLater
 from siyu.customers.models import Customer, Relation, RelationTag
 from siyu.messaging import guard, services
-from siyu.messaging.dryrun import DryRun, dry_run
+from siyu.messaging.dryrun import DryRun, dry_run, group_dry_run
 from siyu.messaging.models import Channel, Decision, MassMessage, MassPlan, MassTask, Send
 from siyu.orgs import audit
 from siyu.orgs.models import Staff
 from siyu.wecom import attachments as wecom_attachments
+from siyu.wecom import media
 from siyu.wecom import messaging_endpoints as wecom
 from siyu.wecom.client import WeComClient
 from siyu.wecom.errors import RateLimited, SystemBusy, TokenInvalid, WeComError, WeComNetworkError
@@ -44,15 +46,30 @@ AUDIENCE_KEYS = ("tag_ids", "staff_ids", "store_ids", "stage_ids")
 LOOKUP_MARGIN = timedelta(hours=1)
 LOOKUP_SPAN = timedelta(days=28)
 TRANSIENT = (RateLimited, SystemBusy)
+SEND_STATUS_LABELS = {wecom.SendStatus.UNSENT: gettext_lazy("未发送"), wecom.SendStatus.SENT: gettext_lazy("已发送"),
+                      wecom.SendStatus.NOT_FRIEND: gettext_lazy("非好友，发送失败"),
+                      wecom.SendStatus.OVER_CAP: gettext_lazy("已达接收上限，发送失败")}
 
 
 # -- composing -------------------------------------------------------------------------------------------------------
-def _clean_audience(org_id: int, audience) -> dict:
-    """``{"segment": id}`` or lists of ids under :data:`AUDIENCE_KEYS` (all empty: every customer)."""
+ChatType = MassMessage.ChatType
+
+
+def _clean_audience(org_id: int, audience, chat_type: str = ChatType.SINGLE) -> dict:
+    """Customers: ``{"segment": id}`` or lists of ids under :data:`AUDIENCE_KEYS` (all empty: every customer).
+    Groups: ``{"owner_ids": [...], "name": "part of the name"}`` (both empty: every customer group)."""
     from siyu.segments.models import Segment
 
     if not isinstance(audience, dict):
         raise ValidationError({"audience": _("发送对象格式不正确。")})
+    if chat_type == ChatType.GROUP:
+        try:
+            owners_ = sorted({int(v) for v in audience.get("owner_ids") or []})
+        except (TypeError, ValueError):
+            raise ValidationError({"audience": _("发送对象格式不正确。")}) from None
+        if len(owners_) != Staff.objects.for_org(org_id).filter(pk__in=owners_).count():
+            raise ValidationError({"group_owners": _("群主不存在。")})
+        return {"owner_ids": owners_, "name": str(audience.get("name") or "").strip()[:100]}
     if audience.get("segment"):
         try:
             segment_id = int(audience["segment"])
@@ -71,12 +88,8 @@ def _clean_audience(org_id: int, audience) -> dict:
     return cleaned
 
 
-def create_message(org, *, by, title: str, text: str, attachments=(), audience: dict, purpose: str = "marketing",
-                   scheduled_at=None) -> MassMessage:
-    """A draft mass message; bad input is a field-level ValidationError and nothing is written."""
-    if by is not None:
-        by.require("messaging.mass")
-    org_id = getattr(org, "pk", org)
+def _validated(org_id: int, *, title, text, attachments, audience, purpose, scheduled_at, chat_type) -> dict:
+    """The message's fields cleaned, or a field-level ValidationError naming everything wrong."""
     errors = {}
     title = (title or "").strip()
     if not title:
@@ -91,20 +104,52 @@ def create_message(org, *, by, title: str, text: str, attachments=(), audience: 
         errors["text"] = _("内容过长。")
     if purpose not in guard.PURPOSES:
         errors["purpose"] = _("请选择用途。")
+    if chat_type not in ChatType.values:
+        errors["chat_type"] = _("请选择发送给客户还是客户群。")
+        chat_type = ChatType.SINGLE
     if scheduled_at is not None and scheduled_at < clock.now():
         errors["scheduled_at"] = _("发送时间不能早于现在。")
     try:
-        audience = _clean_audience(org_id, audience)
+        audience = _clean_audience(org_id, audience, chat_type)
     except ValidationError as error:
         errors.update(error.message_dict)
     if errors:
         raise ValidationError(errors)
-    message = MassMessage.objects.create(
-        org_id=org_id, title=title, text=text, attachments=cleaned, audience=audience, purpose=purpose,
-        scheduled_at=scheduled_at, created_by=getattr(by, "user", None))
+    return {"title": title, "text": text, "attachments": cleaned, "audience": audience, "purpose": purpose,
+            "scheduled_at": scheduled_at, "chat_type": chat_type}
+
+
+def create_message(org, *, by, title: str, text: str, attachments=(), audience: dict, purpose: str = "marketing",
+                   scheduled_at=None, chat_type: str = ChatType.SINGLE) -> MassMessage:
+    """A draft mass message; bad input is a field-level ValidationError and nothing is written."""
+    if by is not None:
+        by.require("messaging.mass")
+    org_id = getattr(org, "pk", org)
+    fields = _validated(org_id, title=title, text=text, attachments=attachments, audience=audience, purpose=purpose,
+                        scheduled_at=scheduled_at, chat_type=chat_type)
+    message = MassMessage.objects.create(org_id=org_id, created_by=getattr(by, "user", None), **fields)
     audit.record("messaging.mass_created", org=org_id, actor=getattr(by, "user", None), obj=message,
-                 details={"title": title})
+                 details={"title": message.title})
     return message
+
+
+def update_message(message: MassMessage, *, by, title: str, text: str, attachments=(), audience: dict,
+                   purpose: str = "marketing", scheduled_at=None, chat_type: str = ChatType.SINGLE) -> MassMessage:
+    """Change a draft (a blocked word fixed after the dry run); a message already scheduled is not changed."""
+    if by is not None:
+        by.require("messaging.mass")
+    fields = _validated(message.org_id, title=title, text=text, attachments=attachments, audience=audience,
+                        purpose=purpose, scheduled_at=scheduled_at, chat_type=chat_type)
+    with transaction.atomic():
+        locked = MassMessage.objects.for_org(message.org_id).select_for_update().get(pk=message.pk)
+        if locked.status != Status.DRAFT:
+            raise ValidationError({"status": _("只有草稿可以修改。")})
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=[*fields])
+        audit.record("messaging.mass_updated", org=locked.org_id, actor=getattr(by, "user", None), obj=locked,
+                     details={"title": locked.title})
+    return locked
 
 
 def audience_ids(message: MassMessage) -> set[int]:
@@ -136,8 +181,26 @@ def audience_ids(message: MassMessage) -> set[int]:
     return set(ids.values_list("pk", flat=True))
 
 
+def audience_groups(message: MassMessage) -> dict[str, Staff]:
+    """A group send's customer groups now: ``{chat_id: owner}`` — active groups whose owner is an active member
+    (the owner is the one who sends to the group, DOC 92135)."""
+    from siyu.groups.models import CustomerGroup
+
+    audience = message.audience or {}
+    groups = CustomerGroup.objects.for_org(message.org_id).filter(
+        status=CustomerGroup.Status.ACTIVE, owner__status=Staff.Status.ACTIVE).select_related("owner")
+    if audience.get("owner_ids"):
+        groups = groups.filter(owner_id__in=audience["owner_ids"])
+    if audience.get("name"):
+        groups = groups.filter(name__contains=audience["name"])
+    return {group.chat_id: group.owner for group in groups}
+
+
 def preview(message: MassMessage, *, at=None) -> DryRun:
     """The guard's dry run for the message's audience now: included, each exclusion reason, content findings."""
+    if message.chat_type == ChatType.GROUP:
+        return group_dry_run(message.org_id, chat_ids=audience_groups(message), content=message.text, at=at,
+                             message_id=message.pk)
     return dry_run(message.org_id, send=message, customer_ids=audience_ids(message), purpose=message.purpose,
                    channel=Channel.MASS_MESSAGE, content=message.text, at=at, approved_by=message.approved_by)
 
@@ -174,6 +237,9 @@ def plan_message(message_id: int, *, org_id: int) -> None:
         message = MassMessage.objects.for_org(org_id).select_for_update().get(pk=message_id)
         if message.status != Status.SCHEDULED:
             return  # cancelled before it was due, or planned already
+        if message.chat_type == ChatType.GROUP:
+            _plan_groups(message)
+            return
         result = guard.plan(org_id, send=message, customer_ids=audience_ids(message), purpose=message.purpose,
                             channel=Channel.MASS_MESSAGE, content=message.text, at=clock.now(),
                             approved_by=message.approved_by)
@@ -181,6 +247,31 @@ def plan_message(message_id: int, *, org_id: int) -> None:
         message.status, message.planned = Status.SENDING, len(result.decisions)
         message.tasks_total = tasks
         message.save(update_fields=["status", "planned", "tasks_total"])
+
+
+def _plan_groups(message: MassMessage) -> None:
+    """A group send: the guard decides per group, and each owner gets tasks of ≤2,000 of their groups."""
+    by_chat = audience_groups(message)
+    result = guard.plan_groups(message.org_id, chat_ids=by_chat, content=message.text, at=clock.now(),
+                               message_id=message.pk)
+    by_owner: dict[int, list[str]] = defaultdict(list)
+    owner_of = {}
+    for chat in result.ids(Decision.Outcome.INCLUDED):
+        by_owner[by_chat[chat].pk].append(chat)
+        owner_of[by_chat[chat].pk] = by_chat[chat]
+    now = clock.now()
+    rows = []
+    for owner_id in sorted(by_owner):
+        owner = owner_of[owner_id]
+        for chunk, batch in enumerate(wecom.batches(by_owner[owner_id], wecom.MAX_GROUPS_PER_CALL)):
+            rows.append(MassTask(org_id=message.org_id, message=message, staff=owner, userid=owner.userid,
+                                 chunk=chunk, chat_ids=batch, due_at=now,
+                                 idempotency_key=f"mass:{message.pk}:{owner.userid}:{chunk}"))
+    MassTask.objects.bulk_create(rows, batch_size=100)
+    message.status, message.planned, message.tasks_total = Status.SENDING, len(result.decisions), len(rows)
+    message.excluded_groups = {chat: [d[1], d[2]] for chat, d in result.decisions.items()
+                               if d[0] == Decision.Outcome.EXCLUDED}
+    message.save(update_fields=["status", "planned", "tasks_total", "excluded_groups"])
 
 
 def owners(org_id: int, customer_ids) -> dict[int, Staff]:
@@ -251,8 +342,10 @@ def begin_call(row: MassTask) -> None:
 
 
 def call_wecom(client, row: MassTask, message: MassMessage) -> wecom.MsgTemplate:
-    return wecom.add_msg_template(client, content=wecom_attachments.content(message.text, message.attachments),
-                                  external_userids=row.external_userids, sender=row.userid)
+    # Uploaded images and files are named by their source URL: media.py uploads them to WeCom first.
+    content = media.wire_payload(client, row.org_id, wecom_attachments.content(message.text, message.attachments))
+    return wecom.add_msg_template(client, content=content, external_userids=row.external_userids,
+                                  chat_ids=row.chat_ids, sender=row.userid)
 
 
 def store_answer(row: MassTask, msgid: str, fail_list: list[str]) -> None:
@@ -267,14 +360,16 @@ def find_created(client, row: MassTask, message: MassMessage) -> str:
     # get_groupmsg_list_v2 takes a span of at most a month.
     end = int(min(timezone.now() + LOOKUP_MARGIN, row.called_at + LOOKUP_SPAN).timestamp())
     taken = set(MassTask.objects.for_org(row.org_id).exclude(msgid="").values_list("msgid", flat=True))
-    mine = set(row.external_userids)
+    mine = set(row.chat_ids or row.external_userids)
+    chat_type = "group" if row.chat_ids else "single"
     text = {"content": message.text} if message.text else None
     # Not filtered by creator: the member a task is for is its sender, which WeCom may leave out of the list for
     # messages made through the API; the recipients (per member) identify the task instead.
-    for found in wecom.group_messages(client, start=start, end=end, filter_type=0):
+    for found in wecom.group_messages(client, start=start, end=end, chat_type=chat_type, filter_type=0):
         if found.msgid in taken or (found.text or None) != text:
             continue
-        recipients = {r.external_userid for r in wecom.group_message_results(client, found.msgid, row.userid)}
+        recipients = {r.chat_id or r.external_userid
+                      for r in wecom.group_message_results(client, found.msgid, row.userid)}
         if recipients and recipients <= mine:
             return found.msgid
     return ""
@@ -326,12 +421,15 @@ def fetch_results(message: MassMessage) -> MassMessage:
     with WeComClient.for_org(message.org_id) as client:
         for task in tasks:
             member = {t.userid: t for t in wecom.group_message_tasks(client, task.msgid)}.get(task.userid)
-            counts = Counter(str(r.status) for r in wecom.group_message_results(client, task.msgid, task.userid))
+            rows = wecom.group_message_results(client, task.msgid, task.userid)
+            counts: dict = dict(Counter(str(r.status) for r in rows))
+            if task.chat_ids:
+                counts["chats"] = {r.chat_id: r.status for r in rows if r.chat_id}
             sent_at = None
             if member is not None and member.sent:
                 sent_at = datetime.fromtimestamp(member.send_time, tz=UTC) if member.send_time else clock.now()
                 confirmed_any = True
-            MassTask.objects.for_org(message.org_id).filter(pk=task.pk).update(results=dict(counts), confirmed_at=sent_at)
+            MassTask.objects.for_org(message.org_id).filter(pk=task.pk).update(results=counts, confirmed_at=sent_at)
     now = clock.now()
     with transaction.atomic():
         locked = MassMessage.objects.for_org(message.org_id).select_for_update().get(pk=message.pk)
@@ -405,10 +503,11 @@ class Counts:
 
     def add(self, task: MassTask) -> None:
         self.tasks += 1
-        self.handed += len(task.external_userids) - len(task.fail_list)
+        given = len(task.chat_ids or task.external_userids) - len(task.fail_list)
+        self.handed += given
         results = task.results or {}
         if task.confirmed_at is not None:
-            self.confirmed += len(task.external_userids) - len(task.fail_list)
+            self.confirmed += given
         self.delivered += results.get(str(wecom.SendStatus.SENT), 0)
         self.not_friend += results.get(str(wecom.SendStatus.NOT_FRIEND), 0) + len(task.fail_list)
         self.over_cap += results.get(str(wecom.SendStatus.OVER_CAP), 0)
@@ -427,6 +526,7 @@ class Report:
     staff_confirmed: int = 0
     staff_waiting: int = 0
     tasks_made: int = 0  # WeCom tasks created so far, of total.tasks: the progress of a large send
+    by_group: dict[str, tuple[str, str]] = field(default_factory=dict)  # group send: chat_id → (owner, status)
 
     @property
     def progress(self) -> float:
@@ -437,12 +537,17 @@ def report(message: MassMessage) -> Report:
     """Planned, excluded by reason, handed to WeCom, confirmed, delivered and failed, per staff and store, from
     the stored decisions and the last results read from WeCom."""
     org_id = message.org_id
-    send = Send.objects.for_org(org_id).filter(kind=MassMessage._meta.label_lower, ref_id=message.pk).first()
-    decisions = Decision.objects.for_org(org_id).filter(send=send) if send else Decision.objects.none()
-    outcomes = Counter(decisions.values_list("outcome", flat=True))
-    excluded = Counter(decisions.filter(outcome=Decision.Outcome.EXCLUDED).values_list("reason", flat=True))
-    result = Report(planned=sum(outcomes.values()), included=outcomes[Decision.Outcome.INCLUDED],
-                    held=outcomes[Decision.Outcome.HELD], excluded=dict(excluded), total=Counts())
+    if message.chat_type == ChatType.GROUP:
+        excluded = Counter(reason for reason, _detail in message.excluded_groups.values())
+        result = Report(planned=message.planned, included=message.planned - sum(excluded.values()), held=0,
+                        excluded=dict(excluded), total=Counts())
+    else:
+        send = Send.objects.for_org(org_id).filter(kind=MassMessage._meta.label_lower, ref_id=message.pk).first()
+        decisions = Decision.objects.for_org(org_id).filter(send=send) if send else Decision.objects.for_org(org_id).none()
+        outcomes = Counter(decisions.values_list("outcome", flat=True))
+        excluded = Counter(decisions.filter(outcome=Decision.Outcome.EXCLUDED).values_list("reason", flat=True))
+        result = Report(planned=sum(outcomes.values()), included=outcomes[Decision.Outcome.INCLUDED],
+                        held=outcomes[Decision.Outcome.HELD], excluded=dict(excluded), total=Counts())
     members = {}
     for task in MassTask.objects.for_org(org_id).filter(message=message).select_related("staff__store"):
         result.total.add(task)
@@ -451,6 +556,20 @@ def report(message: MassMessage) -> Report:
         store = task.staff.store.name if task.staff.store_id else "—"
         result.by_store.setdefault(store, Counts()).add(task)
         members[task.userid] = members.get(task.userid, True) and task.confirmed_at is not None
+        chats = (task.results or {}).get("chats", {})
+        for chat in task.chat_ids:
+            result.by_group[chat] = (task.userid, _group_status(task, chats.get(chat)))
     result.staff_confirmed = sum(members.values())
     result.staff_waiting = len(members) - result.staff_confirmed
     return result
+
+
+def _group_status(task: MassTask, status) -> str:
+    """One group's state in a group send, as words: the WeCom result once read, else where the task stands."""
+    if status is not None and not (status == wecom.SendStatus.UNSENT and task.confirmed_at is None):
+        return str(SEND_STATUS_LABELS.get(int(status), status))
+    if task.call_state == CallState.REFUSED:
+        return _("企业微信拒绝")
+    if task.call_state == CallState.CREATED:
+        return _("待群主确认") if task.confirmed_at is None else _("已确认")
+    return _("待创建")

@@ -136,9 +136,11 @@ from siyu.core.durable import DurableRow  # noqa: E402
 
 
 class MassMessage(TenantModel):
-    """A mass message to customers: text plus up to 9 attachments (:mod:`siyu.wecom.attachments`), an audience
-    (``{"segment": id}`` or ``{"tag_ids", "staff_ids", "store_ids", "stage_ids"}``), sent now or at
-    ``scheduled_at`` as one WeCom group-message task per staff member and ≤10,000 customers (:class:`MassTask`)."""
+    """A mass message to customers or customer groups: text plus up to 9 attachments (:mod:`siyu.wecom.attachments`),
+    an audience (``{"segment": id}`` or ``{"tag_ids", "staff_ids", "store_ids", "stage_ids"}``; for groups
+    ``{"owner_ids", "name"}``), sent now or at
+    ``scheduled_at`` as one WeCom group-message task per staff member and ≤10,000 customers or ≤2,000 groups
+    (:class:`MassTask`)."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("草稿")
@@ -147,7 +149,13 @@ class MassMessage(TenantModel):
         SENT = "sent", _("已完成")
         CANCELLED = "cancelled", _("已取消")
 
+    class ChatType(models.TextChoices):
+        # add_msg_template's chat_type: to customers one by one, or to the sender's customer groups (DOC 92135).
+        SINGLE = "single", _("客户")
+        GROUP = "group", _("客户群")
+
     title = models.CharField(_("标题"), max_length=100)
+    chat_type = models.CharField(_("发送给"), max_length=10, choices=ChatType.choices, default=ChatType.SINGLE)
     text = models.TextField(_("内容"), blank=True)
     attachments = models.JSONField(_("附件"), default=list, blank=True)
     audience = models.JSONField(_("发送对象"), default=dict)
@@ -163,6 +171,8 @@ class MassMessage(TenantModel):
     planned = models.PositiveIntegerField(default=0)
     tasks_total = models.PositiveIntegerField(default=0)
     results_at = models.DateTimeField(null=True, blank=True)
+    # A group send's groups the guard left out: {chat_id: [reason, detail]} (customer decisions are Decision rows).
+    excluded_groups = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -204,6 +214,7 @@ class MassTask(DurableRow):
     userid = models.CharField(max_length=64)
     chunk = models.PositiveIntegerField(default=0)
     external_userids = models.JSONField(default=list)
+    chat_ids = models.JSONField(default=list, blank=True)  # a group send: the owner's groups (≤2,000 per call)
     call_state = models.CharField(max_length=10, choices=CallState.choices, default=CallState.NEW)
     called_at = models.DateTimeField(null=True, blank=True)
     msgid = models.CharField(max_length=128, blank=True)
