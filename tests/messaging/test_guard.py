@@ -50,8 +50,10 @@ def test_one_a_day_excludes_the_second_of_the_day(world):
     send_out(world.org, [ann.pk], beijing(2027, 4, 1, 10))
     assert outcome(plan(world.org, [ann.pk], beijing(2027, 4, 1, 20)), ann) == (EXCLUDED, reasons.WECOM_LIMIT)
     assert outcome(plan(world.org, [ann.pk], beijing(2027, 4, 2, 10)), ann) == (INCLUDED, "")
-    # Other channels are not WeCom's enterprise mass messages.
-    assert outcome(plan(world.org, [ann.pk], beijing(2027, 4, 1, 20), channel="sop"), ann) == (INCLUDED, "")
+    # An SOP's one-tap send is a WeCom group message too: WeCom counts it, so the guard does.
+    assert outcome(plan(world.org, [ann.pk], beijing(2027, 4, 1, 20), channel="sop"), ann) == (EXCLUDED, reasons.WECOM_LIMIT)
+    # A moment is not: WeCom limits moments separately.
+    assert outcome(plan(world.org, [ann.pk], beijing(2027, 4, 1, 20), channel="moment"), ann) == (INCLUDED, "")
 
 
 def test_seven_a_week_excludes_the_eighth_of_the_week(world):

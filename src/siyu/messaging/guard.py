@@ -24,7 +24,8 @@ from siyu.content.compliance import Finding, check
 from siyu.core import clock
 from siyu.customers.models import RelationTag
 from siyu.messaging import reasons
-from siyu.messaging.models import Channel, Decision, FrequencyCap, Policy, RecipientFacts, Send
+from siyu.messaging.models import (WECOM_GROUP_MESSAGE_CHANNELS, Channel, Decision, FrequencyCap, Policy, RecipientFacts,
+                                   Send)
 from siyu.privacy.consent import consenting, latest_records
 from siyu.privacy.models import Purpose
 
@@ -137,7 +138,7 @@ def _decide(result: Plan, audience: set[int], policy: Policy) -> None:
         else:
             for code in (reasons.PROTECTED_TAG, reasons.MINOR, reasons.SENIOR):
                 exclude({pk: detail for pk, (why, detail) in protected.items() if why == code}, code)
-    if result.channel == Channel.MASS_MESSAGE:
+    if result.channel in WECOM_GROUP_MESSAGE_CHANNELS:
         exclude(_wecom_capped(org_id, policy, at, result.send_ref), reasons.WECOM_LIMIT)
     if result.promotional:
         exclude(_frequency_capped(org_id, result.channel, at, result.send_ref), reasons.FREQUENCY_CAP)
@@ -215,7 +216,7 @@ def _received(org_id: int, sends, since: datetime, at: datetime, at_least: int, 
 
 def _wecom_capped(org_id: int, policy: Policy, at: datetime, ref) -> dict[int, str]:
     cap, since = receive_cap(policy.receive_rule, at)
-    sends = Send.objects.for_org(org_id).filter(channel=Channel.MASS_MESSAGE)
+    sends = Send.objects.for_org(org_id).filter(channel__in=WECOM_GROUP_MESSAGE_CHANNELS)
     return _received(org_id, sends, since, at, cap, ref)
 
 

@@ -25,6 +25,11 @@ class Channel(models.TextChoices):
     ACTIVITY = "activity", _("活动消息")
 
 
+# Channels whose sends are WeCom enterprise group messages (add_msg_template): WeCom counts every one of them
+# against each customer's receive limit (reference §3.6), whichever feature made it.
+WECOM_GROUP_MESSAGE_CHANNELS = (Channel.MASS_MESSAGE, Channel.SOP, Channel.JOURNEY)
+
+
 class Policy(TenantModel):
     """An organization's messaging settings (消息触达设置); the defaults apply until it is saved once."""
 
