@@ -10,19 +10,23 @@ group at a time, so the guards, the review queue and the explanations apply to t
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from siyu.cdp import identity
+from siyu.cdp.bulk_sqlite import bulk_writes
 from siyu.cdp.identifier_values import digest_all, seal_all
 from siyu.cdp.identity import CAPS, Ident
 from siyu.cdp.models import BlockedValue, Identifier, Person, Suppression
+from siyu.orgs.models import Organization
 from siyu.privacy.keys import keyring
 
 CHUNK = 500  # rows per IN (...) lookup: well under SQLite's bound-parameter limit
-BIG_BATCH = 50_000  # identifiers from which a batch is written with a larger SQLite page cache
+
+
+WRITE_CHUNK = 5000  # identifiers encrypted and written at a time
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -90,30 +94,12 @@ def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[in
     prepared = _prepare(groups)
     bulk, slow, answer = _plan(org_id, prepared)
     fresh = [item for item in bulk if item[1] is None]
-    tokens = seal_all(keyring(), [e[2] for _members, _owner, new in fresh for e in new])
-    with transaction.atomic(), _page_cache(len(tokens)):
-        _write(org_id, bulk, fresh, tokens, answer, source)
+    with bulk_writes(sum(len(new) for _m, _o, new in fresh)), transaction.atomic():
+        _write(org_id, bulk, fresh, answer, source)
     for members in slow:
         for n in members:
             answer[n] = identity.resolve(org_id, groups[n], source=source).pk
     return answer
-
-
-@contextmanager
-def _page_cache(rows: int):
-    """SQLite's page cache raised to 64 MB while a large batch is written: its identifiers land at random places of
-    the unique index, and with the default 2 MB most of them would evict and re-read pages."""
-    if connection.vendor != "sqlite" or rows < BIG_BATCH:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        before = cursor.fetchone()[0]
-        cursor.execute("PRAGMA cache_size = -65536")
-        try:
-            yield
-        finally:
-            cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 def _plan(org_id, prepared):
@@ -193,15 +179,22 @@ def _survivors(org_id, person_ids: set[int]) -> dict[int, int]:
     return result
 
 
-def _write(org_id, bulk, fresh, tokens: list[str], answer, source: str) -> None:
-    """New persons for the clusters nobody holds (``fresh``), their identifiers in bulk with the values already
-    encrypted (``tokens``, in the order of the clusters' new entries); known single owners as they are."""
+def _write(org_id, bulk, fresh, answer, source: str) -> None:
+    """New persons for the clusters nobody holds (``fresh``) and their identifiers; known single owners as they
+    are."""
     person_ids = _insert_persons(org_id, len(fresh), source)
-    rows, sealed = [], iter(tokens)
-    for (members, _owner, new), person_id in zip(fresh, person_ids, strict=True):
+    # Checked here, with the write lock held, because a large batch may be written without foreign-key checks.
+    if person_ids and not Organization.objects.filter(pk=org_id).exists():
+        raise Organization.DoesNotExist(org_id)
+    for (members, _owner, _new), person_id in zip(fresh, person_ids, strict=True):
         for n in members:
             answer[n] = person_id
-        rows += [(person_id, k, ns, next(sealed), i) for k, ns, _v, i, _p in new]
+    # In value-index order: each kind's rows then land one after the other in the unique index (org, kind,
+    # namespace, index) instead of at random pages of it, which is most of the cost of a large batch.
+    rows = [(index, kind, namespace, value, person_id)
+            for (_members, _owner, new), person_id in zip(fresh, person_ids, strict=True)
+            for kind, namespace, value, index, _phone in new]
+    rows.sort()
     _insert_identifiers(org_id, rows, source)
     for members, owner, _new in bulk:
         if owner is not None:
@@ -209,41 +202,46 @@ def _write(org_id, bulk, fresh, tokens: list[str], answer, source: str) -> None:
                 answer[n] = owner
 
 
-# Raw multi-row inserts: the ORM's per-object bookkeeping costs more than the database does at a million rows.
-def _db_values(obj, fields) -> list:
-    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-
-
 def _insert_persons(org_id, count: int, source: str) -> list[int]:
-    """Insert ``count`` new persons of ``org_id``; their ids in order. Call inside a transaction."""
+    """Insert ``count`` new persons of ``org_id`` in one statement that generates the rows in the database (no
+    per-row parameters); their ids. Call inside a transaction."""
     if not count:
         return []
-    fields = [f for f in Person._meta.concrete_fields if not f.primary_key]
-    row = _db_values(Person(org_id=org_id, sources=[source] if source else []), fields)
+    person = Person(org_id=org_id, sources=[source] if source else [])
+    # Columns left NULL are left out: PostgreSQL would type a bare NULL in the select list as text.
+    fields = [f for f in Person._meta.concrete_fields
+              if not f.primary_key and f.pre_save(person, True) is not None]
+    values = [f.get_db_prep_save(f.pre_save(person, True), connection) for f in fields]
     table, columns = Person._meta.db_table, ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    if connection.vendor == "postgresql":
+        sql = f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM generate_series(1, %s) RETURNING id"
+        params = [*values, count]
+    else:
+        sql = (f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
+               f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM n RETURNING id")
+        params = [count, *values]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                           [table, count])
-            ids = [pk for (pk,) in cursor.fetchall()]
-            cursor.executemany(f"INSERT INTO {table} (id, {columns}) VALUES (%s, {', '.join(['%s'] * len(fields))})",
-                               [[pk, *row] for pk in ids])
-            return ids
-        # SQLite: the transaction holds the database's write lock, so the rows get consecutive ids.
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})",
-                           [row] * count)
-        cursor.execute("SELECT last_insert_rowid()")
-        last = cursor.fetchone()[0]
-    return list(range(last - count + 1, last + 1))
+        cursor.execute(sql, params)
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _insert_identifiers(org_id, rows: list[tuple], source: str) -> None:
-    """Insert identifiers (person_id, kind, namespace, encrypted value, index)."""
+    """Insert identifiers (index, kind, namespace, canonical value, person id), encrypting the values chunk by
+    chunk: a thread writes one chunk while this one encrypts the next (the database driver releases the GIL while
+    the database works, so the two overlap on a second core)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    table = Identifier._meta.db_table
-    sql = (f"INSERT INTO {table} (org_id, person_id, kind, namespace, value, value_index, source, created_at) "
-           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 5000):
-            cursor.executemany(sql, [(org_id, person_id, kind, ns, token, index, source[:40], now)
-                                     for person_id, kind, ns, token, index in rows[start:start + 5000]])
+    sql = (f"INSERT INTO {Identifier._meta.db_table} (org_id, kind, namespace, value_index, value, person_id, source, "
+           "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
+    ring, source = keyring(), source[:40]
+    with connection.cursor() as cursor, ThreadPoolExecutor(1, "identifier-writer") as writer:
+        pending = None
+        for chunk in _chunks(rows, WRITE_CHUNK):
+            tokens = seal_all(ring, [row[3] for row in chunk])
+            params = [(org_id, kind, namespace, index, token, person_id, source, now)
+                      for (index, kind, namespace, _value, person_id), token in zip(chunk, tokens, strict=True)]
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(cursor.executemany, sql, params)
+        if pending is not None:
+            pending.result()
