@@ -34,35 +34,40 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
-def _prepare(groups: list[list[Ident]]) -> list[list[tuple[str, str, str, str, str]]]:
-    """Each group's usable (kind, namespace, normalized, index, remark-phone index), invalid values dropped; every
-    distinct identifier is hashed once however often it is named."""
-    distinct = dict.fromkeys(ident for group in groups for ident in group if ident.kind in identity.KINDS)
-    digests = digest_all(keyring(), [(ident.kind, ident.namespace, ident.value) for ident in distinct])
-    known = {ident: (ident.kind, ident.namespace, *digest)
-             for ident, digest in zip(distinct, digests, strict=True) if digest is not None}
-    prepared = []
-    for group in groups:
-        entries, seen = [], set()
-        for ident in group:
-            entry = known.get(ident)
-            if entry is not None and entry[3] not in seen:
-                seen.add(entry[3])
-                entries.append(entry)
-        prepared.append(entries)
-    return prepared
+Entry = tuple[str, str, str, str, str]  # kind, namespace, normalized value, index, remark-phone index ("" if none)
 
 
-def _org_blocked(org_id, prepared) -> set[tuple[str, str]]:
+def _prepare(groups: list[list[Ident]]) -> tuple[list[Entry], list[list[int]]]:
+    """The distinct usable identifiers of the groups, and each group as the positions of its identifiers in that
+    list; invalid values dropped. Every distinct identifier is hashed once however often it is named, and two
+    spellings of one value (``+86 138…`` and ``138…``) are one identifier."""
+    position: dict = {}
+    named = [[position.setdefault(ident, len(position)) for ident in group] for group in groups]
+    digests = digest_all(keyring(), [(ident.kind, ident.namespace, ident.value) for ident in position])
+    kinds, entries, slot_of, by_index = identity.KINDS, [], [], {}
+    for ident, digest in zip(position, digests, strict=True):
+        if digest is None or ident.kind not in kinds:
+            slot_of.append(-1)
+            continue
+        slot = by_index.setdefault(digest[1], len(entries))
+        if slot == len(entries):
+            entries.append((ident.kind, ident.namespace, *digest))
+        slot_of.append(slot)
+    if len(entries) == len(position):  # every identifier usable and spelled once: positions are the slots
+        return entries, named
+    return entries, [[slot_of[n] for n in group if slot_of[n] >= 0] for group in named]
+
+
+def _org_blocked(org_id, entries: list[Entry]) -> set[int]:
+    """The positions of the identifiers the organization's block list holds."""
     if not BlockedValue.objects.for_org(org_id).exists():
         return set()
-    wanted = {(kind, identity.blocked_index(kind, normalized)) for entries in prepared
-              for kind, _ns, normalized, *_indexes in entries}
+    wanted = [(kind, identity.blocked_index(kind, normalized)) for kind, _ns, normalized, _i, _p in entries]
     found = set()
-    for chunk in _chunks([index for _k, index in wanted]):
+    for chunk in _chunks(list({index for _k, index in wanted})):
         found |= set(BlockedValue.objects.for_org(org_id).filter(value_index__in=chunk)
                      .values_list("kind", "value_index"))
-    return {pair for pair in wanted if pair in found}
+    return {slot for slot, pair in enumerate(wanted) if pair in found}
 
 
 def _stored(model, org_id, indexes: list[str], fields: tuple[str, ...], *,
@@ -91,8 +96,7 @@ def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[in
     """The person id each group of identifiers belongs to (None for a group with no usable identifier or with an
     erased person's), as if :func:`~siyu.cdp.identity.resolve` had been called on each group in turn."""
     org_id = getattr(org, "pk", org)
-    prepared = _prepare(groups)
-    bulk, slow, answer = _plan(org_id, prepared)
+    bulk, slow, answer = _plan(org_id, *_prepare(groups))
     fresh = [item for item in bulk if item[1] is None]
     with bulk_writes(sum(len(new) for _m, _o, new in fresh)), transaction.atomic():
         _write(org_id, bulk, fresh, answer, source)
@@ -102,22 +106,31 @@ def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[in
     return answer
 
 
-def _plan(org_id, prepared):
+def _plan(org_id, entries: list[Entry], groups: list[list[int]]):
     """Cluster the groups with what is stored: (bulk clusters as (members, owner or None, new entries), clusters
     that need :func:`~siyu.cdp.identity.resolve` one group at a time, the answer list to fill)."""
-    blocked = _org_blocked(org_id, prepared)
+    blocked = _org_blocked(org_id, entries)
     if blocked:
-        prepared = [[e for e in entries if (e[0], identity.blocked_index(e[0], e[2])) not in blocked]
-                    for entries in prepared]
+        groups = [[slot for slot in group if slot not in blocked] for group in groups]
     # An index names its kind and namespace (they are in the MAC's purpose), so it alone is the identifier's key.
-    indexes = list({e[3] for entries in prepared for e in entries})
+    indexes = [e[3] for e in entries]
     erased = {i for (i,) in _stored(Suppression, org_id, indexes, ("value_index",))}
     held = dict(_stored(Identifier, org_id, indexes, ("value_index", "person_id")))
     survivors = _survivors(org_id, set(held.values()))
+    if erased:
+        erased = {slot for slot, e in enumerate(entries) if e[3] in erased}
+        live = [n for n, group in enumerate(groups) if group and not any(slot in erased for slot in group)]
+    else:
+        live = [n for n, group in enumerate(groups) if group]
 
-    # Union-find over the groups (list positions, not objects: a million finds are most of the work): groups that
-    # name the same identifier, or identifiers of the same stored person, are one cluster.
-    parent = list(range(len(prepared)))
+    # The identifiers of the groups that take part.
+    named = range(len(entries)) if len(live) == len(groups) and not blocked else \
+        {slot for n in live for slot in groups[n]}
+
+    # Union-find over the identifiers (list positions: a million finds are most of the work), plus one node per
+    # stored person its stored identifiers join: groups that name the same identifier, or identifiers of the same
+    # stored person, are one cluster.
+    parent = list(range(len(entries)))
 
     def find(n: int) -> int:
         while parent[n] != n:
@@ -125,32 +138,36 @@ def _plan(org_id, prepared):
             n = parent[n]
         return n
 
-    first_group: dict = {}  # identifier index, or stored person id (an int: never equal to an index), -> a group
-    live = []  # the groups that take part
-    for n, entries in enumerate(prepared):
-        if not entries or any(e[3] in erased for e in entries):
-            continue
-        live.append(n)
-        for e in entries:
-            keys = (e[3], survivors[held[e[3]]]) if e[3] in held else (e[3],)
-            for key in keys:
-                other = first_group.setdefault(key, n)
-                if other != n:
-                    a, b = find(n), find(other)
-                    if a != b:
-                        parent[b] = a
-
-    clusters: dict = defaultdict(list)
+    if held:
+        node_of: dict = {}
+        for slot in named:
+            if entries[slot][3] in held:
+                node = node_of.setdefault(survivors[held[entries[slot][3]]], len(parent))
+                if node == len(parent):
+                    parent.append(node)
+                root = find(slot)
+                if root != find(node):
+                    parent[root] = find(node)
     for n in live:
-        clusters[find(n)].append(n)
-    phone_indexes = {e[4] for n in live for e in prepared[n] if e[4] and e[3] not in held}
+        group = groups[n]
+        first = find(group[0])
+        for slot in group:
+            other = find(slot)
+            if other != first:
+                parent[other] = first
+
+    clusters: dict = defaultdict(lambda: ([], []))  # root -> (member groups, identifier positions)
+    for n in live:
+        clusters[find(groups[n][0])][0].append(n)
+    for slot in named:
+        clusters[find(slot)][1].append(slot)
+    phone_indexes = {entries[slot][4] for slot in named if entries[slot][4] and entries[slot][3] not in held}
     remarked = _remark_phones(org_id, phone_indexes) if phone_indexes else set()
 
     slow, bulk = [], []
-    for members in clusters.values():
-        entries = {e[3]: e for n in members for e in prepared[n]}
-        owners = {survivors[held[index]] for index in entries if index in held}
-        new = [e for index, e in entries.items() if index not in held]
+    for members, slots in clusters.values():
+        owners = {survivors[held[entries[slot][3]]] for slot in slots if entries[slot][3] in held} if held else set()
+        new = [entries[slot] for slot in slots if entries[slot][3] not in held]
         kinds = [e[0] for e in new]
         over_cap = len(set(kinds)) != len(kinds) and any(c > CAPS[k] for k, c in Counter(kinds).items())
         if len(owners) > 1 or (owners and new) or over_cap or \
@@ -158,7 +175,7 @@ def _plan(org_id, prepared):
             slow.append(members)
         else:
             bulk.append((members, owners.pop() if owners else None, new))
-    return bulk, slow, [None] * len(prepared)
+    return bulk, slow, [None] * len(groups)
 
 
 def _survivors(org_id, person_ids: set[int]) -> dict[int, int]:
