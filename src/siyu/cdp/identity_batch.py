@@ -225,10 +225,10 @@ def _insert_persons(org_id, count: int, source: str) -> list[int]:
     if not count:
         return []
     person = Person(org_id=org_id, sources=[source] if source else [])
-    # Columns left NULL are left out: PostgreSQL would type a bare NULL in the select list as text.
-    fields = [f for f in Person._meta.concrete_fields
-              if not f.primary_key and f.pre_save(person, True) is not None]
-    values = [f.get_db_prep_save(f.pre_save(person, True), connection) for f in fields]
+    # The columns a new person leaves NULL are left out of the statement.
+    given = [(f, f.pre_save(person, True)) for f in Person._meta.concrete_fields if not f.primary_key]
+    fields = [f for f, value in given if value is not None]
+    values = [f.get_db_prep_save(value, connection) for f, value in given if value is not None]
     table, columns = Person._meta.db_table, ", ".join(connection.ops.quote_name(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     if connection.vendor == "postgresql":
