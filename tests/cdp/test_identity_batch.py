@@ -7,7 +7,7 @@ import random
 from siyu.cdp import identity
 from siyu.cdp.identity import Ident
 from siyu.cdp.identity_batch import resolve_many
-from siyu.cdp.models import Identifier, MergeReview
+from siyu.cdp.models import BlockedValue, Identifier, MergeReview, Suppression
 
 
 def partition(person_ids: list) -> set[frozenset]:
@@ -52,3 +52,23 @@ def test_batch_clusters_like_one_by_one(world):
     assert partition([now(world.org, g) for g in groups]) == partition([now(world.other_org, g) for g in groups])
     assert Identifier.objects.for_org(world.org).count() == Identifier.objects.for_org(world.other_org).count()
     assert MergeReview.objects.for_org(world.org).count() == MergeReview.objects.for_org(world.other_org).count() >= 1
+
+
+def test_batch_leaves_out_erased_groups_links_nobody_by_blocked_values_and_joins_two_spellings(world):
+    org = world.org
+    Suppression.objects.create(org=org, kind="user_id", value_index=identity.value_index("user_id", "", "gone"))
+    BlockedValue.objects.create(org=org, kind="phone", value="13900000000",
+                                value_index=identity.blocked_index("phone", "13900000000"))
+    groups = [
+        [Ident("user_id", "gone"), Ident("anonymous_id", "a-1")],  # an erased person's: nothing stored
+        [Ident("anonymous_id", "a-2"), Ident("phone", "13900000000")],  # the store's phone, blocked
+        [Ident("anonymous_id", "a-3"), Ident("phone", "+86 139-0000-0000")],  # the same phone spelled otherwise
+        [Ident("anonymous_id", "a-4"), Ident("phone", "138 0013 8000")],
+        [Ident("anonymous_id", "a-5"), Ident("phone", "+8613800138000")],  # one person's phone, two spellings
+    ]
+    answer = resolve_many(org, groups)
+    assert answer[0] is None and identity.find(org, Ident("anonymous_id", "a-1")) is None
+    assert None not in answer[1:] and answer[1] != answer[2]
+    assert answer[3] == answer[4]
+    assert list(Identifier.objects.for_org(org).filter(kind="phone").values_list("person_id", flat=True)) == \
+        [answer[3]]

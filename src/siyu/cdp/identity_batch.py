@@ -10,19 +10,23 @@ group at a time, so the guards, the review queue and the explanations apply to t
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from siyu.cdp import identity
+from siyu.cdp.bulk_sqlite import bulk_writes
 from siyu.cdp.identifier_values import digest_all, seal_all
 from siyu.cdp.identity import CAPS, Ident
 from siyu.cdp.models import BlockedValue, Identifier, Person, Suppression
+from siyu.orgs.models import Organization
 from siyu.privacy.keys import keyring
 
 CHUNK = 500  # rows per IN (...) lookup: well under SQLite's bound-parameter limit
-BIG_BATCH = 50_000  # identifiers from which a batch is written with a larger SQLite page cache
+
+
+WRITE_CHUNK = 5000  # identifiers encrypted and written at a time
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -30,35 +34,40 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
-def _prepare(groups: list[list[Ident]]) -> list[list[tuple[str, str, str, str, str]]]:
-    """Each group's usable (kind, namespace, normalized, index, remark-phone index), invalid values dropped; every
-    distinct identifier is hashed once however often it is named."""
-    distinct = dict.fromkeys(ident for group in groups for ident in group if ident.kind in identity.KINDS)
-    digests = digest_all(keyring(), [(ident.kind, ident.namespace, ident.value) for ident in distinct])
-    known = {ident: (ident.kind, ident.namespace, *digest)
-             for ident, digest in zip(distinct, digests, strict=True) if digest is not None}
-    prepared = []
-    for group in groups:
-        entries, seen = [], set()
-        for ident in group:
-            entry = known.get(ident)
-            if entry is not None and entry[3] not in seen:
-                seen.add(entry[3])
-                entries.append(entry)
-        prepared.append(entries)
-    return prepared
+Entry = tuple[str, str, str, str, str]  # kind, namespace, normalized value, index, remark-phone index ("" if none)
 
 
-def _org_blocked(org_id, prepared) -> set[tuple[str, str]]:
+def _prepare(groups: list[list[Ident]]) -> tuple[list[Entry], list[list[int]]]:
+    """The distinct usable identifiers of the groups, and each group as the positions of its identifiers in that
+    list; invalid values dropped. Every distinct identifier is hashed once however often it is named, and two
+    spellings of one value (``+86 138…`` and ``138…``) are one identifier."""
+    position: dict = {}
+    named = [[position.setdefault(ident, len(position)) for ident in group] for group in groups]
+    digests = digest_all(keyring(), [(ident.kind, ident.namespace, ident.value) for ident in position])
+    kinds, entries, slot_of, by_index = identity.KINDS, [], [], {}
+    for ident, digest in zip(position, digests, strict=True):
+        if digest is None or ident.kind not in kinds:
+            slot_of.append(-1)
+            continue
+        slot = by_index.setdefault(digest[1], len(entries))
+        if slot == len(entries):
+            entries.append((ident.kind, ident.namespace, *digest))
+        slot_of.append(slot)
+    if len(entries) == len(position):  # every identifier usable and spelled once: positions are the slots
+        return entries, named
+    return entries, [[slot_of[n] for n in group if slot_of[n] >= 0] for group in named]
+
+
+def _org_blocked(org_id, entries: list[Entry]) -> set[int]:
+    """The positions of the identifiers the organization's block list holds."""
     if not BlockedValue.objects.for_org(org_id).exists():
         return set()
-    wanted = {(kind, identity.blocked_index(kind, normalized)) for entries in prepared
-              for kind, _ns, normalized, *_indexes in entries}
+    wanted = [(kind, identity.blocked_index(kind, normalized)) for kind, _ns, normalized, _i, _p in entries]
     found = set()
-    for chunk in _chunks([index for _k, index in wanted]):
+    for chunk in _chunks(list({index for _k, index in wanted})):
         found |= set(BlockedValue.objects.for_org(org_id).filter(value_index__in=chunk)
                      .values_list("kind", "value_index"))
-    return {pair for pair in wanted if pair in found}
+    return {slot for slot, pair in enumerate(wanted) if pair in found}
 
 
 def _stored(model, org_id, indexes: list[str], fields: tuple[str, ...], *,
@@ -87,51 +96,41 @@ def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[in
     """The person id each group of identifiers belongs to (None for a group with no usable identifier or with an
     erased person's), as if :func:`~siyu.cdp.identity.resolve` had been called on each group in turn."""
     org_id = getattr(org, "pk", org)
-    prepared = _prepare(groups)
-    bulk, slow, answer = _plan(org_id, prepared)
+    bulk, slow, answer = _plan(org_id, *_prepare(groups))
     fresh = [item for item in bulk if item[1] is None]
-    tokens = seal_all(keyring(), [e[2] for _members, _owner, new in fresh for e in new])
-    with transaction.atomic(), _page_cache(len(tokens)):
-        _write(org_id, bulk, fresh, tokens, answer, source)
+    with bulk_writes(sum(len(new) for _m, _o, new in fresh)), transaction.atomic():
+        _write(org_id, bulk, fresh, answer, source)
     for members in slow:
         for n in members:
             answer[n] = identity.resolve(org_id, groups[n], source=source).pk
     return answer
 
 
-@contextmanager
-def _page_cache(rows: int):
-    """SQLite's page cache raised to 64 MB while a large batch is written: its identifiers land at random places of
-    the unique index, and with the default 2 MB most of them would evict and re-read pages."""
-    if connection.vendor != "sqlite" or rows < BIG_BATCH:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        before = cursor.fetchone()[0]
-        cursor.execute("PRAGMA cache_size = -65536")
-        try:
-            yield
-        finally:
-            cursor.execute(f"PRAGMA cache_size = {int(before)}")
-
-
-def _plan(org_id, prepared):
+def _plan(org_id, entries: list[Entry], groups: list[list[int]]):
     """Cluster the groups with what is stored: (bulk clusters as (members, owner or None, new entries), clusters
     that need :func:`~siyu.cdp.identity.resolve` one group at a time, the answer list to fill)."""
-    blocked = _org_blocked(org_id, prepared)
+    blocked = _org_blocked(org_id, entries)
     if blocked:
-        prepared = [[e for e in entries if (e[0], identity.blocked_index(e[0], e[2])) not in blocked]
-                    for entries in prepared]
+        groups = [[slot for slot in group if slot not in blocked] for group in groups]
     # An index names its kind and namespace (they are in the MAC's purpose), so it alone is the identifier's key.
-    indexes = list({e[3] for entries in prepared for e in entries})
+    indexes = [e[3] for e in entries]
     erased = {i for (i,) in _stored(Suppression, org_id, indexes, ("value_index",))}
     held = dict(_stored(Identifier, org_id, indexes, ("value_index", "person_id")))
     survivors = _survivors(org_id, set(held.values()))
+    if erased:
+        erased = {slot for slot, e in enumerate(entries) if e[3] in erased}
+        live = [n for n, group in enumerate(groups) if group and not any(slot in erased for slot in group)]
+    else:
+        live = [n for n, group in enumerate(groups) if group]
 
-    # Union-find over the groups (list positions, not objects: a million finds are most of the work): groups that
-    # name the same identifier, or identifiers of the same stored person, are one cluster.
-    parent = list(range(len(prepared)))
+    # The identifiers of the groups that take part.
+    named = range(len(entries)) if len(live) == len(groups) and not blocked else \
+        {slot for n in live for slot in groups[n]}
+
+    # Union-find over the identifiers (list positions: a million finds are most of the work), plus one node per
+    # stored person its stored identifiers join: groups that name the same identifier, or identifiers of the same
+    # stored person, are one cluster.
+    parent = list(range(len(entries)))
 
     def find(n: int) -> int:
         while parent[n] != n:
@@ -139,32 +138,36 @@ def _plan(org_id, prepared):
             n = parent[n]
         return n
 
-    first_group: dict = {}  # identifier index, or stored person id (an int: never equal to an index), -> a group
-    live = []  # the groups that take part
-    for n, entries in enumerate(prepared):
-        if not entries or any(e[3] in erased for e in entries):
-            continue
-        live.append(n)
-        for e in entries:
-            keys = (e[3], survivors[held[e[3]]]) if e[3] in held else (e[3],)
-            for key in keys:
-                other = first_group.setdefault(key, n)
-                if other != n:
-                    a, b = find(n), find(other)
-                    if a != b:
-                        parent[b] = a
-
-    clusters: dict = defaultdict(list)
+    if held:
+        node_of: dict = {}
+        for slot in named:
+            if entries[slot][3] in held:
+                node = node_of.setdefault(survivors[held[entries[slot][3]]], len(parent))
+                if node == len(parent):
+                    parent.append(node)
+                root = find(slot)
+                if root != find(node):
+                    parent[root] = find(node)
     for n in live:
-        clusters[find(n)].append(n)
-    phone_indexes = {e[4] for n in live for e in prepared[n] if e[4] and e[3] not in held}
+        group = groups[n]
+        first = find(group[0])
+        for slot in group:
+            other = find(slot)
+            if other != first:
+                parent[other] = first
+
+    clusters: dict = defaultdict(lambda: ([], []))  # root -> (member groups, identifier positions)
+    for n in live:
+        clusters[find(groups[n][0])][0].append(n)
+    for slot in named:
+        clusters[find(slot)][1].append(slot)
+    phone_indexes = {entries[slot][4] for slot in named if entries[slot][4] and entries[slot][3] not in held}
     remarked = _remark_phones(org_id, phone_indexes) if phone_indexes else set()
 
     slow, bulk = [], []
-    for members in clusters.values():
-        entries = {e[3]: e for n in members for e in prepared[n]}
-        owners = {survivors[held[index]] for index in entries if index in held}
-        new = [e for index, e in entries.items() if index not in held]
+    for members, slots in clusters.values():
+        owners = {survivors[held[entries[slot][3]]] for slot in slots if entries[slot][3] in held} if held else set()
+        new = [entries[slot] for slot in slots if entries[slot][3] not in held]
         kinds = [e[0] for e in new]
         over_cap = len(set(kinds)) != len(kinds) and any(c > CAPS[k] for k, c in Counter(kinds).items())
         if len(owners) > 1 or (owners and new) or over_cap or \
@@ -172,7 +175,7 @@ def _plan(org_id, prepared):
             slow.append(members)
         else:
             bulk.append((members, owners.pop() if owners else None, new))
-    return bulk, slow, [None] * len(prepared)
+    return bulk, slow, [None] * len(groups)
 
 
 def _survivors(org_id, person_ids: set[int]) -> dict[int, int]:
@@ -193,15 +196,22 @@ def _survivors(org_id, person_ids: set[int]) -> dict[int, int]:
     return result
 
 
-def _write(org_id, bulk, fresh, tokens: list[str], answer, source: str) -> None:
-    """New persons for the clusters nobody holds (``fresh``), their identifiers in bulk with the values already
-    encrypted (``tokens``, in the order of the clusters' new entries); known single owners as they are."""
+def _write(org_id, bulk, fresh, answer, source: str) -> None:
+    """New persons for the clusters nobody holds (``fresh``) and their identifiers; known single owners as they
+    are."""
     person_ids = _insert_persons(org_id, len(fresh), source)
-    rows, sealed = [], iter(tokens)
-    for (members, _owner, new), person_id in zip(fresh, person_ids, strict=True):
+    # Checked here, with the write lock held, because a large batch may be written without foreign-key checks.
+    if person_ids and not Organization.objects.filter(pk=org_id).exists():
+        raise Organization.DoesNotExist(org_id)
+    for (members, _owner, _new), person_id in zip(fresh, person_ids, strict=True):
         for n in members:
             answer[n] = person_id
-        rows += [(person_id, k, ns, next(sealed), i) for k, ns, _v, i, _p in new]
+    # In value-index order: each kind's rows then land one after the other in the unique index (org, kind,
+    # namespace, index) instead of at random pages of it, which is most of the cost of a large batch.
+    rows = [(index, kind, namespace, value, person_id)
+            for (_members, _owner, new), person_id in zip(fresh, person_ids, strict=True)
+            for kind, namespace, value, index, _phone in new]
+    rows.sort()
     _insert_identifiers(org_id, rows, source)
     for members, owner, _new in bulk:
         if owner is not None:
@@ -209,41 +219,46 @@ def _write(org_id, bulk, fresh, tokens: list[str], answer, source: str) -> None:
                 answer[n] = owner
 
 
-# Raw multi-row inserts: the ORM's per-object bookkeeping costs more than the database does at a million rows.
-def _db_values(obj, fields) -> list:
-    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-
-
 def _insert_persons(org_id, count: int, source: str) -> list[int]:
-    """Insert ``count`` new persons of ``org_id``; their ids in order. Call inside a transaction."""
+    """Insert ``count`` new persons of ``org_id`` in one statement that generates the rows in the database (no
+    per-row parameters); their ids. Call inside a transaction."""
     if not count:
         return []
-    fields = [f for f in Person._meta.concrete_fields if not f.primary_key]
-    row = _db_values(Person(org_id=org_id, sources=[source] if source else []), fields)
+    person = Person(org_id=org_id, sources=[source] if source else [])
+    # The columns a new person leaves NULL are left out of the statement.
+    given = [(f, f.pre_save(person, True)) for f in Person._meta.concrete_fields if not f.primary_key]
+    fields = [f for f, value in given if value is not None]
+    values = [f.get_db_prep_save(value, connection) for f, value in given if value is not None]
     table, columns = Person._meta.db_table, ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    if connection.vendor == "postgresql":
+        sql = f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM generate_series(1, %s) RETURNING id"
+        params = [*values, count]
+    else:
+        sql = (f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
+               f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM n RETURNING id")
+        params = [count, *values]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                           [table, count])
-            ids = [pk for (pk,) in cursor.fetchall()]
-            cursor.executemany(f"INSERT INTO {table} (id, {columns}) VALUES (%s, {', '.join(['%s'] * len(fields))})",
-                               [[pk, *row] for pk in ids])
-            return ids
-        # SQLite: the transaction holds the database's write lock, so the rows get consecutive ids.
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})",
-                           [row] * count)
-        cursor.execute("SELECT last_insert_rowid()")
-        last = cursor.fetchone()[0]
-    return list(range(last - count + 1, last + 1))
+        cursor.execute(sql, params)
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _insert_identifiers(org_id, rows: list[tuple], source: str) -> None:
-    """Insert identifiers (person_id, kind, namespace, encrypted value, index)."""
+    """Insert identifiers (index, kind, namespace, canonical value, person id), encrypting the values chunk by
+    chunk: a thread writes one chunk while this one encrypts the next (the database driver releases the GIL while
+    the database works, so the two overlap on a second core)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    table = Identifier._meta.db_table
-    sql = (f"INSERT INTO {table} (org_id, person_id, kind, namespace, value, value_index, source, created_at) "
-           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 5000):
-            cursor.executemany(sql, [(org_id, person_id, kind, ns, token, index, source[:40], now)
-                                     for person_id, kind, ns, token, index in rows[start:start + 5000]])
+    sql = (f"INSERT INTO {Identifier._meta.db_table} (org_id, kind, namespace, value_index, value, person_id, source, "
+           "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
+    ring, source = keyring(), source[:40]
+    with connection.cursor() as cursor, ThreadPoolExecutor(1, "identifier-writer") as writer:
+        pending = None
+        for chunk in _chunks(rows, WRITE_CHUNK):
+            tokens = seal_all(ring, [row[3] for row in chunk])
+            params = [(org_id, kind, namespace, index, token, person_id, source, now)
+                      for (index, kind, namespace, _value, person_id), token in zip(chunk, tokens, strict=True)]
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(cursor.executemany, sql, params)
+        if pending is not None:
+            pending.result()
