@@ -2,6 +2,7 @@
 customers, tasks and figures, a store manager their stores'; today's tasks are the due, undone reminders and
 follow-ups; the customer list searches and filters."""
 
+import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from siyu.cdp.models import Order
 from siyu.customers.models import FollowUp
 from siyu.lifecycle.models import Reminder
+from siyu.sop.models import Sop, SopRun, SopStep, SopTask
 from siyu.workbench import queries
 from tests.customers.test_list import make_customer, make_staff
 from tests.factories import client_for
@@ -40,6 +42,11 @@ class Shop:
                                 title="李四的提醒", due_at=now - timedelta(hours=1), idempotency_key="r4")
         FollowUp.objects.create(org=world.org, customer=self.chen, assignee=self.zhang, text="回访陈先生",
                                 due_at=now - timedelta(days=1))
+        sop = Sop.objects.create(org=world.org, name="新客三步")
+        step = SopStep.objects.create(org=world.org, sop=sop, day_offset=3, time_of_day=dt.time(10), text="护肤小贴士")
+        run = SopRun.objects.create(org=world.org, sop=sop, customer=self.wang, staff=self.zhang, anchor_at=now, key="w")
+        SopTask.objects.create(org=world.org, run=run, step=step, sop=sop, staff=self.zhang, customer=self.wang,
+                               content="护肤小贴士", due_at=now - timedelta(minutes=30), idempotency_key="s1")
         Order.objects.create(org=world.org, customer=self.wang, staff=self.zhang, order_no="W-1", ordered_at=now,
                              total=Decimal("88.00"))
         Order.objects.create(org=world.org, customer=self.zhao, staff=self.li, order_no="W-2", ordered_at=now,
@@ -84,7 +91,8 @@ def test_the_list_searches_and_filters(world, shop):
 
 def test_tasks_and_figures_are_the_guides_own_and_a_manager_sees_the_stores(world, shop):
     tasks = queries.today_tasks(world.guide_e1)
-    assert [t.title for t in tasks] == ["跟进 陈先生", "提醒王女士复购"]
+    assert [t.title for t in tasks] == ["跟进 陈先生", "提醒王女士复购", "SOP：新客三步 · 王女士"]
+    assert tasks[-1].url == "/m/sop/"  # one's own SOP step is sent and ticked off on the SOP phone page
     week = queries.this_week(world.guide_e1)
     assert (week.orders, week.sales) == (1, Decimal("88.00"))
     monday = queries.week_start(timezone.localtime(shop.now).date())
@@ -93,6 +101,7 @@ def test_tasks_and_figures_are_the_guides_own_and_a_manager_sees_the_stores(worl
         1 if timezone.localtime(shop.zhao.first_added_at).date() >= monday else 0)
 
     east = queries.today_tasks(world.east_manager)
-    assert {t.title for t in east} == {"跟进 陈先生", "提醒王女士复购", "李四的提醒"}
+    assert {t.title for t in east} == {"跟进 陈先生", "提醒王女士复购", "李四的提醒", "SOP：新客三步 · 王女士"}
+    assert {t.url for t in east} == {""}  # a manager opens the customer, not a guide's phone page
     assert queries.this_week(world.east_manager).orders == 2
     assert queries.this_week(world.s1_manager).orders == 0

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,6 +17,7 @@ from siyu.channels.models import ChannelCode
 from siyu.customers.models import Customer, FollowUp, Relation
 from siyu.lifecycle.models import Reminder
 from siyu.orgs.models import Membership
+from siyu.sop.models import SopRun, SopTask
 
 TASKS_SHOWN = 30
 CUSTOMERS_SHOWN = 20
@@ -23,12 +25,13 @@ CUSTOMERS_SHOWN = 20
 
 @dataclass
 class Task:
-    kind: str  # reminder | follow_up
+    kind: str  # reminder | follow_up | sop
     title: str
     detail: str
     due_at: datetime
     customer: Customer | None
     overdue: bool
+    url: str = ""  # where the task is done; the customer's page when empty
 
 
 def end_of_today(now: datetime | None = None) -> datetime:
@@ -46,7 +49,7 @@ def _own(viewer: Membership, staff_field: str) -> Q:
 
 
 def today_tasks(viewer: Membership, *, now: datetime | None = None) -> list[Task]:
-    """Reminders and follow-ups due by the end of today and not done yet, overdue first."""
+    """Reminders, follow-ups and SOP steps due by the end of today and not done yet, overdue first."""
     now = now or timezone.now()
     until = end_of_today(now)
     reminders = (Reminder.objects.visible_to(viewer).filter(_own(viewer, "staff"), completed_at=None, due_at__lt=until)
@@ -54,9 +57,18 @@ def today_tasks(viewer: Membership, *, now: datetime | None = None) -> list[Task
     follow_ups = (FollowUp.objects.visible_to(viewer).filter(_own(viewer, "assignee"), status=FollowUp.Status.OPEN,
                                                                due_at__lt=until)
                   .select_related("customer").order_by("due_at")[:TASKS_SHOWN])
+    sop_tasks = (SopTask.objects.visible_to(viewer).filter(_own(viewer, "staff"), completed_at=None, due_at__lt=until,
+                                                          run__status=SopRun.Status.ACTIVE)
+                 .exclude(status=SopTask.Status.CANCELLED).select_related("sop", "customer", "group", "staff")
+                 .order_by("due_at")[:TASKS_SHOWN])
     tasks = [Task("reminder", r.title, r.body, r.due_at, r.customer, r.due_at < now) for r in reminders]
     tasks += [Task("follow_up", _("跟进 %(customer)s") % {"customer": f.customer}, f.text, f.due_at, f.customer,
                    f.due_at < now) for f in follow_ups]
+    tasks += [Task("sop", _("SOP：%(name)s · %(whom)s") % {"name": t.sop.name, "whom": t.customer or t.group},
+                   t.content, t.due_at, t.customer, t.due_at < now,
+                   # one's own SOP tasks are sent and ticked off on the SOP phone page
+                   reverse("sop:mobile") if t.staff.membership_id == viewer.pk else "")
+              for t in sop_tasks]
     return sorted(tasks, key=lambda t: t.due_at)[:TASKS_SHOWN]
 
 
