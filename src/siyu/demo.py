@@ -373,3 +373,16 @@ def load_group_code_demo(org) -> None:
 
 
 WECOM_DEMO_LOADERS.append(load_group_code_demo)
+
+
+def load_group_tag_demo(org) -> None:
+    """The brand's group tags, with 会员群 on every synced group (run after the group codes, which sync groups)."""
+    from siyu.groups.models import CustomerGroup, GroupTag, GroupTagging
+
+    tags = {name: GroupTag.objects.for_org(org).get_or_create(org=org, name=name)[0]
+            for name in ("会员群", "新品尝鲜群", "门店福利群")}
+    for group in CustomerGroup.objects.for_org(org).filter(status=CustomerGroup.Status.ACTIVE):
+        GroupTagging.objects.for_org(org).get_or_create(org=org, group=group, tag=tags["会员群"])
+
+
+WECOM_DEMO_LOADERS.append(load_group_tag_demo)

@@ -20,7 +20,7 @@ from siyu.content.models import Script
 from siyu.customers import timeline
 from siyu.customers.models import Customer, RelationTag, Tag
 from siyu.customers.services import apply_follow_info, upsert_customer
-from siyu.groups.models import GroupCode, StoreCode
+from siyu.groups.models import CustomerGroup, GroupCode, StoreCode
 from siyu.lifecycle.models import Rule
 from siyu.messaging.models import MassMessage
 from siyu.moments.models import Moment
@@ -153,7 +153,7 @@ def console_pages(org) -> list[str]:
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
             "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts", "workbench:home",
             "workbench:customers", "moments:list", "moments:new", "sop:list", "sop:new", "sop:calendar",
-            "messaging:mass_list", "messaging:mass_new",
+            "messaging:mass_list", "messaging:mass_new", "groups:list",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -170,7 +170,7 @@ def console_pages(org) -> list[str]:
         ("conversations:customer", first(Customer, name="林小姐")), ("conversations:staff", first(Staff)),
         ("moments:detail", first(Moment, promotional=True)), ("moments:edit", first(Moment, status="draft")),
         ("moments:detail", first(Moment, promotional=False)), ("moments:results", first(Moment, promotional=False)),
-        ("sop:edit", first(Sop)), ("sop:report", first(Sop)),
+        ("sop:edit", first(Sop)), ("sop:report", first(Sop)), ("groups:group_tags", first(CustomerGroup)),
         ("messaging:mass_detail", first(MassMessage, status="draft")),
         ("messaging:mass_results", first(MassMessage, status__in=["scheduled", "sending", "sent"])),
     ]

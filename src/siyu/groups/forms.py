@@ -160,3 +160,26 @@ class StoreLocationForm(console_forms.Form):
         return {"latitude": data["latitude"].strip(), "longitude": data["longitude"].strip(),
                 "coordinate_system": data["coordinate_system"],
                 "hours": {day: data[f"hours_{day}"] for day in Store.WEEKDAYS}}
+
+
+class GroupFilterForm(console_forms.Form):
+    q = forms.CharField(label=gettext_lazy("群名包含"), required=False, max_length=100,
+                        widget=forms.TextInput(attrs={"type": "search"}))
+    tag = forms.TypedChoiceField(label=gettext_lazy("群标签"), required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, tags=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tag"].choices = [("", gettext_lazy("全部标签")), *[(t.pk, t.name) for t in tags]]
+
+
+class GroupTagForm(console_forms.Form):
+    name = forms.CharField(label=gettext_lazy("新群标签"), max_length=30)
+
+
+class GroupTagsForm(console_forms.Form):
+    tags = forms.TypedMultipleChoiceField(label=gettext_lazy("群标签"), required=False, coerce=int,
+                                          widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, tags=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tags"].choices = [(t.pk, t.name) for t in tags]

@@ -52,6 +52,42 @@ class CustomerGroup(TenantModel):
         return Q(owner__membership_id=viewer.pk)
 
 
+class GroupTag(TenantModel):
+    """The brand's own label for customer groups (新品群, 会员群 …), for choosing groups to message: WeCom's API has
+    no group tags, so they live in Siyu only."""
+
+    name = models.CharField(_("群标签"), max_length=30)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    shared_with_members = True  # every member chooses groups by the brand's tags
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("群标签")
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="grouptag_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupTagging(TenantModel):
+    """One tag on one customer group."""
+
+    group = models.ForeignKey(CustomerGroup, on_delete=models.CASCADE, related_name="taggings")
+    tag = models.ForeignKey(GroupTag, on_delete=models.CASCADE, related_name="taggings")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "tag"], name="grouptagging_unique")]
+
+    @classmethod
+    def scope_stores(cls, store_ids) -> Q:
+        return Q(group__owner__store_id__in=store_ids)
+
+    @classmethod
+    def scope_owner(cls, viewer) -> Q:
+        return Q(group__owner__membership_id=viewer.pk)
+
+
 class GroupMember(TenantModel):
     """A person in a group: a staff member (type 1) or a customer (type 2, linked when we know them)."""
 

@@ -1,9 +1,13 @@
 from django.urls import path
 
-from siyu.groups import views
+from siyu.groups import group_views, views
 
 app_name = "groups"
 urlpatterns = [
+    path("groups/", group_views.group_list, name="list"),
+    path("groups/tags/", group_views.tag_create, name="tag_create"),
+    path("groups/tags/<int:pk>/delete/", group_views.tag_delete, name="tag_delete"),
+    path("groups/<int:pk>/tags/", group_views.group_tags, name="group_tags"),
     path("groups/codes/", views.code_list, name="codes"),
     path("groups/codes/new/", views.code_new, name="code_new"),
     path("groups/codes/<int:pk>/", views.code_detail, name="code_detail"),

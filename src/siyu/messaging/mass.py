@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy
 from siyu.core import clock, durable, events
 from siyu.core.durable import RetryLater
 from siyu.customers.models import Customer, Relation, RelationTag
+from siyu.groups.models import CustomerGroup, GroupTag, GroupTagging
 from siyu.messaging import guard, services
 from siyu.messaging.dryrun import DryRun, dry_run, group_dry_run
 from siyu.messaging.models import Channel, Decision, MassMessage, MassPlan, MassTask, Send
@@ -57,7 +58,8 @@ ChatType = MassMessage.ChatType
 
 def _clean_audience(org_id: int, audience, chat_type: str = ChatType.SINGLE) -> dict:
     """Customers: ``{"segment": id}`` or lists of ids under :data:`AUDIENCE_KEYS` (all empty: every customer).
-    Groups: ``{"owner_ids": [...], "name": "part of the name"}`` (both empty: every customer group)."""
+    Groups: ``{"owner_ids": [...], "tag_ids": [...], "name": "part of the name"}`` (all empty: every customer group;
+    a group needs any one of the group tags)."""
     from siyu.segments.models import Segment
 
     if not isinstance(audience, dict):
@@ -65,11 +67,14 @@ def _clean_audience(org_id: int, audience, chat_type: str = ChatType.SINGLE) -> 
     if chat_type == ChatType.GROUP:
         try:
             owners_ = sorted({int(v) for v in audience.get("owner_ids") or []})
+            group_tags = sorted({int(v) for v in audience.get("tag_ids") or []})
         except (TypeError, ValueError):
             raise ValidationError({"audience": _("发送对象格式不正确。")}) from None
         if len(owners_) != Staff.objects.for_org(org_id).filter(pk__in=owners_).count():
             raise ValidationError({"group_owners": _("群主不存在。")})
-        return {"owner_ids": owners_, "name": str(audience.get("name") or "").strip()[:100]}
+        if len(group_tags) != GroupTag.objects.for_org(org_id).filter(pk__in=group_tags).count():
+            raise ValidationError({"group_tags": _("群标签不存在。")})
+        return {"owner_ids": owners_, "tag_ids": group_tags, "name": str(audience.get("name") or "").strip()[:100]}
     if audience.get("segment"):
         try:
             segment_id = int(audience["segment"])
@@ -184,13 +189,14 @@ def audience_ids(message: MassMessage) -> set[int]:
 def audience_groups(message: MassMessage) -> dict[str, Staff]:
     """A group send's customer groups now: ``{chat_id: owner}`` — active groups whose owner is an active member
     (the owner is the one who sends to the group, DOC 92135)."""
-    from siyu.groups.models import CustomerGroup
-
     audience = message.audience or {}
     groups = CustomerGroup.objects.for_org(message.org_id).filter(
         status=CustomerGroup.Status.ACTIVE, owner__status=Staff.Status.ACTIVE).select_related("owner")
     if audience.get("owner_ids"):
         groups = groups.filter(owner_id__in=audience["owner_ids"])
+    if audience.get("tag_ids"):
+        groups = groups.filter(pk__in=GroupTagging.objects.for_org(message.org_id).filter(
+            tag_id__in=audience["tag_ids"]).values("group_id"))
     if audience.get("name"):
         groups = groups.filter(name__contains=audience["name"])
     return {group.chat_id: group.owner for group in groups}

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from siyu.channels.forms import StaffMultipleField, TagMultipleField, staff_choices, tag_choices
 from siyu.console import forms as console_forms
+from siyu.groups.models import GroupTag
 from siyu.lifecycle.models import Stage
 from siyu.messaging.forms import PURPOSE_CHOICES
 from siyu.orgs.models import Store
@@ -54,6 +55,8 @@ class MassMessageForm(console_forms.Form):
     stores = forms.ModelMultipleChoiceField(label=_("门店"), queryset=Store.objects.none(), required=False)
     stages = forms.ModelMultipleChoiceField(label=_("客户阶段"), queryset=Stage.objects.none(), required=False)
     group_owners = StaffMultipleField(label=_("群主"), queryset=None, required=False)
+    group_tags = forms.ModelMultipleChoiceField(label=_("群标签"), queryset=GroupTag.objects.none(), required=False,
+                                                help_text=_("有任一所选群标签的客户群。"))
     group_name = forms.CharField(label=_("群名包含"), max_length=100, required=False)
     purpose = forms.ChoiceField(label=_("用途"), choices=PURPOSE_CHOICES, initial=Purpose.MARKETING,
                                 help_text=_("营销消息只发给同意接收营销消息的客户。"))
@@ -70,6 +73,7 @@ class MassMessageForm(console_forms.Form):
         self.fields["tags"].queryset = tag_choices(viewer)
         self.fields["staff"].queryset = staff_choices(viewer)
         self.fields["group_owners"].queryset = staff_choices(viewer)
+        self.fields["group_tags"].queryset = GroupTag.objects.visible_to(viewer)
         self.fields["stores"].queryset = Store.objects.visible_to(viewer).filter(kind=Store.Kind.STORE).order_by("name")
         self.fields["stages"].queryset = Stage.objects.visible_to(viewer)
 
@@ -93,7 +97,8 @@ class MassMessageForm(console_forms.Form):
     def service_audience(self) -> dict:
         data = self.cleaned_data
         if data["target"] == "groups":
-            return {"owner_ids": [s.pk for s in data["group_owners"]], "name": data["group_name"].strip()}
+            return {"owner_ids": [s.pk for s in data["group_owners"]], "tag_ids": [t.pk for t in data["group_tags"]],
+                    "name": data["group_name"].strip()}
         if data["audience"] == "segment":
             return {"segment": data["segment"].pk}
         return {"tag_ids": [t.pk for t in data["tags"]], "staff_ids": [s.pk for s in data["staff"]],

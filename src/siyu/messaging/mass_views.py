@@ -40,12 +40,14 @@ def mass_list(request):
 
 def _initial(message: MassMessage, zone) -> dict:
     audience = message.audience or {}
+    group = message.chat_type == MassMessage.ChatType.GROUP  # tag_ids are group tags then, not customer tags
     initial = {"title": message.title, "text": message.text, "purpose": message.purpose,
-               "target": "groups" if message.chat_type == MassMessage.ChatType.GROUP else "customers",
+               "target": "groups" if group else "customers",
                "audience": "segment" if audience.get("segment") else "filters", "segment": audience.get("segment"),
-               "tags": audience.get("tag_ids", []), "staff": audience.get("staff_ids", []),
+               "tags": [] if group else audience.get("tag_ids", []), "staff": audience.get("staff_ids", []),
                "stores": audience.get("store_ids", []), "stages": audience.get("stage_ids", []),
-               "group_owners": audience.get("owner_ids", []), "group_name": audience.get("name", ""),
+               "group_owners": audience.get("owner_ids", []), "group_tags": audience.get("tag_ids", []) if group else [],
+               "group_name": audience.get("name", ""),
                "when": "later" if message.scheduled_at else "now"}
     if message.scheduled_at:
         initial["scheduled_at"] = message.scheduled_at.astimezone(zone).replace(tzinfo=None)
