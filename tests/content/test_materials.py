@@ -199,5 +199,5 @@ def test_the_public_token_names_one_approved_material_and_cannot_be_forged(world
     token = materials.token(material)
     assert materials.public(token) == material
     other = make(world, Kind.ARTICLE, approve=True)
-    assert materials.public(f"{other.pk}.{token.split('.', 1)[1]}") is None
-    assert materials.public(str(material.pk)) is None
+    assert materials.public(f"{other.org_id}-{other.pk}.{token.split('.', 1)[1]}") is None
+    assert materials.public(f"{material.org_id}-{material.pk}") is None

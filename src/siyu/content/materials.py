@@ -374,17 +374,17 @@ search = common.search
 # Public address and attachment ----------------------------------------------------------------------------------
 
 def token(material: Material) -> str:
-    """The material's stable public id: its pk, signed so nobody reaches a material by counting."""
-    return _SIGNER.sign(str(material.pk))
+    """The material's stable public id: its organization and pk, signed so nobody reaches a material by counting."""
+    return _SIGNER.sign(f"{material.org_id}-{material.pk}")
 
 
 def public(token_value: str) -> Material | None:
     """The approved material a public address names, or None (bad signature, gone, not approved)."""
     try:
-        pk = int(_SIGNER.unsign(token_value))
+        org_id, pk = (int(part) for part in _SIGNER.unsign(token_value).split("-"))
     except (signing.BadSignature, ValueError):
         return None
-    return Material.objects.filter(pk=pk, status=Status.APPROVED).select_related("org").first()
+    return Material.objects.for_org(org_id).filter(pk=pk, status=Status.APPROVED).select_related("org").first()
 
 
 def public_url(material: Material) -> str:
