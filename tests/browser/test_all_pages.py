@@ -16,7 +16,7 @@ from django.urls import reverse
 from siyu import demo
 from siyu.cdp.models import Person, Source
 from siyu.channels.models import ChannelCode, WelcomeMessage
-from siyu.content.models import Script
+from siyu.content.models import Material, Script
 from siyu.customers import timeline
 from siyu.customers.models import Customer, RelationTag, Tag
 from siyu.customers.services import apply_follow_info, upsert_customer
@@ -149,6 +149,7 @@ def console_pages(org) -> list[str]:
             "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
             "content:script_new", "content:script_usage",
+            "content:materials", "content:material_new",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -162,7 +163,11 @@ def console_pages(org) -> list[str]:
         ("persons:detail", first(Person, merged_into=None)), ("sources:detail", first(Source)),
         ("segments:detail", first(Segment)), ("segments:edit", first(Segment)),
         ("content:script_edit", first(Script, scope="hq")), ("content:script_review", first(Script, status="in_review")),
+        ("content:material_preview", first(Material, kind="poster")),
+        ("content:material_edit", first(Material, kind="article")),
+        ("content:material_review", first(Material, status="in_review")),
     ]
+    pages += [reverse("content:material_create", args=[kind]) for kind in Material.Kind.values]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages
 
