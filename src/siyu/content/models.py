@@ -81,7 +81,20 @@ class ScriptFolder(Folder):
         indexes = [models.Index(fields=["org", "scope", "owner"], name="content_folder_scope")]
 
 
-class Script(TenantModel):
+class Reviewed(TenantModel):
+    """What reviewed content keeps of its review: the reviewer's comment, an override's reason, who and when."""
+
+    review_comment = models.CharField(_("审核意见"), max_length=500, blank=True)
+    override_reason = models.CharField(_("放行理由"), max_length=500, blank=True)
+    reviewed_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Script(Reviewed):
     """A short text a guide sends in a chat, with variables (``{客户称呼}``) filled in for the customer at hand.
 
     HQ scripts go draft → in review → approved / rejected, and guides see only approved ones; a guide's personal
@@ -99,11 +112,6 @@ class Script(TenantModel):
     scope = models.CharField(_("范围"), max_length=10, choices=Scope.choices, default=Scope.HQ)
     owner = models.ForeignKey("orgs.Membership", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.DRAFT)
-    review_comment = models.CharField(_("审核意见"), max_length=500, blank=True)
-    override_reason = models.CharField(_("放行理由"), max_length=500, blank=True)
-    reviewed_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
     # Lower-cased title and body with their pinyin initials and full pinyin, written by the service on every save,
     # so one LIKE finds 欢迎语 by "欢迎", "hyy" or "huanying" on SQLite and PostgreSQL alike.
     search_text = models.TextField(default="", editable=False)
@@ -173,7 +181,7 @@ def material_upload_to(material: "Material", filename: str) -> str:
     return f"materials/{material.org_id}/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()[:10]}"
 
 
-class Material(TenantModel):
+class Material(Reviewed):
     """What a guide or a campaign sends: an article hosted by Siyu, an image, a link, a mini-program card, a file, a
     video, a PDF or a poster. Every material is reviewed before it may be sent (it is published to customers), and
     records where its content comes from (seed 001: original, licensed, or quoted with its source)."""
@@ -224,11 +232,6 @@ class Material(TenantModel):
     scope = models.CharField(_("范围"), max_length=10, choices=Scope.choices, default=Scope.HQ)
     owner = models.ForeignKey("orgs.Membership", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.DRAFT)
-    review_comment = models.CharField(_("审核意见"), max_length=500, blank=True)
-    override_reason = models.CharField(_("放行理由"), max_length=500, blank=True)
-    reviewed_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
     search_text = models.TextField(default="", editable=False)
     created_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
