@@ -14,8 +14,8 @@ from siyu.orgs.models import Membership
 PICTURES = Path(__file__).resolve().parent.parent / "console" / "static" / "demo"
 
 
-def _picture(name: str) -> ContentFile:
-    return ContentFile((PICTURES / name).read_bytes(), name=name)
+def _picture(name: str, shown: str) -> ContentFile:
+    return ContentFile((PICTURES / name).read_bytes(), name=shown)
 
 
 def load_material_demo(org) -> None:
@@ -29,10 +29,10 @@ def load_material_demo(org) -> None:
         dict(kind="article", folder=season, title="秋冬新品｜一杯桂花乌龙的午后", summary="本周到店，新品试饮",
              body="<h2>桂花乌龙上新</h2><p>今年的桂花香气更足，搭配<strong>高山乌龙</strong>，适合秋冬的午后。</p>"
                   "<ul><li>到店试饮</li><li>会员第二杯半价</li></ul>",
-             cover=_picture("afternoon-tea.png"), tags="秋冬 新品", source="original"),
-        dict(kind="image", folder=members_day, title="会员日优惠券", file=_picture("coupon.png"), tags="会员 优惠券",
+             cover=_picture("afternoon-tea.png", "桂花乌龙.png"), tags="秋冬 新品", source="original"),
+        dict(kind="image", folder=members_day, title="会员日优惠券", file=_picture("coupon.png", "会员日优惠券.png"), tags="会员 优惠券",
              source="original"),
-        dict(kind="poster", folder=season, title="新品菜单海报", file=_picture("menu-osmanthus-oolong.png"),
+        dict(kind="poster", folder=season, title="新品菜单海报", file=_picture("menu-osmanthus-oolong.png", "新品菜单.png"),
              qr_left=70, qr_top=75, qr_size=20, tags="新品 海报", source="original"),
         dict(kind="link", folder=members_day, title="会员权益说明", url="https://example.com/member",
              summary="积分、生日礼和专属活动", tags="会员", source="quoted", source_text="品牌官网会员页"),

@@ -1,6 +1,8 @@
 """Forms of the material library: one form per kind (only that kind's fields), a folder, a review decision.
 The service checks everything again; these give the browser field-level errors."""
 
+import json
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +28,14 @@ FILE_HELP = {
 }
 
 
+# The article editor's toolbar: (label, document.execCommand name, its value, the prompt asking for the value).
+RICH_TOOLS = [
+    (_("小标题"), "formatBlock", "h2", None), (_("正文段落"), "formatBlock", "p", None), (_("加粗"), "bold", None, None),
+    (_("列表"), "insertUnorderedList", None, None), (_("引用"), "formatBlock", "blockquote", None),
+    (_("链接"), "createLink", None, _("链接地址")), (_("图片"), "insertImage", None, _("图片地址")),
+]
+
+
 class MaterialForm(Form):
     title = forms.CharField(label=_("标题"), max_length=materials.MAX_TITLE)
     summary = forms.CharField(label=_("摘要"), max_length=materials.MAX_SUMMARY, required=False,
@@ -34,9 +44,9 @@ class MaterialForm(Form):
                           help_text=_("http(s) 开头的完整地址。"))
     appid = forms.CharField(label=_("小程序 AppID"), max_length=18, required=False)
     page = forms.CharField(label=_("小程序页面路径"), max_length=512, required=False,
-                           help_text=_("以 .html 结尾，例如 pages/index/index.html。"))
+                           help_text=_("小程序里的页面路径，以 .html 结尾。"))
     body = forms.CharField(label=_("正文"), required=False, widget=forms.Textarea(attrs={"rows": 14}),
-                           help_text=_("支持段落、标题、加粗、列表、链接和图片；其他格式和脚本会被去掉。"))
+                           help_text=_("支持小标题、段落、加粗、列表、引用、链接和图片；其他格式和脚本会被去掉。"))
     file = forms.FileField(label=_("文件"), required=False)
     cover = forms.FileField(label=_("封面图"), required=False, help_text=_("JPG 或 PNG，不超过 2 MB。"))
     qr_left = forms.IntegerField(label=_("二维码左边距（%）"), min_value=0, max_value=100, required=False, initial=70)
@@ -59,6 +69,10 @@ class MaterialForm(Form):
                 del self.fields[name]
         if "file" in self.fields:
             self.fields["file"].help_text = FILE_HELP[kind]
+        if "body" in self.fields:
+            self.fields["body"].widget.attrs["data-rich-text"] = json.dumps(
+                [{"label": str(label), "command": command, "value": value, "ask": str(ask) if ask else ""}
+                 for label, command, value, ask in RICH_TOOLS], ensure_ascii=False)
         if kind == Kind.MINIPROGRAM:
             self.fields["cover"].help_text = _("小程序卡片的封面，必填。JPG 或 PNG，不超过 2 MB。")
         rows = materials.folders(viewer)
