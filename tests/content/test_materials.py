@@ -201,3 +201,12 @@ def test_the_public_token_names_one_approved_material_and_cannot_be_forged(world
     other = make(world, Kind.ARTICLE, approve=True)
     assert materials.public(f"{other.org_id}-{other.pk}.{token.split('.', 1)[1]}") is None
     assert materials.public(f"{material.org_id}-{material.pk}") is None
+
+
+def test_changing_an_approved_material_keeps_its_file_and_sends_it_back_to_review(world):
+    material = make(world, Kind.IMAGE, approve=True)
+    stored_file = Material.objects.get(pk=material.pk).file.name
+    materials.save_material(world.org, material=material, by=world.admin, title="会员日海报", source="original")
+    changed = Material.objects.get(pk=material.pk)
+    assert (changed.title, changed.file.name, changed.status) == ("会员日海报", stored_file, Material.Status.DRAFT)
+    assert not materials.sendable_by(world.guide_e1).exists()
