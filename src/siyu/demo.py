@@ -95,6 +95,7 @@ def load_demo() -> DemoInfo:
     load_customer_demo(org)
     load_store_geo_demo(org)
     load_script_demo(org)
+    load_material_demo(org)
     ensure_demo_products(org)
     load_history_demo(org)
     load_sop_demo(org)
@@ -104,6 +105,12 @@ def load_demo() -> DemoInfo:
     load_messaging_demo(org)
     move_demo_pictures(org)
     return DemoInfo(org=org, password=password, usernames=[(p[0], p[2].label) for p in PEOPLE])
+
+
+def load_material_demo(org) -> None:
+    from siyu.content.demo import load_material_demo as load
+
+    load(org)
 
 
 def load_script_demo(org) -> None:

@@ -16,7 +16,7 @@ from django.urls import reverse
 from siyu import demo
 from siyu.cdp.models import Person, Source
 from siyu.channels.models import ChannelCode, WelcomeMessage
-from siyu.content.models import Script
+from siyu.content.models import Material, Script
 from siyu.customers import timeline
 from siyu.customers.models import Customer, RelationTag, Tag
 from siyu.customers.services import apply_follow_info, upsert_customer
@@ -46,7 +46,7 @@ ALLOWED_ENGLISH = {
     "siyu", "wecom", "id", "ids", "unionid", "ip", "url", "qr", "h5", "api", "csv", "excel", "xlsx", "png", "svg",
     "json", "jpg", "sop", "cdp", "scrm", "oneid", "clv", "vip", "km", "kb", "mb", "px", "token", "aes", "encodingaeskey",
     "corpid", "secret", "userid", "english", "https", "http", "ok", "app", "wgs", "gcj", "vs", "ai", "agentid", "appid",
-    "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid", "segment", "rudderstack", "sdk",
+    "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid", "segment", "rudderstack", "sdk", "pdf", "jpg", "html",
 }
 TEMPLATE_SYNTAX = re.compile(r"\{#|\{%|\{\{|#\}|%\}|\}\}")
 PYTHON_LITERAL = re.compile(r"(?<![A-Za-z])(True|False|None)(?![A-Za-z])")
@@ -153,7 +153,7 @@ def console_pages(org) -> list[str]:
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
             "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts", "workbench:home",
             "workbench:customers", "moments:list", "moments:new", "sop:list", "sop:new", "sop:calendar",
-            "messaging:mass_list", "messaging:mass_new", "groups:list",
+            "messaging:mass_list", "messaging:mass_new", "groups:list", "content:materials", "content:material_new",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -173,7 +173,11 @@ def console_pages(org) -> list[str]:
         ("sop:edit", first(Sop)), ("sop:report", first(Sop)), ("groups:group_tags", first(CustomerGroup)),
         ("messaging:mass_detail", first(MassMessage, status="draft")),
         ("messaging:mass_results", first(MassMessage, status__in=["scheduled", "sending", "sent"])),
+        ("content:material_preview", first(Material, kind="poster")),
+        ("content:material_edit", first(Material, kind="article")),
+        ("content:material_review", first(Material, status="in_review")),
     ]
+    pages += [reverse("content:material_create", args=[kind]) for kind in Material.Kind.values]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
     return pages
 

@@ -7,17 +7,15 @@ the reviewer overrides it with a reason, which is audited."""
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from pypinyin import Style, lazy_pinyin
 
 from siyu.content import compliance, variables
+from siyu.content import library as library_common
 from siyu.content.models import Scope, Script, ScriptFolder, ScriptUse
 from siyu.core import events
 from siyu.orgs import audit
@@ -28,32 +26,16 @@ MAX_BODY = 1000
 MAX_FOLDER_NAME = ScriptFolder._meta.get_field("name").max_length
 MAX_REASON = Script._meta.get_field("override_reason").max_length
 
-_NOT_WORD = re.compile(r"\W+")
-
 # What other parts react to: a shared script guides may now send, and each use (the guide's activity).
 APPROVED = events.define_kind("script.approved", gettext_lazy("话术审核通过"))
 USED = events.define_kind("script.used", gettext_lazy("话术使用"))
 
 
 def search_text(title: str, body: str) -> str:
-    """What :func:`search` matches with LIKE: the text lower-cased, then its pinyin initials and full pinyin
-    (欢迎语 → ``hyy`` and ``huanyingyu``), title and body kept apart so initials do not run across them."""
-    parts = []
-    for text in (title, body):
-        plain = _NOT_WORD.sub("", text.lower())
-        initials = "".join(lazy_pinyin(plain, style=Style.FIRST_LETTER, errors=lambda chars: list(chars)))
-        full = "".join(lazy_pinyin(plain, errors=lambda chars: list(chars)))
-        parts += [text.lower(), initials, full]
-    return "\n".join(parts)
+    return library_common.search_text(title, body)
 
 
-def _require(by: Membership | None, capability: str) -> None:
-    if by is not None:
-        by.require(capability)
-
-
-def _actor(by: Membership | None):
-    return by.user if by is not None else None
+_require, _actor = library_common.require, library_common.actor
 
 
 def _check_scope(scope: str, by: Membership | None) -> None:
@@ -77,22 +59,8 @@ def create_folder(org, *, name: str, scope: str, parent: ScriptFolder | None = N
                   by: Membership | None) -> ScriptFolder:
     """A folder in HQ's shared tree or in the member's own; a child stays in its parent's scope."""
     _check_scope(scope, by)
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": _("请填写分组名称。")})
-    if len(name) > MAX_FOLDER_NAME:
-        raise ValidationError({"name": _("分组名称最多 %(max)d 个字。") % {"max": MAX_FOLDER_NAME}})
-    if parent is not None:
-        if parent.org_id != getattr(org, "pk", org) or parent.scope != scope or (
-                scope == Scope.PERSONAL and parent.owner_id != by.pk):
-            raise ValidationError({"parent": _("上级分组必须属于同一范围。")})
-    with transaction.atomic():
-        folder = ScriptFolder.objects.create(
-            org_id=getattr(org, "pk", org), name=name, scope=scope, parent=parent,
-            owner=by if scope == Scope.PERSONAL else None)
-        audit.record("content.script_folder_created", org=org, actor=_actor(by), obj=folder,
-                     details={"name": name, "scope": scope})
-    return folder
+    return library_common.create_folder(ScriptFolder, org, name=name, scope=scope, parent=parent, by=by,
+                                        action="content.script_folder_created")
 
 
 def _clean_script(org, *, folder, title: str, body: str, scope: str, by) -> tuple[str, str]:
@@ -211,14 +179,7 @@ def reject_script(script: Script, *, comment: str, by: Membership | None) -> Scr
 
 
 def _move(script: Script, status: str, **fields) -> None:
-    """Change the status only from the one the caller read: two reviewers at once cannot both decide."""
-    updated = Script.objects.for_org(script.org_id).filter(pk=script.pk, status=script.status).update(
-        status=status, updated_at=timezone.now(), **fields)
-    if not updated:
-        raise ValidationError(_("话术状态已被他人修改，请刷新后重试。"))
-    script.status = status
-    for name, value in fields.items():
-        setattr(script, name, value)
+    library_common.move(script, status, _("话术状态已被他人修改，请刷新后重试。"), **fields)
 
 
 def record_use(script: Script, *, by: Membership) -> ScriptUse:
@@ -251,16 +212,7 @@ def folders(viewer: Membership):
     return ScriptFolder.objects.visible_to(viewer).filter(Q(scope=Scope.HQ) | Q(owner=viewer))
 
 
-def search(scripts, query: str):
-    """Scripts whose title or body contains ``query``, or whose pinyin (initials or full) does: 欢迎, hyy, huanying."""
-    query = (query or "").strip().lower()
-    if not query:
-        return scripts
-    plain = _NOT_WORD.sub("", query)
-    found = Q(search_text__contains=query)
-    if plain and plain != query:
-        found |= Q(search_text__contains=plain)
-    return scripts.filter(found)
+search = library_common.search
 
 
 def use_counts_by_member(viewer: Membership):
