@@ -32,6 +32,7 @@ urlpatterns = [
     path("", include("siyu.segments.urls")),
     path("", include("siyu.content.urls")),
     path("", include("siyu.messaging.urls")),
+    path("", include("siyu.journeys.urls")),
     path("login/", console_views.login_view, name="login"),
     path("logout/", console_views.logout_view, name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
