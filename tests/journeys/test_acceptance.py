@@ -51,5 +51,5 @@ def test_high_intent_customers_are_converted_or_their_guide_is_reminded_after_tw
     assert all(e.ended_at is not None and e.end == "finished" for e in entries(journey))
 
     report = {f.path: f for f in queries.report(journey, journey.version).steps}
-    assert report["0"]["passed"] == 2 and report["1"]["yes"] == 1 and report["1"]["no"] == 1
-    assert report["1.yes.0"]["done"] == 1 and report["1.no.0"]["done"] == 1
+    assert report["0"].counts["passed"] == 2 and report["1"].counts["yes"] == 1 and report["1"].counts["no"] == 1
+    assert report["1.yes.0"].counts["done"] == 1 and report["1.no.0"].counts["done"] == 1

@@ -22,7 +22,8 @@ def choices_for(viewer) -> dict:
 
 
 class JourneyForm(forms.Form):
-    name = forms.CharField(label=_("旅程名称"), max_length=60)
+    # Required-ness is the service's to decide: it answers every missing setting at once, in its own words.
+    name = forms.CharField(label=_("旅程名称"), max_length=60, required=False)
     trigger = forms.ChoiceField(label=_("触发条件"), choices=Journey.Trigger.choices)
     trigger_tag = forms.ModelChoiceField(label=_("触发标签"), queryset=Tag.objects.none(), required=False,
                                          empty_label=_("请选择标签"))
@@ -31,7 +32,7 @@ class JourneyForm(forms.Form):
     trigger_segment = forms.ModelChoiceField(label=_("触发人群"), queryset=Segment.objects.none(), required=False,
                                              empty_label=_("请选择人群"))
     reentry = forms.ChoiceField(label=_("再次进入"), choices=Journey.Reentry.choices)
-    reentry_days = forms.IntegerField(label=_("间隔天数"), required=False, min_value=1, max_value=3650)
+    reentry_days = forms.IntegerField(label=_("间隔天数"), required=False)
 
     REF_FIELDS = {Journey.Trigger.TAG_ADDED: "trigger_tag", Journey.Trigger.STAGE_CHANGED: "trigger_stage",
                   Journey.Trigger.SEGMENT_ENTERED: "trigger_segment"}

@@ -35,9 +35,6 @@ class StepFigures:
     def reached(self) -> int:
         return sum(self.counts.values())
 
-    def __getitem__(self, key: str) -> int:
-        return self.counts.get(key, 0)
-
 
 @dataclass
 class Report:

@@ -48,7 +48,7 @@ def _clean(org, *, name: str, trigger: str, trigger_ref, reentry: str, reentry_d
         errors["trigger"] = _("请选择触发条件。")
     elif trigger in TRIGGER_MODELS:
         model, field = TRIGGER_MODELS[trigger]
-        rows = model.objects.for_org(org).filter(pk=trigger_ref) if trigger_ref else model.objects.none()
+        rows = model.objects.for_org(org).filter(pk=trigger_ref if trigger_ref else None)
         if model is Tag:
             rows = rows.filter(deleted=False)
         if not rows.exists():
