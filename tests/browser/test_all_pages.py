@@ -21,6 +21,7 @@ from siyu.customers import timeline
 from siyu.customers.models import Customer, RelationTag, Tag
 from siyu.customers.services import apply_follow_info, upsert_customer
 from siyu.groups.models import GroupCode, StoreCode
+from siyu.journeys.models import Journey
 from siyu.lifecycle.models import Rule
 from siyu.orgs.audit_labels import ACTIONS
 from siyu.orgs.models import Membership, Staff, Store
@@ -43,7 +44,7 @@ ALLOWED_ENGLISH = {
     "siyu", "wecom", "id", "ids", "unionid", "ip", "url", "qr", "h5", "api", "csv", "excel", "xlsx", "png", "svg",
     "json", "sop", "cdp", "scrm", "oneid", "clv", "vip", "km", "kb", "mb", "px", "token", "aes", "encodingaeskey",
     "corpid", "secret", "userid", "english", "https", "http", "ok", "app", "wgs", "gcj", "vs", "ai", "agentid", "appid",
-    "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid", "segment", "rudderstack", "sdk",
+    "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid", "segment", "rudderstack", "sdk", "webhook",
 }
 TEMPLATE_SYNTAX = re.compile(r"\{#|\{%|\{\{|#\}|%\}|\}\}")
 PYTHON_LITERAL = re.compile(r"(?<![A-Za-z])(True|False|None)(?![A-Za-z])")
@@ -148,7 +149,7 @@ def console_pages(org) -> list[str]:
             "groups:store_locations", "privacy:subject_requests", "privacy:notices", "persons:list", "persons:reviews",
             "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
-            "content:script_new", "content:script_usage",
+            "content:script_new", "content:script_usage", "journeys:list", "journeys:new",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -161,6 +162,7 @@ def console_pages(org) -> list[str]:
         ("orgs:member", first(Membership, role="guide")), ("orgs:staff_detail", first(Staff)),
         ("persons:detail", first(Person, merged_into=None)), ("sources:detail", first(Source)),
         ("segments:detail", first(Segment)), ("segments:edit", first(Segment)),
+        ("journeys:report", first(Journey)), ("journeys:edit", first(Journey)),
         ("content:script_edit", first(Script, scope="hq")), ("content:script_review", first(Script, status="in_review")),
     ]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
