@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from siyu.customers.models import Tag
+from siyu.customers import tagging
+from siyu.customers.models import Customer, RelationTag, Tag
 from siyu.journeys import services
 from siyu.journeys.models import Journey
 from siyu.lifecycle import stages
@@ -11,7 +12,8 @@ NAME = "团购需求两天跟进"
 
 
 def load_journey_demo(org) -> None:
-    """Idempotent: skipped once the journey exists, or while the demo's corp tags are not yet in WeCom."""
+    """Idempotent: skipped once the journey exists, or while the demo's corp tags are not yet in WeCom. Three
+    customers are then tagged 团购需求, so the journey has people waiting in it."""
     if Journey.objects.for_org(org).filter(name=NAME).exists():
         return
     tag = Tag.objects.for_org(org).filter(name="团购需求", deleted=False).exclude(wecom_id="").first()
@@ -27,3 +29,5 @@ def load_journey_demo(org) -> None:
                                  "no": [{"kind": "remind", "title": "团购客户两天未下单", "body": "问问团购人数和时间"},
                                         {"kind": "wait_until", "time": "10:00", "date": ""}]},
                                 {"kind": "remove_tag", "tag": tag.pk}])
+    for customer in Customer.objects.for_org(org).exclude(relations__relation_tags__tag=tag).order_by("pk")[:3]:
+        tagging.tag_customer(customer, [tag], source=RelationTag.Source.MANUAL)

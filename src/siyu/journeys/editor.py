@@ -59,6 +59,10 @@ class Parsed:
         return any(row.errors for row in self.rows)
 
 
+def blank_row() -> Row:
+    return Row({name: "" for name in FIELDS})
+
+
 def _rule(values: dict) -> dict | None:
     cond = values.get("cond")
     if cond == "ordered":

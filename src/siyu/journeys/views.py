@@ -54,10 +54,12 @@ def _editor(request, journey: Journey | None):
                         form.add_error(key if key in form.fields else None, found)
         status = 400
     else:
-        rows, steps_errors, status = editor.to_rows(journey.version.steps) if journey else [], [], 200
+        # A new journey opens with one empty step to fill in.
+        rows = editor.to_rows(journey.version.steps) if journey else [editor.blank_row()]
+        steps_errors, status = [], 200
     context = {"form": form, "journey": journey, "rows": rows, "steps_errors": steps_errors, **choices,
                "kinds": editor.KIND_LABELS, "lanes": editor.LANE_LABELS, "conditions": editor.CONDITION_LABELS,
-               "blank": editor.Row({name: "" for name in editor.FIELDS})}
+               "blank": editor.blank_row()}
     return render(request, "journeys/editor.html", context, status=status)
 
 
