@@ -31,6 +31,13 @@ def acceptance_rows(converted):
             {"kind": "remind", "lane": "no", "title": "两天未下单", "body": "请跟进"}]
 
 
+def create_in_console(client, world, high, converted) -> Journey:
+    client.post(reverse("journeys:new"), post_data(
+        {"name": "高意向转化", "trigger": "tag_added", "trigger_tag": high.pk, "reentry": "never"},
+        acceptance_rows(converted)))
+    return Journey.objects.for_org(world.org).get()
+
+
 def test_an_operator_builds_the_journey_as_a_step_list_and_sees_the_secret_once(world, tags):
     high, converted = tags
     client = client_for(world.admin)
@@ -89,10 +96,7 @@ def test_bad_settings_get_field_errors(world, tags):
 def test_editing_shows_the_steps_as_rows_and_saves_a_new_version(world, tags):
     high, converted = tags
     client = client_for(world.admin)
-    client.post(reverse("journeys:new"), post_data(
-        {"name": "高意向转化", "trigger": "tag_added", "trigger_tag": high.pk, "reentry": "never"},
-        acceptance_rows(converted)))
-    journey = Journey.objects.for_org(world.org).get()
+    journey = create_in_console(client, world, high, converted)
     page = client.get(reverse("journeys:edit", args=[journey.pk])).content.decode()
     assert page.count("data-step-row") == 5  # four steps and the blank row's template
     assert 'value="两天未下单"' in page and 'value="ordered" selected' in page
@@ -108,10 +112,7 @@ def test_editing_shows_the_steps_as_rows_and_saves_a_new_version(world, tags):
 def test_pause_resume_and_stop_from_the_report_page_and_the_list(world, tags):
     high, converted = tags
     client = client_for(world.admin)
-    client.post(reverse("journeys:new"), post_data(
-        {"name": "高意向转化", "trigger": "tag_added", "trigger_tag": high.pk, "reentry": "never"},
-        acceptance_rows(converted)))
-    journey = Journey.objects.for_org(world.org).get()
+    journey = create_in_console(client, world, high, converted)
     status = reverse("journeys:status", args=[journey.pk])
     client.post(status, {"action": "pause"})
     assert Journey.objects.for_org(world.org).get().status == "paused"
@@ -127,8 +128,5 @@ def test_pause_resume_and_stop_from_the_report_page_and_the_list(world, tags):
 def test_guides_and_other_brands_cannot_reach_journeys(world, tags):
     assert client_for(world.guide_e1).get(reverse("journeys:list")).status_code == 403
     high, converted = tags
-    client_for(world.admin).post(reverse("journeys:new"), post_data(
-        {"name": "高意向转化", "trigger": "tag_added", "trigger_tag": high.pk, "reentry": "never"},
-        acceptance_rows(converted)))
-    journey = Journey.objects.for_org(world.org).get()
+    journey = create_in_console(client_for(world.admin), world, high, converted)
     assert client_for(world.other_admin).get(reverse("journeys:report", args=[journey.pk])).status_code == 404
