@@ -36,7 +36,7 @@ def test_a_worker_dying_after_the_step_ran_but_before_it_was_marked_done_does_no
     clock.advance(seconds=LEASE + 1)
     drain()  # another worker takes the row over once the lease has expired
     row.refresh_from_db()
-    assert row.status == "done" and row.attempts == 2 and row.lease_owner != "dying-worker"
+    assert row.status == "done" and row.outcome == "done" and row.attempts == 2 and row.lease_owner != "dying-worker"
     assert Reminder.objects.for_org(world.org).count() == 1 and _reminded(world, corp) == 1
     assert JourneyEntry.objects.for_org(world.org).get(journey=journey).end == "finished"
 

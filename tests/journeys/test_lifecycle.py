@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from siyu.core.events import DomainEvent
 from siyu.customers import tagging
+from siyu.customers.tagging import TAGGED
 from siyu.customers.models import RelationTag
-from siyu.journeys import services
+from siyu.journeys import services, triggers
 from siyu.journeys.models import Journey, JourneyStep
 from tests.factories import drain
 from tests.journeys.helpers import entries, outcomes, tag
@@ -135,3 +137,19 @@ def test_one_run_at_a_time_even_when_reentry_is_always(world, corp, commit, cloc
         tag(customer, high)
     assert entries(journey, customer).count() == 1
     assert Journey.objects.for_org(world.org).get(pk=journey.pk).status == "active"
+
+
+def test_a_trigger_delivered_twice_enters_once(world, corp, commit, setup):
+    alice, high, done, _other = setup
+    journey, _ = services.create_journey(world.org, name="重复投递", trigger="tag_added", trigger_ref=high.pk,
+                                         steps=[{"kind": "add_tag", "tag": done.pk}], by=world.admin, reentry="always")
+    with commit():
+        customer = corp.customer(alice)
+    with commit():
+        tag(customer, high)
+    # The first tagging is 高意向's (the journey's own 已跟进 comes after it).
+    event = DomainEvent.objects.for_org(world.org).filter(kind=TAGGED, payload__customer_id=customer.pk).earliest("pk")
+    assert event.payload["tag_ids"] == [high.pk]
+    assert entries(journey, customer).get().ended_at is not None  # its run is over: "always" would let it in again
+    triggers.on_tagged(event)  # the same event handled again (a redelivery after a lost lease)
+    assert entries(journey, customer).count() == 1

@@ -90,7 +90,7 @@ def enter(journey: Journey, customer: Customer, *, key: str) -> JourneyEntry | N
     """
     now = clock.now()
     with transaction.atomic():
-        journey = Journey.objects.for_org(journey.org_id).select_for_update().select_related("version").get(pk=journey.pk)
+        journey = Journey.objects.for_org(journey.org_id).select_for_update(of=("self",)).select_related("version").get(pk=journey.pk)
         if journey.status != Journey.Status.ACTIVE or journey.version is None:
             return None
         key = f"{journey.pk}:{key}"

@@ -121,7 +121,7 @@ def update_journey(journey: Journey, *, name: str, trigger: str, trigger_ref=Non
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        journey = Journey.objects.for_org(journey.org_id).select_for_update().select_related("version").get(pk=journey.pk)
+        journey = Journey.objects.for_org(journey.org_id).select_for_update(of=("self",)).select_related("version").get(pk=journey.pk)
         for key, value in fields.items():
             setattr(journey, key, value)
         new_version = journey.version is None or journey.version.steps != cleaned
