@@ -320,6 +320,15 @@ def load_lifecycle_demo(org) -> None:
 WECOM_DEMO_LOADERS.append(load_lifecycle_demo)
 
 
+def load_journey_demo(org) -> None:
+    from siyu.journeys.demo import load_journey_demo as load
+
+    load(org)
+
+
+WECOM_DEMO_LOADERS.append(load_journey_demo)
+
+
 # -- store codes and group codes: where the stores are, when they open, a group code per seeded group ---------
 # WGS-84 (what phones report), and opening hours in Beijing time; an end before the start runs past midnight.
 _TEA_HOURS = {day: [["10:00", "22:00"]] for day in ("mon", "tue", "wed", "thu", "sun")}

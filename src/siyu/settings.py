@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "siyu.workbench",
     "siyu.moments",
     "siyu.sop",
+    "siyu.journeys",
     "siyu.console",
 ]
 
@@ -155,6 +156,8 @@ CONSENT_LINK_DAYS = int(os.environ.get("SIYU_CONSENT_LINK_DAYS", "30"))
 # Attachment files are fetched from the URLs operators give; internal addresses only when this is set (a closed
 # network whose file server has a private address). Siyu's own PUBLIC_URL is always allowed.
 MEDIA_FETCH_INTERNAL = os.environ.get("SIYU_MEDIA_FETCH_INTERNAL", "") == "1"
+# Journeys may call webhooks on internal addresses (a deployment whose receivers live on its own network).
+JOURNEY_WEBHOOK_INTERNAL = os.environ.get("SIYU_JOURNEY_WEBHOOK_INTERNAL", "") == "1"
 # How long a link inviting an existing account to join a brand stays valid (seconds).
 INVITATION_SECONDS = int(os.environ.get("SIYU_INVITATION_SECONDS", str(7 * 24 * 3600)))
 # Throttling before any password is hashed: failed sign-ins per client address, and per unknown username,

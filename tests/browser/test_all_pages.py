@@ -21,6 +21,7 @@ from siyu.customers import timeline
 from siyu.customers.models import Customer, RelationTag, Tag
 from siyu.customers.services import apply_follow_info, upsert_customer
 from siyu.groups.models import CustomerGroup, GroupCode, StoreCode
+from siyu.journeys.models import Journey
 from siyu.lifecycle.models import Rule
 from siyu.messaging.models import MassMessage
 from siyu.moments.models import Moment
@@ -46,7 +47,7 @@ ALLOWED_ENGLISH = {
     "siyu", "wecom", "id", "ids", "unionid", "ip", "url", "qr", "h5", "api", "csv", "excel", "xlsx", "png", "svg",
     "json", "jpg", "sop", "cdp", "scrm", "oneid", "clv", "vip", "km", "kb", "mb", "px", "token", "aes", "encodingaeskey",
     "corpid", "secret", "userid", "english", "https", "http", "ok", "app", "wgs", "gcj", "vs", "ai", "agentid", "appid",
-    "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid", "segment", "rudderstack", "sdk", "pdf", "jpg", "html",
+    "gps", "media_id", "rfm", "gbk", "erp", "pos", "openid", "segment", "rudderstack", "sdk", "pdf", "jpg", "html", "webhook",
 }
 TEMPLATE_SYNTAX = re.compile(r"\{#|\{%|\{\{|#\}|%\}|\}\}")
 PYTHON_LITERAL = re.compile(r"(?<![A-Za-z])(True|False|None)(?![A-Za-z])")
@@ -154,6 +155,7 @@ def console_pages(org) -> list[str]:
             "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts", "workbench:home",
             "workbench:customers", "moments:list", "moments:new", "sop:list", "sop:new", "sop:calendar",
             "messaging:mass_list", "messaging:mass_new", "groups:list", "content:materials", "content:material_new",
+            "journeys:list", "journeys:new",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
@@ -166,6 +168,7 @@ def console_pages(org) -> list[str]:
         ("orgs:member", first(Membership, role="guide")), ("orgs:staff_detail", first(Staff)),
         ("persons:detail", first(Person, merged_into=None)), ("sources:detail", first(Source)),
         ("segments:detail", first(Segment)), ("segments:edit", first(Segment)),
+        ("journeys:report", first(Journey)), ("journeys:edit", first(Journey)),
         ("content:script_edit", first(Script, scope="hq")), ("content:script_review", first(Script, status="in_review")),
         ("conversations:customer", first(Customer, name="林小姐")), ("conversations:staff", first(Staff)),
         ("moments:detail", first(Moment, promotional=True)), ("moments:edit", first(Moment, status="draft")),

@@ -10,11 +10,16 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from siyu.core import events
 from siyu.customers import timeline
 from siyu.customers.models import Relation, RelationTag, Tag
 from siyu.wecom import endpoints
 from siyu.wecom.client import WeComClient
+
+# Tags newly put on a relation, whoever put them (journeys start from it).
+TAGGED = events.define_kind("customer.tagged", gettext_lazy("客户被打上标签"))
 
 
 def check(relation: Relation, tags: list[Tag]) -> None:
@@ -57,6 +62,9 @@ def tag_relation(relation: Relation, tags: list[Tag], *, source: str, source_ref
                 for tag in new
             ], ignore_conflicts=True)  # the same add processed twice at once must not undo the other's mark
             timeline.tagged(relation, new, source=source, source_ref=source_ref, actor=actor)
+            if new:
+                events.emit(relation.org_id, TAGGED, relation,
+                            {"customer_id": relation.customer_id, "tag_ids": [t.pk for t in new]})
     except Exception:
         if corp:
             _mark(relation, client, remove=corp)
@@ -88,3 +96,11 @@ def tag_customer(customer, tags: list[Tag], *, source: str, source_ref: str = ""
     for relation in Relation.objects.for_org(customer.org_id).filter(customer=customer, status=Relation.Status.ACTIVE).select_related("staff", "customer"):
         added += len(tag_relation(relation, tags, source=source, source_ref=source_ref, actor=actor, client=client))
     return added
+
+
+def untag_customer(customer, tags: list[Tag], *, source: str, actor=None, client=None) -> int:
+    """Take ``tags`` off every relation of a customer; returns the links removed."""
+    removed = 0
+    for relation in Relation.objects.for_org(customer.org_id).filter(customer=customer).select_related("staff", "customer"):
+        removed += len(untag_relation(relation, tags, source=source, actor=actor, client=client))
+    return removed

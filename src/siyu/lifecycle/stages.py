@@ -13,7 +13,9 @@ from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from siyu.core import events
 from siyu.customers import timeline
 from siyu.customers.models import Customer, Relation, RelationTag, TimelineEvent
 from siyu.lifecycle.models import CustomerLifecycle, Stage, StageChange
@@ -24,6 +26,8 @@ from siyu.orgs.models import Membership
 DEFAULT_STAGES = [("新客户", False), ("意向客户", False), ("已成交", False), ("复购", False), ("流失", True)]
 NAME_MAX = 20
 STAGES_MAX = 20
+# A customer moved into a stage, by anyone or any rule (journeys start from it).
+STAGE_CHANGED = events.define_kind("customer.stage_changed", gettext_lazy("客户进入阶段"))
 
 
 def _actor(by):
@@ -193,6 +197,7 @@ def move_customer(customer: Customer, stage: Stage, *, source: str, source_ref: 
     row.stage, row.stage_since = stage, at
     row.save(update_fields=["stage", "stage_since", "updated_at"])
     timeline.stage_changed(customer, previous, stage, source=source, source_ref=source_ref, actor=user, staff=staff)
+    events.emit(customer.org_id, STAGE_CHANGED, change, {"customer_id": customer.pk, "stage_id": stage.pk})
     if user is not None:
         audit.record("customer.stage_changed", org=customer.org_id, actor=user, obj=customer,
                      details={"from": previous.name if previous else "", "to": stage.name, "source": source})
