@@ -15,11 +15,11 @@ from django.utils.translation import gettext_lazy
 from siyu.journeys import steps as journey_steps
 
 FIELDS = ("kind", "lane", "days", "hours", "minutes", "time", "date", "cond", "cond_days", "cond_segment", "cond_tag",
-          "cond_stage", "tag", "stage", "title", "body", "url")
+          "cond_stage", "tag", "stage", "title", "body", "url", "text", "purpose")
 KIND_LABELS = {
     "wait": gettext_lazy("等待一段时间"), "wait_until": gettext_lazy("等到某个时间"), "branch": gettext_lazy("条件分支"),
     "add_tag": gettext_lazy("打标签"), "remove_tag": gettext_lazy("移除标签"), "set_stage": gettext_lazy("变更阶段"),
-    "remind": gettext_lazy("提醒员工跟进"), "webhook": gettext_lazy("调用 Webhook"),
+    "remind": gettext_lazy("提醒员工跟进"), "send": gettext_lazy("发消息给客户"), "webhook": gettext_lazy("调用 Webhook"),
 }
 LANE_LABELS = {"main": gettext_lazy("主流程"), "yes": gettext_lazy("满足条件时"), "no": gettext_lazy("不满足条件时")}
 CONDITION_LABELS = {"ordered": gettext_lazy("最近 N 天内下过单"), "segment": gettext_lazy("属于人群"),
@@ -79,7 +79,8 @@ def _rule(values: dict) -> dict | None:
 def _step(values: dict) -> dict:
     kind = values["kind"]
     keys = {"wait": ("days", "hours", "minutes"), "wait_until": ("time", "date"), "add_tag": ("tag",),
-            "remove_tag": ("tag",), "set_stage": ("stage",), "remind": ("title", "body"), "webhook": ("url",)}
+            "remove_tag": ("tag",), "set_stage": ("stage",), "remind": ("title", "body"), "send": ("text", "purpose"),
+            "webhook": ("url",)}
     if kind == "branch":
         return {"kind": kind, "rule": _rule(values), "yes": [], "no": []}
     return {"kind": kind, **{key: values.get(key, "") for key in keys.get(kind, ())}}
@@ -172,4 +173,6 @@ def describe(step: dict, names: dict) -> str:
         return label + "：" + names["stage"].get(step["stage"], "—")
     if kind == "remind":
         return label + "：" + step["title"]
+    if kind == "send":
+        return label + "：" + (step["text"] if len(step["text"]) <= 30 else step["text"][:30] + "…")
     return label + "：" + step["url"]

@@ -28,7 +28,13 @@ from siyu.journeys import webhooks
 from siyu.journeys.models import Journey, JourneyEntry, JourneyStep
 from siyu.lifecycle import reminders, stages
 from siyu.lifecycle.models import Reminder, Stage, StageChange
-from siyu.messaging import guard
+from siyu.messaging import guard, reasons
+from siyu.messaging import services as messaging_services
+from siyu.messaging.models import Channel, Decision, Send
+from siyu.wecom import attachments as wecom_attachments
+from siyu.wecom import messaging_endpoints as wecom
+from siyu.wecom.client import WeComClient
+from siyu.wecom.errors import WeComError, WeComNetworkError
 from siyu.segments.compiler import persons
 
 # A paused journey's positions look again this often; resuming puts them back on their own time at once.
@@ -166,6 +172,8 @@ def _act(row: JourneyStep, entry: JourneyEntry, step: dict) -> tuple[str, str]:
         return _effect(row, entry, step)
     except PermanentFailure as error:
         return JourneyStep.Outcome.FAILED, str(error)
+    except RetryLater:
+        raise  # a send held for quiet hours waits; waiting is not failing
     except Exception as error:
         if row.attempts >= row.max_attempts:
             return JourneyStep.Outcome.FAILED, f"{type(error).__name__}: {error}"
@@ -198,6 +206,42 @@ def _effect(row: JourneyStep, entry: JourneyEntry, step: dict) -> tuple[str, str
         reminders.schedule(kind=Reminder.Kind.FOLLOW_UP, customer=customer, staff=staff, due_at=clock.now(),
                            title=step["title"], body=step["body"], key=f"journey-step:{row.pk}", source_ref=ref)
         return JourneyStep.Outcome.DONE, staff.name or staff.userid
+    if kind == "send":
+        return _send(row, customer, step)
     webhooks.call(journey, row, customer)
     return JourneyStep.Outcome.DONE, step["url"]
+
+
+def _send(row: JourneyStep, customer: Customer, step: dict) -> tuple[str, str]:
+    """A WeCom group message from the customer's guide to the customer, if the policy guard includes them now;
+    held for quiet hours, the step waits until the window opens and asks the guard again."""
+    staff = reminders.owner_of(customer)
+    if staff is None:
+        return JourneyStep.Outcome.SKIPPED, _("客户没有负责的员工。")
+    if row.send_called_at is not None:
+        return JourneyStep.Outcome.FAILED, _("上次发送时中断，可能已经发出，为免重复没有再发。")
+    plan = guard.plan(row.org_id, send=row, customer_ids=[customer.pk], purpose=step["purpose"],
+                      channel=Channel.JOURNEY, content=step["text"], at=clock.now())
+    outcome, reason, _detail, release = plan.decisions[customer.pk]
+    if outcome == Decision.Outcome.HELD:
+        raise RetryLater(max((release - clock.now()).total_seconds(), 1), "quiet hours")
+    if outcome != Decision.Outcome.INCLUDED:
+        return JourneyStep.Outcome.SKIPPED, str(reasons.label(reason))
+    if not JourneyStep.objects.for_org(row.org_id).filter(pk=row.pk, send_called_at__isnull=True).update(
+            send_called_at=clock.now()):
+        return JourneyStep.Outcome.FAILED, _("上次发送时中断，可能已经发出，为免重复没有再发。")
+    try:
+        with WeComClient.for_org(row.org_id) as client:
+            answer = wecom.add_msg_template(client, content=wecom_attachments.content(step["text"], []),
+                                            sender=staff.userid, external_userids=[customer.external_userid])
+    except WeComError as error:
+        if isinstance(error, WeComNetworkError):
+            raise  # no answer: WeCom may hold the task, and the mark above keeps it from being sent twice
+        # WeCom answered and refused: nothing was created, so a retry may call again.
+        JourneyStep.objects.for_org(row.org_id).filter(pk=row.pk).update(send_called_at=None)
+        raise
+    send = Send.objects.for_org(row.org_id).get(kind=JourneyStep._meta.label_lower, ref_id=row.pk)
+    messaging_services.mark_sent(send, at=clock.now())
+    return JourneyStep.Outcome.DONE, _("%(staff)s 发出，待员工确认（%(msgid)s）") % {
+        "staff": staff.name or staff.userid, "msgid": answer.msgid}
 

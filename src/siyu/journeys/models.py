@@ -116,6 +116,9 @@ class JourneyStep(DurableRow):
     planned_at = models.DateTimeField()
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.NONE, blank=True)
     detail = models.CharField(max_length=200, blank=True)
+    # A send step's WeCom call: committed before the call, so a run after a crash knows the call may have been made
+    # and does not make it again (at most once: WeCom takes no idempotency key for add_msg_template).
+    send_called_at = models.DateTimeField(null=True, blank=True)
 
     # After deadline work and event reactions: a journey step is bulk work.
     dispatch_lane: ClassVar[int] = 5

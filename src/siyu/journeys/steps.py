@@ -9,7 +9,9 @@ A step is a dict with a ``kind``:
   evaluated for the customer's person by the segment compiler; branches hold no further branch;
 * ``add_tag`` / ``remove_tag``: ``{"tag": id}``; ``set_stage``: ``{"stage": id}``;
 * ``remind``: ``{"title", "body"}`` — a reminder to the customer's guide;
-* ``webhook``: ``{"url"}`` — a signed POST.
+* ``webhook``: ``{"url"}`` — a signed POST;
+* ``send``: ``{"text", "purpose"}`` — a WeCom group message from the customer's guide to the customer, after the
+  policy guard decides (``purpose``: ``marketing`` or ``service``).
 
 A step's place is its path: ``"2"`` on the main line, ``"1.yes.0"`` inside a branch.
 """
@@ -22,11 +24,12 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from siyu.content import compliance
 from siyu.customers.models import Tag
 from siyu.lifecycle.models import Stage
 from siyu.segments import services as segments
 
-ACTIONS = ("add_tag", "remove_tag", "set_stage", "remind", "webhook")
+ACTIONS = ("add_tag", "remove_tag", "set_stage", "remind", "send", "webhook")
 WAITS = ("wait", "wait_until")
 KINDS = (*WAITS, "branch", *ACTIONS)
 LANES = ("yes", "no")
@@ -35,6 +38,8 @@ MAX_WAIT_DAYS = 365
 TITLE_MAX = 40
 BODY_MAX = 200
 URL_MAX = 500
+SEND_MAX = 1000
+SEND_PURPOSES = ("marketing", "service")
 
 
 class _Errors:
@@ -113,6 +118,17 @@ def _webhook(step: dict, errors: _Errors, path: str) -> dict:
     return {"kind": "webhook", "url": url}
 
 
+def _send(org, step: dict, errors: _Errors, path: str) -> dict:
+    text = _text(step, "text", errors, path, SEND_MAX, required=True)
+    purpose = str(step.get("purpose") or "")
+    if purpose not in SEND_PURPOSES:
+        errors.add(f"{path}.purpose", _("请选择消息用途。"))
+    blocked = [f.term for f in compliance.check(text, org=org) if f.blocks]
+    if blocked:
+        errors.add(f"{path}.text", _("内容含禁用词：%(words)s") % {"words": "、".join(blocked)})
+    return {"kind": "send", "text": text, "purpose": purpose}
+
+
 def _step(org, step, errors: _Errors, path: str, *, nested: bool) -> dict:
     if not isinstance(step, dict) or step.get("kind") not in KINDS:
         errors.add(f"{path}.kind", _("请选择步骤类型。"))
@@ -142,6 +158,8 @@ def _step(org, step, errors: _Errors, path: str, *, nested: bool) -> dict:
     if kind == "remind":
         return {"kind": kind, "title": _text(step, "title", errors, path, TITLE_MAX, required=True),
                 "body": _text(step, "body", errors, path, BODY_MAX, required=False)}
+    if kind == "send":
+        return _send(org, step, errors, path)
     return _webhook(step, errors, path)
 
 
