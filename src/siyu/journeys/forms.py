@@ -31,6 +31,8 @@ class JourneyForm(forms.Form):
                                            empty_label=_("请选择阶段"))
     trigger_segment = forms.ModelChoiceField(label=_("触发人群"), queryset=Segment.objects.none(), required=False,
                                              empty_label=_("请选择人群"))
+    trigger_event = forms.CharField(label=_("触发事件"), max_length=200, required=False,
+                                    help_text=_("埋点上报的事件名称（track 的 event），例如 Material Opened；客户发生该事件后一分钟内进入旅程。"))
     reentry = forms.ChoiceField(label=_("再次进入"), choices=Journey.Reentry.choices)
     reentry_days = forms.IntegerField(label=_("间隔天数"), required=False)
 
@@ -50,12 +52,13 @@ class JourneyForm(forms.Form):
         ref_field = self.REF_FIELDS.get(data["trigger"])
         ref = data.get(ref_field) if ref_field else None
         return {"name": data["name"], "trigger": data["trigger"], "trigger_ref": ref.pk if ref else None,
+                "trigger_event": data.get("trigger_event") or "",
                 "reentry": data["reentry"], "reentry_days": data.get("reentry_days") or 0}
 
     @classmethod
     def initial_for(cls, journey: Journey) -> dict:
         initial = {"name": journey.name, "trigger": journey.trigger, "reentry": journey.reentry,
-                   "reentry_days": journey.reentry_days or None}
+                   "reentry_days": journey.reentry_days or None, "trigger_event": journey.trigger_event}
         ref_field = cls.REF_FIELDS.get(journey.trigger)
         if ref_field:
             initial[ref_field] = journey.trigger_ref

@@ -30,6 +30,7 @@ class Journey(TenantModel):
         STAGE_CHANGED = "stage_changed", _("客户进入阶段")
         ORDER_PLACED = "order_placed", _("客户下单")
         SEGMENT_ENTERED = "segment_entered", _("客户进入人群")
+        EVENT = "event", _("客户发生事件")
 
     class Reentry(models.TextChoices):
         NEVER = "never", _("不可再次进入")
@@ -41,6 +42,11 @@ class Journey(TenantModel):
     trigger = models.CharField(_("触发条件"), max_length=20, choices=Trigger.choices)
     # The tag, stage or segment the trigger names (empty for "order placed").
     trigger_ref = models.BigIntegerField(null=True, blank=True)
+    # The event name an "event" trigger waits for (a track call's event, e.g. "Material Opened"), and the last CDP
+    # event it has looked at: events come in at thousands a second, so the journey reads them after the fact
+    # (``triggers.sweep_events``) instead of every event emitting a domain event.
+    trigger_event = models.CharField(_("触发事件"), max_length=200, blank=True)
+    event_cursor = models.BigIntegerField(default=0)
     reentry = models.CharField(_("再次进入"), max_length=12, choices=Reentry.choices, default=Reentry.NEVER)
     reentry_days = models.PositiveIntegerField(_("间隔天数"), default=0)
     # Signs the bodies of this journey's webhook calls; shown to the operator once, when the journey is created.

@@ -9,9 +9,10 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils.translation import gettext as _
 
+from siyu.cdp.models import Event
 from siyu.core import clock
 from siyu.core.durable import DurableRow
 from siyu.customers.models import Tag
@@ -24,6 +25,7 @@ from siyu.segments.models import Segment
 
 NAME_MAX = 60
 MAX_REENTRY_DAYS = 3650
+EVENT_NAME_MAX = 200
 TRIGGER_MODELS = {Journey.Trigger.TAG_ADDED: (Tag, "trigger_tag"), Journey.Trigger.STAGE_CHANGED: (Stage, "trigger_stage"),
                   Journey.Trigger.SEGMENT_ENTERED: (Segment, "trigger_segment")}
 
@@ -35,7 +37,8 @@ def _user(by: Membership | None):
     return None
 
 
-def _clean(org, *, name: str, trigger: str, trigger_ref, reentry: str, reentry_days, journey=None) -> dict:
+def _clean(org, *, name: str, trigger: str, trigger_ref, reentry: str, reentry_days, trigger_event: str = "",
+           journey=None) -> dict:
     errors: dict[str, str] = {}
     name = (name or "").strip()
     if not name:
@@ -46,6 +49,13 @@ def _clean(org, *, name: str, trigger: str, trigger_ref, reentry: str, reentry_d
         errors["name"] = _("已有同名的旅程。")
     if trigger not in Journey.Trigger.values:
         errors["trigger"] = _("请选择触发条件。")
+    elif trigger == Journey.Trigger.EVENT:
+        trigger_ref = None
+        trigger_event = (trigger_event or "").strip()
+        if not trigger_event:
+            errors["trigger_event"] = _("请填写触发旅程的事件名称。")
+        elif len(trigger_event) > EVENT_NAME_MAX:
+            errors["trigger_event"] = _("事件名称最多 %(n)d 个字符。") % {"n": EVENT_NAME_MAX}
     elif trigger in TRIGGER_MODELS:
         model, field = TRIGGER_MODELS[trigger]
         rows = model.objects.for_org(org).filter(pk=trigger_ref if trigger_ref else None)
@@ -68,17 +78,23 @@ def _clean(org, *, name: str, trigger: str, trigger_ref, reentry: str, reentry_d
     if errors:
         raise ValidationError(errors)
     return {"name": name, "trigger": trigger, "trigger_ref": int(trigger_ref) if trigger_ref else None,
+            "trigger_event": trigger_event if trigger == Journey.Trigger.EVENT else "",
             "reentry": reentry, "reentry_days": days}
 
 
+def _latest_event_id(org_id: int) -> int:
+    """An event trigger counts events from now on: the newest event id the journey need not look at."""
+    return Event.objects.for_org(org_id).aggregate(last=Max("pk"))["last"] or 0
+
+
 def create_journey(org, *, name: str, trigger: str, trigger_ref=None, reentry: str = Journey.Reentry.NEVER,
-                   reentry_days=0, steps, by: Membership | None) -> tuple[Journey, str]:
+                   reentry_days=0, steps, by: Membership | None, trigger_event: str = "") -> tuple[Journey, str]:
     """A running journey with its first version; returns it and its webhook secret (shown once, never again)."""
     user = _user(by)
     errors = {}
     try:
         fields = _clean(org, name=name, trigger=trigger, trigger_ref=trigger_ref, reentry=reentry,
-                        reentry_days=reentry_days)
+                        reentry_days=reentry_days, trigger_event=trigger_event)
     except ValidationError as error:
         errors.update(error.message_dict)
     try:
@@ -90,8 +106,9 @@ def create_journey(org, *, name: str, trigger: str, trigger_ref=None, reentry: s
     secret = secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
-            journey = Journey.objects.create(org_id=getattr(org, "pk", org), webhook_secret=secret, created_by=user,
-                                             **fields)
+            org_id = getattr(org, "pk", org)
+            journey = Journey.objects.create(org_id=org_id, webhook_secret=secret, created_by=user,
+                                             event_cursor=_latest_event_id(org_id), **fields)
             journey.version = JourneyVersion.objects.create(org_id=journey.org_id, journey=journey, number=1,
                                                             steps=cleaned, created_by=user)
             journey.save(update_fields=["version"])
@@ -103,7 +120,7 @@ def create_journey(org, *, name: str, trigger: str, trigger_ref=None, reentry: s
 
 
 def update_journey(journey: Journey, *, name: str, trigger: str, trigger_ref=None, reentry: str, reentry_days=0, steps,
-                   by: Membership | None) -> Journey:
+                   by: Membership | None, trigger_event: str = "") -> Journey:
     """Save an edit. Changed steps become a new version that only customers entering from now on follow."""
     user = _user(by)
     if journey.status == Journey.Status.STOPPED:
@@ -111,7 +128,7 @@ def update_journey(journey: Journey, *, name: str, trigger: str, trigger_ref=Non
     errors = {}
     try:
         fields = _clean(journey.org_id, name=name, trigger=trigger, trigger_ref=trigger_ref, reentry=reentry,
-                        reentry_days=reentry_days, journey=journey)
+                        reentry_days=reentry_days, trigger_event=trigger_event, journey=journey)
     except ValidationError as error:
         errors.update(error.message_dict)
     try:
@@ -122,6 +139,8 @@ def update_journey(journey: Journey, *, name: str, trigger: str, trigger_ref=Non
         raise ValidationError(errors)
     with transaction.atomic():
         journey = Journey.objects.for_org(journey.org_id).select_for_update(of=("self",)).select_related("version").get(pk=journey.pk)
+        if (fields["trigger"], fields["trigger_event"]) != (journey.trigger, journey.trigger_event):
+            journey.event_cursor = _latest_event_id(journey.org_id)  # a new event to wait for counts from now
         for key, value in fields.items():
             setattr(journey, key, value)
         new_version = journey.version is None or journey.version.steps != cleaned

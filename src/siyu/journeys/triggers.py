@@ -6,6 +6,7 @@ keyed by the event (or, for a segment, by the membership span), which makes the 
 
 from __future__ import annotations
 
+from siyu.cdp.models import Event
 from siyu.core import events
 from siyu.core.events import DomainEvent
 from siyu.customers.models import Customer
@@ -59,6 +60,31 @@ def on_segment_refreshed(event: DomainEvent) -> None:
                  .values_list("pk", "person__customer_id"))
         for span, customer_id in spans:
             _enter_all([journey], customer_id, f"m{span}")
+
+
+SWEEP_BATCH = 2000
+
+
+def sweep_events(org_id: int | None = None) -> int:
+    """Let in the customers whose CDP events an "event" journey waits for, from each journey's cursor on; the
+    number of entries made. Each entry is keyed by the event, so a sweep that dies before moving the cursor
+    enters nobody twice when the next one reads the same events."""
+    journeys = Journey.objects.filter(trigger=Journey.Trigger.EVENT, status=Journey.Status.ACTIVE)
+    if org_id is not None:
+        journeys = journeys.filter(org_id=org_id)
+    entered = 0
+    for journey in journeys:
+        rows = list(Event.objects.for_org(journey.org_id)
+                    .filter(pk__gt=journey.event_cursor, name=journey.trigger_event, person__customer__isnull=False)
+                    .order_by("pk").values_list("pk", "person__customer_id")[:SWEEP_BATCH])
+        customers = Customer.objects.for_org(journey.org_id).in_bulk({customer_id for _pk, customer_id in rows})
+        for event_id, customer_id in rows:
+            if customer_id in customers and engine.enter(journey, customers[customer_id], key=f"ev{event_id}"):
+                entered += 1
+        if rows:
+            Journey.objects.for_org(journey.org_id).filter(pk=journey.pk, event_cursor=journey.event_cursor).update(
+                event_cursor=rows[-1][0])
+    return entered
 
 
 def register() -> None:

@@ -103,6 +103,8 @@ def report_view(request, pk: int):
 
 
 def _trigger_name(journey: Journey, names: dict) -> str:
+    if journey.trigger == Journey.Trigger.EVENT:
+        return journey.trigger_event
     kind = {Journey.Trigger.TAG_ADDED: "tag", Journey.Trigger.STAGE_CHANGED: "stage",
             Journey.Trigger.SEGMENT_ENTERED: "segment"}.get(journey.trigger)
     return names[kind].get(journey.trigger_ref, "") if kind else ""
