@@ -32,7 +32,8 @@ class JourneyForm(forms.Form):
     trigger_segment = forms.ModelChoiceField(label=_("触发人群"), queryset=Segment.objects.none(), required=False,
                                              empty_label=_("请选择人群"))
     trigger_event = forms.CharField(label=_("触发事件"), max_length=200, required=False,
-                                    help_text=_("埋点上报的事件名称（track 的 event），例如 Material Opened；客户发生该事件后一分钟内进入旅程。"))
+                                    widget=forms.TextInput(attrs={"placeholder": "Material Opened"}),
+                                    help_text=_("与埋点上报的事件名称完全一致；客户发生该事件后一分钟内进入旅程。"))
     reentry = forms.ChoiceField(label=_("再次进入"), choices=Journey.Reentry.choices)
     reentry_days = forms.IntegerField(label=_("间隔天数"), required=False)
 
