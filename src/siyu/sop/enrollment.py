@@ -16,7 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from siyu.content import variables
+from siyu.content import materials, variables
+from siyu.content.models import Material
 from siyu.core import clock, events
 from siyu.core.durable import DurableRow
 from siyu.customers.models import Customer, Relation, RelationTag
@@ -57,14 +58,14 @@ def start_run(sop: Sop, *, key: str, staff: Staff, anchor_at: datetime, customer
     if tz is None:
         default, own = timing.zones(org_id, [customer.pk] if customer else [])
         tz = own.get(getattr(customer, "pk", None), default)
-    steps = list(SopStep.objects.for_org(org_id).filter(sop=sop, retired=False).select_related("script"))
+    steps = list(SopStep.objects.for_org(org_id).filter(sop=sop, retired=False).select_related("script", "material"))
     try:
         with transaction.atomic():
             run = SopRun.objects.create(org_id=org_id, sop=sop, customer=customer, group=group, staff=staff,
                                         anchor_at=anchor_at, key=key[:100])
             SopTask.objects.bulk_create([
                 SopTask(org_id=org_id, run=run, step=step, sop=sop, staff=staff, customer=customer, group=group,
-                        content=ready_content(step, customer=customer, staff=staff), attachments=step.attachments,
+                        content=ready_content(step, customer=customer, staff=staff), attachments=step_attachments(step),
                         due_at=timing.step_due(anchor_at, step.day_offset, step.time_of_day, tz),
                         idempotency_key=f"sop:{run.pk}:{step.pk}")
                 for step in steps
@@ -144,6 +145,15 @@ def _enrol_tagged(sop: Sop) -> int:
              .filter(tag_id=sop.trigger_tag_id, created_at__gte=sop.active_since, relation__status=Relation.Status.ACTIVE)
              .values_list("relation_id", "relation__customer_id", "relation__staff_id", "created_at"))
     return _enrol_relation_rows(sop, list(found), f"tag:{sop.trigger_tag_id}")
+
+
+def step_attachments(step: SopStep) -> list[dict]:
+    """The step's attachments with its material's, when that material is still approved (one withdrawn since the
+    step was written is left out rather than sent)."""
+    extra = []
+    if step.material is not None and step.material.status == Material.Status.APPROVED:
+        extra = [materials.to_attachment(step.material)]
+    return [*(step.attachments or []), *extra]
 
 
 def owners(org_id: int, customer_ids) -> dict[int, Relation]:

@@ -6,8 +6,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from siyu.console import forms as console_forms
+from siyu.content import materials as material_library
 from siyu.content import variables
-from siyu.content.models import Scope, Script
+from siyu.content.models import Material, Scope, Script
 from siyu.customers.models import Tag
 from siyu.lifecycle.models import Stage
 from siyu.segments.models import Segment
@@ -49,16 +50,19 @@ class StepForm(console_forms.Form):
                                     empty_label=_("（不用话术，填写内容）"))
     text = forms.CharField(label=_("内容"), required=False, max_length=4000,
                            widget=forms.Textarea(attrs={"rows": 2}))
+    material = forms.ModelChoiceField(label=_("附素材"), queryset=Material.objects.none(), required=False,
+                                      empty_label=_("（不附素材）"), help_text=_("素材库中审核通过的总部素材。"))
     link_title = forms.CharField(label=_("附链接：标题"), required=False, max_length=128)
     link_url = forms.CharField(label=_("附链接：地址"), required=False, max_length=2048,
                                help_text=_("可选。客户收到的是一张链接卡片，例如优惠券领取页。"))
 
-    def __init__(self, *args, scripts=None, **kwargs):
+    def __init__(self, *args, scripts=None, materials=None, **kwargs):
         super().__init__(*args, **kwargs)
         # The script library's own wording of its variables, so both editors say the same.
         self.fields["text"].help_text = _("可用变量：%(list)s，发送时替换为客户和导购的信息。") % {
             "list": "、".join("{%s}（%s）" % (v.name, v.label) for v in variables.VARIABLES.values())}
         self.fields["script"].queryset = scripts if scripts is not None else Script.objects.none()
+        self.fields["material"].queryset = materials if materials is not None else Material.objects.none()
 
     def clean(self):
         data = super().clean()
@@ -80,7 +84,7 @@ class BaseStepFormSet(forms.BaseFormSet):
     def inputs(self) -> list[StepInput]:
         return [StepInput(day_offset=f.cleaned_data["day_offset"], time_of_day=f.cleaned_data["time_of_day"],
                           script=f.cleaned_data.get("script"), text=f.cleaned_data.get("text") or "",
-                          attachments=f.attachments())
+                          attachments=f.attachments(), material=f.cleaned_data.get("material"))
                 for f in self.forms if f.has_changed() and f.cleaned_data and not f.cleaned_data.get("DELETE")]
 
 
@@ -92,6 +96,11 @@ def variable_help() -> str:
     """The script library's own wording of the variables, so both editors say the same (shown once)."""
     return _("可用变量：%(list)s，发送时替换为客户和导购的信息。") % {
         "list": "、".join("{%s}（%s）" % (v.name, v.label) for v in variables.VARIABLES.values())}
+
+
+def approved_materials(viewer):
+    """HQ's approved materials: an SOP's steps go to many guides, so not one guide's personal material."""
+    return material_library.sendable_by(viewer).filter(scope=Scope.HQ).order_by("title")
 
 
 def approved_scripts(viewer):

@@ -82,6 +82,10 @@ class SopStep(TenantModel):
     time_of_day = models.TimeField(_("时间"))
     script = models.ForeignKey("content.Script", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                verbose_name=_("话术"))
+    # A material from the library sent with the step (an article as its link card, an image, a file …); it is
+    # turned into its WeCom attachment when a task is made, so a material withdrawn meanwhile is not sent.
+    material = models.ForeignKey("content.Material", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", verbose_name=_("素材"))
     text = models.TextField(_("内容"), blank=True)
     attachments = models.JSONField(_("附件"), default=list, blank=True)
     # Replaced by an edit while tasks still point at it: kept for those tasks and the report, never scheduled again.

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from siyu.content.models import Script
+from siyu.content.models import Material, Script
 from siyu.content.variables import unknown_variables
 from siyu.core import clock
 from siyu.core.durable import DurableRow
@@ -39,6 +39,7 @@ class StepInput:
     script: Script | None = None
     text: str = ""
     attachments: list | None = None
+    material: Material | None = None
 
 
 def _user(by: Membership | None):
@@ -133,7 +134,7 @@ def save_sop(org, *, by: Membership | None, sop: Sop | None = None, name: str, t
     old.filter(pk__in=used).update(retired=True)
     SopStep.objects.bulk_create([
         SopStep(org_id=org_id, sop=sop, position=n, day_offset=s.day_offset, time_of_day=s.time_of_day,
-                script=s.script, text="" if s.script else s.text.strip(),
+                script=s.script, text="" if s.script else s.text.strip(), material=s.material,
                 attachments=wecom_attachments.clean_list(list(s.attachments or []))[0])
         for n, s in enumerate(steps)
     ])

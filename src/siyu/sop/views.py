@@ -16,7 +16,7 @@ from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
 from siyu.core import clock
 from siyu.sop import queries, services
-from siyu.sop.forms import SopForm, StepFormSet, approved_scripts, variable_help
+from siyu.sop.forms import SopForm, StepFormSet, approved_materials, approved_scripts, variable_help
 from siyu.sop.models import Sop, SopRun, SopStep
 
 CALENDAR_DAYS = {"week": 7, "month": 35}
@@ -39,7 +39,7 @@ def _initial(sop: Sop | None, viewer) -> tuple[dict, list[dict]]:
                "trigger_stage": sop.trigger_stage_id, "trigger_date": sop.trigger_date,
                "condition_tags": sop.condition_tag_ids, "condition_segment": sop.condition_segment_id}
     steps = [{"day_offset": s.day_offset, "time_of_day": s.time_of_day, "script": s.script_id, "text": s.text,
-              **_link(s.attachments)} for s in SopStep.objects.visible_to(viewer).filter(sop=sop, retired=False)]
+              "material": s.material_id, **_link(s.attachments)} for s in SopStep.objects.visible_to(viewer).filter(sop=sop, retired=False)]
     return initial, steps
 
 
@@ -57,7 +57,7 @@ def sop_edit(request, pk: int | None = None):
     data = request.POST if request.method == "POST" else None
     form = SopForm(data, viewer=viewer, initial=initial)
     steps = StepFormSet(data, prefix="steps", initial=step_initial,
-                        form_kwargs={"scripts": approved_scripts(viewer)})
+                        form_kwargs={"scripts": approved_scripts(viewer), "materials": approved_materials(viewer)})
     if data is not None and form.is_valid() & steps.is_valid():
         cleaned = form.cleaned_data
         try:

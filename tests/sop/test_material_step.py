@@ -1,0 +1,40 @@
+"""A step may carry a material from the library: its tasks get the material's WeCom attachment beside the text;
+a material withdrawn before a customer enters is left out; the editor offers only HQ's approved materials."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from siyu.content.models import Material, Scope
+from siyu.sop.forms import approved_materials
+from siyu.sop.models import SopTask
+from siyu.sop.services import StepInput
+from tests.sop.helpers import make_sop
+
+
+def link_material(org, title: str, **fields) -> Material:
+    return Material.objects.create(org=org, kind=Material.Kind.LINK, title=title, url="https://shop.example.com/new",
+                                   summary="秋冬新品", **{"status": Material.Status.APPROVED, "scope": Scope.HQ, **fields})
+
+
+def test_the_task_carries_the_materials_attachment_until_the_material_is_withdrawn(world, corp, commit):
+    alice = corp.staff("alice", world.e1, world.guide_e1)
+    guide = link_material(world.org, "秋冬新品上市")
+    make_sop(world.org, world.admin, steps=[StepInput(0, time(20, 0), text="欢迎！看看新品", material=guide)])
+    with commit():
+        first = corp.customer(alice, "陈女士")
+    [task] = SopTask.objects.for_org(world.org).filter(customer=first)
+    assert [(a["msgtype"], a["link"]["title"], a["link"]["url"]) for a in task.attachments] == [
+        ("link", "秋冬新品上市", "https://shop.example.com/new")]
+
+    Material.objects.for_org(world.org).filter(pk=guide.pk).update(status=Material.Status.WITHDRAWN)
+    with commit():
+        second = corp.customer(alice, "李先生")
+    assert SopTask.objects.for_org(world.org).get(customer=second).attachments == []
+
+
+def test_the_editor_offers_only_hqs_approved_materials(world):
+    approved = link_material(world.org, "总部已通过")
+    link_material(world.org, "草稿", status=Material.Status.DRAFT)
+    link_material(world.org, "导购自己的", scope=Scope.PERSONAL, owner=world.guide_e1)
+    assert list(approved_materials(world.admin)) == [approved]
