@@ -174,12 +174,12 @@ def test_attachments_are_built_per_kind_in_wecoms_shape(world):
     for kind, attachment in built.items():
         assert attachments.errors(attachments.flatten(attachment)) == {}, kind
     article, link = built["article"]["link"], built["link"]["link"]
-    assert article["url"].startswith("https://siyu.example.com/m/") and article["desc"] == "本周到店"
+    assert article["url"].startswith("https://siyu.example.com/h5/material/") and article["desc"] == "本周到店"
     assert "/cover/" in article["picurl"]
     assert link["url"] == "https://shop.example.com/new" and "picurl" not in link
     mini = built["miniprogram"]["miniprogram"]
     assert mini["appid"] == "wx1234567890abcdef" and mini["page"] == "pages/index/index.html"
-    assert mini["pic_media_id"].startswith("https://siyu.example.com/m/") and "/cover/" in mini["pic_media_id"]
+    assert mini["pic_media_id"].startswith("https://siyu.example.com/h5/material/") and "/cover/" in mini["pic_media_id"]
     assert built["image"]["image"]["pic_url"].endswith("/file/poster.jpg")
     assert built["poster"]["msgtype"] == "image"
     assert built["pdf"] == {"msgtype": "file", "file": {"media_id": built["pdf"]["file"]["media_id"]}}
