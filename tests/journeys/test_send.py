@@ -55,15 +55,22 @@ def test_the_guard_decides_and_an_included_customer_gets_one_message_from_their_
     assert len(corp.sim.state.msg_templates) == 1
 
 
-def test_a_send_held_for_quiet_hours_goes_out_when_the_window_opens(world, corp, commit, clock):
+def consenting_customer(world, corp, commit, clock, at: datetime):
+    """At ``at``: a send journey on tag 高意向 and a consenting customer of alice; returns both and the tag."""
     clock.attach(corp.sim)
-    clock.set(datetime(2027, 3, 1, 14, 0, tzinfo=UTC))  # 22:00 in Beijing: quiet hours
+    clock.set(at)
     alice = corp.staff("alice", world.e1, world.guide_e1)
     (high,) = corp.tags("高意向")
     journey = send_journey(world.org, world.admin, high)
     with commit():
         customer = corp.customer(alice, "陈女士")
     grant_consent(customer, "marketing", by=None, source="import", at=LONG_AGO)
+    return journey, customer, high
+
+
+def test_a_send_held_for_quiet_hours_goes_out_when_the_window_opens(world, corp, commit, clock):
+    at_night = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)  # 22:00 in Beijing: quiet hours
+    journey, customer, high = consenting_customer(world, corp, commit, clock, at_night)
     with commit():
         tag(customer, high)
     drain()
@@ -78,14 +85,7 @@ def test_a_send_held_for_quiet_hours_goes_out_when_the_window_opens(world, corp,
 
 
 def test_a_run_after_a_crash_during_the_call_never_sends_again(world, corp, commit, clock):
-    clock.attach(corp.sim)
-    clock.set(datetime(2027, 3, 1, 6, 0, tzinfo=UTC))
-    alice = corp.staff("alice", world.e1, world.guide_e1)
-    (high,) = corp.tags("高意向")
-    journey = send_journey(world.org, world.admin, high)
-    with commit():
-        customer = corp.customer(alice, "陈女士")
-    grant_consent(customer, "marketing", by=None, source="import", at=LONG_AGO)
+    journey, customer, high = consenting_customer(world, corp, commit, clock, datetime(2027, 3, 1, 6, 0, tzinfo=UTC))
     tag(customer, high)  # outside commit(): nothing runs before the crash is staged
     deliver_events()  # the customer enters: their send step is due
     # A worker marked the call and died before recording what WeCom answered.
