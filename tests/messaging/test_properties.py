@@ -93,9 +93,11 @@ def brute(customer, *, at, purpose, channel, approved, policy, cap):
         if why and not approved:
             return EXCLUDED, why, None
         approved_protection = why is not None
-    if channel == "mass_message":
+    # WeCom counts every group message it carries, whichever feature sent it (reference §3.6).
+    group_message_channels = {"mass_message", "sop", "journey"}
+    if channel in group_message_channels:
         most, since = _period_start(policy.receive_rule, at)
-        mass = [s for s in Send.objects.all() if s.channel == "mass_message"]
+        mass = [s for s in Send.objects.all() if s.channel in group_message_channels]
         if _received(customer, at, since, mass) >= most:
             return EXCLUDED, reasons.WECOM_LIMIT, None
     if purpose == "marketing" and cap is not None:
