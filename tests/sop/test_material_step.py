@@ -3,7 +3,7 @@ a material withdrawn before a customer enters is left out; the editor offers onl
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 
 from siyu.content.models import Material, Scope
 from siyu.sop.forms import approved_materials
@@ -17,10 +17,13 @@ def link_material(org, title: str, **fields) -> Material:
                                    summary="秋冬新品", **{"status": Material.Status.APPROVED, "scope": Scope.HQ, **fields})
 
 
-def test_the_task_carries_the_materials_attachment_until_the_material_is_withdrawn(world, corp, commit):
+def test_the_task_carries_the_materials_attachment_until_the_material_is_withdrawn(world, corp, commit, clock):
+    clock.attach(corp.sim)
+    clock.set(datetime(2027, 3, 1, 1, 0, tzinfo=UTC))  # 09:00 in Beijing: day 0's 20:00 step is still ahead
     alice = corp.staff("alice", world.e1, world.guide_e1)
     guide = link_material(world.org, "秋冬新品上市")
     make_sop(world.org, world.admin, steps=[StepInput(0, time(20, 0), text="欢迎！看看新品", material=guide)])
+    clock.advance(minutes=1)  # customers added after the SOP was switched on enter it
     with commit():
         first = corp.customer(alice, "陈女士")
     [task] = SopTask.objects.for_org(world.org).filter(customer=first)
