@@ -17,6 +17,7 @@ from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
 from siyu.console.paging import paginate
 from siyu.content import materials
+from siyu.content.folder_views import folder_created
 from siyu.content.highlight import highlight
 from siyu.content.material_forms import MaterialFolderForm, MaterialForm
 from siyu.content.models import Material, Scope
@@ -29,14 +30,9 @@ def library(request):
     """Folders, the materials with folder / tag / kind / status filters and search, and a form to add a folder."""
     viewer = request.membership
     folder_form = MaterialFolderForm(request.POST or None, viewer=viewer)
-    if folder_form.is_bound and folder_form.is_valid():
-        try:
-            materials.create_folder(viewer.org, **folder_form.cleaned_data, by=viewer)
-        except ValidationError as error:
-            attach_service_errors(folder_form, error)
-        else:
-            messages.success(request, _("已新建分组“%(name)s”。") % {"name": folder_form.cleaned_data["name"]})
-            return redirect("content:materials")
+    created = folder_created(request, folder_form, materials.create_folder, "content:materials")
+    if created is not None:
+        return created
     rows = materials.library(viewer).select_related("folder")
     filters = {key: request.GET.get(key, "").strip() for key in ("q", "folder", "tag", "kind", "status")}
     rows = materials.with_tag(materials.search(rows, filters["q"]), filters["tag"])

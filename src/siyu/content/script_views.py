@@ -13,6 +13,7 @@ from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
 from siyu.console.paging import paginate
 from siyu.content import scripts
+from siyu.content.folder_views import folder_created
 from siyu.content.highlight import highlight
 from siyu.content.models import Scope, Script
 from siyu.content.script_forms import FolderForm, ReviewForm, ScriptForm
@@ -44,14 +45,9 @@ def library(request):
     """Folder tree, the scripts with search, and a form to add a folder."""
     viewer = request.membership
     folder_form = FolderForm(request.POST or None, viewer=viewer)
-    if folder_form.is_bound and folder_form.is_valid():
-        try:
-            scripts.create_folder(viewer.org, **folder_form.cleaned_data, by=viewer)
-        except ValidationError as error:
-            attach_service_errors(folder_form, error)
-        else:
-            messages.success(request, _("已新建分组“%(name)s”。") % {"name": folder_form.cleaned_data["name"]})
-            return redirect("content:scripts")
+    created = folder_created(request, folder_form, scripts.create_folder, "content:scripts")
+    if created is not None:
+        return created
     rows = scripts.library(viewer).select_related("folder", "owner__user")
     query = request.GET.get("q", "").strip()
     folder = request.GET.get("folder", "")
