@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "siyu.messaging",
     "siyu.conversations",
     "siyu.workbench",
+    "siyu.sidebar",
     "siyu.moments",
     "siyu.sop",
     "siyu.journeys",

@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("siyu.messaging.urls")),
     path("", include("siyu.conversations.urls")),
     path("", include("siyu.workbench.urls")),
+    path("", include("siyu.sidebar.urls")),
     path("", include("siyu.moments.urls")),
     path("", include("siyu.sop.urls")),
     path("", include("siyu.journeys.urls")),

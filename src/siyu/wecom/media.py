@@ -104,6 +104,15 @@ def _uploaded(client: WeComClient, org_id: int, store: str, source: str, media_t
     return value
 
 
+def temporary_media_id(client: WeComClient, org_id: int, source: str, media_type: str, *, renew: bool = False) -> str:
+    """A ``media/upload`` id of ``media_type`` for the file at ``source`` (the chat sidebar's ``sendChatMessage``
+    takes only such ids): remembered for a little less than its three days, or uploaded now; ``renew`` uploads
+    again when WeCom has already refused the remembered one."""
+    if renew:
+        cache.delete(_key(org_id, f"temporary:{media_type}", source))
+    return _uploaded(client, org_id, f"temporary:{media_type}", source, media_type)
+
+
 def attachment_media_id(client: WeComClient, org_id: int, *, media_type: str, filename: str, data: bytes) -> str:
     """A ``media/upload_attachment`` id (attachment_type 1, for moments) for the file ``data``: remembered by its
     content for a little less than its three days, or uploaded now. Moments take no other media ids."""

@@ -26,6 +26,7 @@ ACTIONS = (
     "publish-moment", "like-moment", "comment-moment",
     "advance", "fail-next", "expire-tokens", "set-limits", "set-callback-url", "set-duplicate-deliveries",
     "redeliver-all", "flush", "save", "set-trusted-domains", "check-jsapi-signature",
+    "send-chat-message",
 )
 
 # view -> (method name, {query parameter: converter})
@@ -36,6 +37,7 @@ VIEWS = {
     "groups": ("list_groups", {}),
     "messages": ("messages", {"touser": str}),
     "welcome": ("welcomes", {}),
+    "chat-tool-messages": ("chat_tool_messages", {"userid": str}),
     "moments": ("moments", {}),
     "group-welcomes": ("group_welcomes", {"chat_id": str}),
     "deliveries": ("delivery_log", {"limit": int}),

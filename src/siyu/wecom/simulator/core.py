@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from siyu.wecom.crypto import WXBizMsgCrypt, jsapi_signature
 
-from . import api, callbacks, ids, names
+from . import api, callbacks, chat_tools, ids, names
 from .callbacks import CallbackSender, Deliver, Delivery, Event
 from .clock import SimClock
 from .errors import ApiError, NotFound, SimulatorError, format_errmsg
@@ -356,6 +356,24 @@ class Simulator:
         if not any(jsapi_signature(t, noncestr, timestamp, url) == signature for t in live):
             raise SimulatorError(f"{'config' if kind == 'corp' else 'agentConfig'}:invalid signature")
         return {"ok": True}
+
+    def send_chat_message(self, userid: str, message: dict, external_userid: str | None = None,
+                          chat_id: str | None = None) -> dict[str, Any]:
+        """What the client does with ``sendChatMessage`` from a chat-toolbar page (DOC 96935): the member's message
+        goes into the open chat with a customer or a group (rules in :mod:`.chat_tools`)."""
+        if not isinstance(message, dict):
+            raise SimulatorError("sendChatMessage:fail message must be an object")
+        with self._change():
+            chat_tools.check_chat(self, userid, external_userid, chat_id)
+            sent = {"userid": userid, "external_userid": external_userid or "", "chat_id": chat_id or "",
+                    "sent_at": self.clock.now(), **chat_tools.check_message(self, message)}
+            self.state.chat_tool_messages.append(sent)
+            return {"errMsg": "sendChatMessage:ok", "message": sent}
+
+    def chat_tool_messages(self, userid: str | None = None) -> list[dict[str, Any]]:
+        """Messages members sent from a chat-toolbar page, oldest first."""
+        with self._lock:
+            return [dict(m) for m in self.state.chat_tool_messages if userid is None or m["userid"] == userid]
 
     def set_trusted_domains(self, domains: list[str]) -> dict[str, Any]:
         """The app's trusted domains (可信域名): the only hosts the sign-in pages redirect to (else 50001)."""

@@ -388,6 +388,8 @@ class State:
     app_messages: list[AppMessage] = field(default_factory=list)
     welcome_codes: dict[str, WelcomeCode] = field(default_factory=dict)
     welcome_messages: list[WelcomeMessage] = field(default_factory=list)
+    # Messages members sent into a chat from a chat-toolbar page (sendChatMessage, DOC 96935).
+    chat_tool_messages: list[dict] = field(default_factory=list)
     group_welcome_templates: dict[str, GroupWelcomeTemplate] = field(default_factory=dict)
     group_welcomes: list[GroupWelcomeDelivery] = field(default_factory=list)
     archive: list[ArchiveMessage] = field(default_factory=list)
