@@ -1,0 +1,11 @@
+from django.urls import path
+
+from siyu.tracking import views
+
+app_name = "tracking"
+
+urlpatterns = [
+    path("t/<str:token>/", views.page, name="page"),
+    path("t/<str:token>/consent", views.choose, name="consent"),
+    path("t/<str:token>/beat", views.beat, name="beat"),
+]
