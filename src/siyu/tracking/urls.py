@@ -8,4 +8,5 @@ urlpatterns = [
     path("t/<str:token>/", views.page, name="page"),
     path("t/<str:token>/consent", views.choose, name="consent"),
     path("t/<str:token>/beat", views.beat, name="beat"),
+    path("content/materials/<int:pk>/stats/", views.material_stats, name="material_stats"),
 ]

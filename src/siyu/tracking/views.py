@@ -1,20 +1,22 @@
-"""The tracked H5 page ``/t/<token>/`` and its two small endpoints (consent, beats). Public: the token is the
-credential; there is no signed-in viewer, so reads name their exception with ``system_read``."""
+"""The tracked H5 page ``/t/<token>/`` and its two small endpoints (consent, beats), public: the token is the
+credential, there is no signed-in viewer, so their reads name their exception with ``system_read``; and the
+console's statistics page of a material."""
 
 from __future__ import annotations
 
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from siyu.console.access import requires
 from siyu.content import materials
 from siyu.content.models import Material
 from siyu.core.tenancy import system_read
 from siyu.privacy import consent
-from siyu.tracking import opens
+from siyu.tracking import opens, queries
 from siyu.tracking.forms import BeatForm, ConsentForm
 
 COOKIE = "siyu_reader"
@@ -116,3 +118,16 @@ def beat(request, token: str):
         # Not this link's visit, or its reader did not consent: reading time is not recorded.
         return JsonResponse({"errors": {"visit": ["no consent"]}}, status=403)
     return HttpResponse(status=204)
+
+
+@requires("content.materials")
+@require_GET
+def material_stats(request, pk: int):
+    """内容 → 素材库 → a material → 数据: its sends, opens, reading and forwards, in all, by guide and by store,
+    counting the sends the viewer may see."""
+    viewer = request.membership
+    material = get_object_or_404(materials.library(viewer), pk=pk)
+    context = {"material": material, "total": queries.material_figures(viewer, material)[0:1],
+               "by_guide": queries.material_figures(viewer, material, by="guide"),
+               "by_store": queries.material_figures(viewer, material, by="store")}
+    return render(request, "tracking/material_stats.html", context)
