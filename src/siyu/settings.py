@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "siyu.moments",
     "siyu.sop",
     "siyu.journeys",
+    "siyu.tracking",
     "siyu.console",
 ]
 
