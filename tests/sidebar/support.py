@@ -17,6 +17,7 @@ class Shop:
     def __init__(self, world, settings, capture, *, public_url: str = "http://testserver"):
         settings.WECOM_BACKOFF_BASE, settings.WECOM_BACKOFF_MAX = 0.001, 0.01
         self.world = world
+        self.corp_public_url = public_url
         self.corp = SignInCorp(world.org, settings, public_url=public_url)
         sim = self.sim = self.corp.sim
         sim.add_staff("zhangxiao", "张晓")

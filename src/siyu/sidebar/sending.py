@@ -2,8 +2,9 @@
 on the server so only content the guide may send leaves it, and the page hands it to WeCom as it is.
 
 A script goes as text with its variables filled for this customer and guide, and counts as one use. A material
-goes as what WeCom shows best: an article or a link as a link card (``news``), a mini-program as its card, and an
-image, poster, file, PDF or video as WeCom media, uploaded once through :mod:`siyu.wecom.media` and again once its
+goes as what WeCom shows best: an article or a link as a card (``news``) whose address is the customer's own
+tracked link (channel "sidebar", :mod:`siyu.tracking.links`), a mini-program as its card, and an image, poster,
+file, PDF or video as WeCom media, uploaded once through :mod:`siyu.wecom.media` and again once its
 three days are over (``renew``: WeCom refused the remembered one). Uploads are WeCom calls: no transaction here.
 """
 
@@ -15,7 +16,10 @@ from django.utils.translation import gettext as _
 from siyu.content import materials, scripts, variables
 from siyu.content.models import Material, Script
 from siyu.customers.models import Customer
+from siyu.customers.tags import staff_of
 from siyu.orgs.models import Membership
+from siyu.tracking import links
+from siyu.tracking.models import TrackedLink
 from siyu.wecom import media
 from siyu.wecom.client import WeComClient
 
@@ -34,12 +38,13 @@ def script_message(viewer: Membership, customer: Customer | None, script_id) -> 
     return {"msgtype": "text", "text": {"content": text}}
 
 
-def material_message(viewer: Membership, customer: Customer | None, material_id, *, renew: bool = False) -> dict:
-    """The message that sends an approved material the viewer may send."""
+def material_message(viewer: Membership, customer: Customer, material_id, *, renew: bool = False) -> dict:
+    """The message that sends an approved material the viewer may send to ``customer``."""
     material = materials.sendable_by(viewer).filter(pk=_pk(material_id, "material")).first()
     if material is None:
         raise ValidationError({"material": _("只能发送审核通过的素材。")})
-    attachment = materials.to_attachment(material)
+    attachment = links.attachment_for(material, customer=customer, staff=staff_of(viewer),
+                                      channel=TrackedLink.Channel.SIDEBAR, tracked=False)
     kind = attachment["msgtype"]
     body = attachment[kind]
     if material.kind in MEDIA_KINDS:

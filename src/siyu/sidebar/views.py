@@ -29,6 +29,7 @@ from siyu.lifecycle import stages
 from siyu.lifecycle.forms import CustomerStageForm
 from siyu.lifecycle.models import StageChange
 from siyu.sidebar import queries, sending
+from siyu.tracking.queries import customer_history
 from siyu.wecom import jssdk
 from siyu.wecom.errors import NotConnected, WeComError
 
@@ -89,7 +90,7 @@ def _customer_screen(request, external_userid: str, *, forms: dict | None = None
         "phones": queries.phones(relation, show=viewer.can("pii.view")),
         "tags": tags_of(customer), "stage": stages.stage_of(customer), "stages": stages.stages_of(customer.org_id),
         "notes": notes_of(customer, limit=queries.NOTES_SHOWN), "follow_ups": follow_ups_of(customer),
-        "orders": queries.orders_of(viewer, customer), "query": query,
+        "orders": queries.orders_of(viewer, customer), "readings": customer_history(customer), "query": query,
         "scripts": queries.script_choices(viewer, query), "materials": queries.material_choices(viewer, query),
         "tag_form": forms.get("tag") or CustomerTagForm(viewer=viewer),
         "stage_form": forms.get("stage"), "note_form": forms.get("note") or NoteForm(),
