@@ -32,7 +32,7 @@ def page(request):
         "org": org, "chats": harness.chats(org), "signed_in": signed_in.userid if signed_in else ""})
     # The frame goes through the simulator's sign-in page when the member is signed out.
     parts = urlsplit(base)
-    response._csp_update = {"frame-src": [f"{parts.scheme}://{parts.netloc}"]}
+    response._csp_update = {"frame-src": ["'self'", f"{parts.scheme}://{parts.netloc}"]}
     return response
 
 
