@@ -112,7 +112,7 @@ def test_a_guide_works_a_customers_chat_and_the_customer_reads_the_material(page
     page.goto(f"{base}/customers/{wang.pk}/")
     expect(page.get_by_text("打开了素材《秋冬新品上市》，阅读 40 秒")).to_be_visible()
     page.goto(f"{base}/s/c/{shop.wang}/")
-    expect(page.get_by_test_id("readings")).to_contain_text("阅读 40 秒")
+    expect(page.get_by_test_id("readings")).to_contain_text("读了 40 秒")
     assert console.problems == [], console.problems
 
 
