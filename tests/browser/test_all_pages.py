@@ -182,6 +182,9 @@ def console_pages(org) -> list[str]:
     ]
     pages += [reverse("content:material_create", args=[kind]) for kind in Material.Kind.values]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]
+    chats = [("sidebar:customer", first(Customer, name="林小姐"), "external_userid"),
+             ("sidebar:group", first(CustomerGroup), "chat_id")]
+    pages += [reverse(name, args=[getattr(row, field)]) for name, row, field in chats if row is not None]
     return pages
 
 
