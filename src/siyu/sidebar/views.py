@@ -120,21 +120,48 @@ def _back(customer, anchor: str):
     return redirect(reverse("sidebar:customer", args=[customer.external_userid]) + f"#{anchor}")
 
 
-@require_POST
-@sidebar_page
-def tag_add(request, external_userid: str):
+def _edit(request, external_userid: str, key: str, make_form, perform, anchor: str):
+    """A form posted from the customer screen: valid → ``perform`` (a service call, returning the message to show)
+    and back to the screen; invalid, or refused by the service → 400 with the field's error, nothing changed."""
     viewer = request.membership
     customer = queries.customer_for(viewer, external_userid)
-    form = CustomerTagForm(request.POST, viewer=viewer)
+    form = make_form(viewer, customer)
     if form.is_valid():
         try:
-            added = tag_services.tag_customer_as(viewer, customer, list(form.cleaned_data["tags"]))
+            done = perform(viewer, customer, form.cleaned_data)
         except ValidationError as error:
             attach_service_errors(form, error)
         else:
-            messages.success(request, _("已添加标签。") if added else _("客户已有这些标签。"))
-            return _back(customer, "tags")
-    return _customer_screen(request, external_userid, forms={"tag": form}, status=400)
+            messages.success(request, done)
+            return _back(customer, anchor)
+    return _customer_screen(request, external_userid, forms={key: form}, status=400)
+
+
+def _add_tags(viewer, customer, data) -> str:
+    added = tag_services.tag_customer_as(viewer, customer, list(data["tags"]))
+    return _("已添加标签。") if added else _("客户已有这些标签。")
+
+
+def _move_stage(viewer, customer, data) -> str:
+    stages.move_customer(customer, data["stage"], source=StageChange.Source.MANUAL, by=viewer)
+    return _("已更新客户阶段。")
+
+
+def _add_note(viewer, customer, data) -> str:
+    notes.add_note(customer, data["text"], by=viewer)
+    return _("已添加小记。")
+
+
+def _add_follow_up(viewer, customer, data) -> str:
+    notes.add_follow_up(customer, data["text"], due_at=data["due_at"], assignee=data["assignee"], by=viewer)
+    return _("已安排跟进。")
+
+
+@require_POST
+@sidebar_page
+def tag_add(request, external_userid: str):
+    return _edit(request, external_userid, "tag", lambda viewer, _c: CustomerTagForm(request.POST, viewer=viewer),
+                 _add_tags, "tags")
 
 
 @require_POST
@@ -148,60 +175,33 @@ def tag_remove(request, external_userid: str, tag_pk: int):
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
+        return _back(customer, "tags")
+    if removed:
+        messages.success(request, _("已移除标签“%(name)s”。") % {"name": tag.name})
     else:
-        if removed:
-            messages.success(request, _("已移除标签“%(name)s”。") % {"name": tag.name})
-        else:
-            messages.error(request, _("该标签不是通过你可管理的好友关系打上的，无法移除。"))
+        messages.error(request, _("该标签不是通过你可管理的好友关系打上的，无法移除。"))
     return _back(customer, "tags")
 
 
 @require_POST
 @sidebar_page
 def stage_move(request, external_userid: str):
-    viewer = request.membership
-    customer = queries.customer_for(viewer, external_userid)
-    form = CustomerStageForm(request.POST, viewer=viewer)
-    if not form.is_valid():
-        return _customer_screen(request, external_userid, forms={"stage": form}, status=400)
-    stages.move_customer(customer, form.cleaned_data["stage"], source=StageChange.Source.MANUAL, by=viewer)
-    messages.success(request, _("已更新客户阶段。"))
-    return _back(customer, "stage")
+    return _edit(request, external_userid, "stage",
+                 lambda viewer, _c: CustomerStageForm(request.POST, viewer=viewer), _move_stage, "stage")
 
 
 @require_POST
 @sidebar_page
 def note_add(request, external_userid: str):
-    viewer = request.membership
-    customer = queries.customer_for(viewer, external_userid)
-    form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            notes.add_note(customer, form.cleaned_data["text"], by=viewer)
-        except ValidationError as error:
-            attach_service_errors(form, error)
-        else:
-            messages.success(request, _("已添加小记。"))
-            return _back(customer, "notes")
-    return _customer_screen(request, external_userid, forms={"note": form}, status=400)
+    return _edit(request, external_userid, "note", lambda _v, _c: NoteForm(request.POST), _add_note, "notes")
 
 
 @require_POST
 @sidebar_page
 def follow_up_add(request, external_userid: str):
-    viewer = request.membership
-    customer = queries.customer_for(viewer, external_userid)
-    form = FollowUpForm(request.POST, viewer=viewer, customer=customer)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            notes.add_follow_up(customer, data["text"], due_at=data["due_at"], assignee=data["assignee"], by=viewer)
-        except ValidationError as error:
-            attach_service_errors(form, error)
-        else:
-            messages.success(request, _("已安排跟进。"))
-            return _back(customer, "notes")
-    return _customer_screen(request, external_userid, forms={"follow_up": form}, status=400)
+    return _edit(request, external_userid, "follow_up",
+                 lambda viewer, customer: FollowUpForm(request.POST, viewer=viewer, customer=customer),
+                 _add_follow_up, "notes")
 
 
 @require_POST
