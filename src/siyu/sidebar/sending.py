@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from siyu.content import materials, scripts, variables
-from siyu.content.models import Material, Script
+from siyu.content.models import Material
 from siyu.customers.models import Customer
 from siyu.customers.tags import staff_of
 from siyu.orgs.models import Membership
