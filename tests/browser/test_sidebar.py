@@ -67,10 +67,10 @@ def test_a_guide_works_a_customers_chat_and_the_customer_reads_the_material(page
 
     frame.get_by_label("添加标签").select_option(label="意向 · 高意向")
     frame.get_by_role("button", name="添加", exact=True).click()
-    expect(frame.get_by_test_id("tags")).to_contain_text("高意向")
+    expect(frame.get_by_test_id("tags").locator(".chip-tag", has_text="高意向")).to_be_visible()
     frame.get_by_label("小记").fill("想要秋冬新品的试用装")
     frame.get_by_role("button", name="添加小记").click()
-    expect(frame.get_by_test_id("notes")).to_contain_text("想要秋冬新品的试用装")
+    expect(frame.get_by_test_id("notes").locator(".rows")).to_contain_text("想要秋冬新品的试用装")
 
     frame.get_by_test_id("scripts").get_by_role("button", name="发送").first.click()
     expect(frame.locator("#send-status")).to_have_text("已发送到当前聊天。")
