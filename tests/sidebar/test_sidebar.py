@@ -3,18 +3,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.utils import timezone
+
+from siyu.cdp.models import Order
 
 from siyu.content.models import ScriptUse
 from siyu.customers.models import FollowUp, Note, RelationTag
 from siyu.groups.models import CustomerGroup, GroupTag, GroupTagging
 from siyu.lifecycle import stages
 from siyu.lifecycle.models import StageChange
-from siyu.orgs.models import AuditEntry
+from siyu.orgs.models import AuditEntry, Staff
+from siyu.sop.models import Sop, SopRun, SopStep, SopTask
 from tests.factories import client_for
 from tests.wecom.test_signin import come_back
 
@@ -39,11 +45,16 @@ def test_signed_out_inside_wecom_the_sidebar_signs_in_with_wecom_and_comes_back(
 
 
 def test_the_customer_screen_is_one_response_with_the_profile_masked_and_the_signatures_inlined(shop, world):
+    Order.objects.create(org=world.org, customer=shop.customer(shop.wang), order_no="W-0001", ordered_at=timezone.now(),
+                         total=Decimal("88.00"))
+    Order.objects.create(org=world.org, customer=shop.customer(shop.zhao), order_no="Z-0002", ordered_at=timezone.now(),
+                         total=Decimal("50.00"))
     page = client_for(world.guide_e1).get(f"/s/c/{shop.wang}/")
     html = page.content.decode()
     assert page.status_code == 200
     assert "王女士" in html and "王姐" in html and "138****5678" in html and "13812345678" not in html
     assert "到店邀请" in html and "未审核话术" not in html  # only approved content is offered
+    assert "W-0001" in html and "¥88.00" in html and "Z-0002" not in html
     assert page["X-Frame-Options"] == "SAMEORIGIN"  # the harness may frame it, nobody else
     config = inlined_config(html)
     url = f"http://testserver/s/c/{shop.wang}/"
@@ -150,7 +161,15 @@ def test_the_group_screen_shows_members_tags_and_only_to_its_own_guide(shop, wor
     group = CustomerGroup.objects.get(org=world.org, chat_id=shop.chat_id)
     tag = GroupTag.objects.create(org=world.org, name="香薰爱好者")
     GroupTagging.objects.create(org=world.org, group=group, tag=tag)
+    zhang = Staff.objects.get(org=world.org, userid="zhangxiao")
+    sop = Sop.objects.create(org=world.org, name="群早安")
+    step = SopStep.objects.create(org=world.org, sop=sop, day_offset=0, time_of_day=dt.time(9), text="早安问候")
+    run = SopRun.objects.create(org=world.org, sop=sop, group=group, staff=zhang, anchor_at=timezone.now(), key="g")
+    for content, done in (("发早安问候", None), ("已经做完的", timezone.now())):
+        SopTask.objects.create(org=world.org, run=run, step=step, sop=sop, staff=zhang, group=group, content=content,
+                               due_at=timezone.now(), completed_at=done, idempotency_key=content)
     page = client_for(world.guide_e1).get(f"/s/g/{shop.chat_id}/")
     html = page.content.decode()
     assert page.status_code == 200 and "香薰群" in html and "王女士" in html and "香薰爱好者" in html
+    assert "发早安问候" in html and "已经做完的" not in html
     assert client_for(world.guide_e2).get(f"/s/g/{shop.chat_id}/").status_code == 404
