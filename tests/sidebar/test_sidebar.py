@@ -129,6 +129,7 @@ def test_bad_input_to_a_form_is_a_400_with_the_field_error_and_changes_nothing(s
 @pytest.mark.parametrize(("data", "field"), [
     ({}, "__all__"), ({"script": "abc"}, "script"), ({"script": "-1"}, "script"), ({"material": ""}, "material"),
     ({"material": "999999"}, "material"),
+    ({"script": str(2**63)}, "script"),
 ])
 def test_bad_input_to_send_is_a_400_naming_the_field(shop, world, data, field):
     answer = client_for(world.guide_e1).post(f"/s/c/{shop.wang}/send/", data)

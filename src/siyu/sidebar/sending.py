@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from siyu.content import materials, scripts, variables
 from siyu.content.models import Material
+from siyu.core.inputs import MAX_INT
 from siyu.customers.models import Customer
 from siyu.customers.tags import staff_of
 from siyu.orgs.models import Membership
@@ -66,6 +67,6 @@ def _pk(value, field: str) -> int:
         pk = int(value)
     except (TypeError, ValueError):
         pk = 0
-    if pk <= 0:
+    if not 0 < pk <= MAX_INT:
         raise ValidationError({field: _("请选择要发送的内容。")})
     return pk
