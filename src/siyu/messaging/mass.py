@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -262,16 +262,17 @@ def _plan_groups(message: MassMessage) -> None:
                                message_id=message.pk)
     by_owner: dict[int, list[str]] = defaultdict(list)
     owner_of = {}
-    for chat in result.ids(Decision.Outcome.INCLUDED):
+    for chat in result.ids(Decision.Outcome.INCLUDED) + result.ids(Decision.Outcome.HELD):
         by_owner[by_chat[chat].pk].append(chat)
         owner_of[by_chat[chat].pk] = by_chat[chat]
-    now = clock.now()
+    # Held groups all wait for the same window: their tasks are made now and fall due when it opens.
+    due = result.release or clock.now()
     rows = []
     for owner_id in sorted(by_owner):
         owner = owner_of[owner_id]
         for chunk, batch in enumerate(wecom.batches(by_owner[owner_id], wecom.MAX_GROUPS_PER_CALL)):
             rows.append(MassTask(org_id=message.org_id, message=message, staff=owner, userid=owner.userid,
-                                 chunk=chunk, chat_ids=batch, due_at=now,
+                                 chunk=chunk, chat_ids=batch, due_at=due,
                                  idempotency_key=f"mass:{message.pk}:{owner.userid}:{chunk}"))
     MassTask.objects.bulk_create(rows, batch_size=100)
     message.status, message.planned, message.tasks_total = Status.SENDING, len(result.decisions), len(rows)
@@ -555,7 +556,8 @@ def report(message: MassMessage) -> Report:
         result = Report(planned=sum(outcomes.values()), included=outcomes[Decision.Outcome.INCLUDED],
                         held=outcomes[Decision.Outcome.HELD], excluded=dict(excluded), total=Counts())
     members = {}
-    for task in MassTask.objects.for_org(org_id).filter(message=message).select_related("staff__store"):
+    tasks = list(MassTask.objects.for_org(org_id).filter(message=message).select_related("staff__store"))
+    for task in tasks:
         result.total.add(task)
         result.tasks_made += task.call_state in (CallState.CREATED, CallState.REFUSED)
         result.by_staff.setdefault(task.userid, Counts()).add(task)
@@ -565,6 +567,11 @@ def report(message: MassMessage) -> Report:
         chats = (task.results or {}).get("chats", {})
         for chat in task.chat_ids:
             result.by_group[chat] = (task.userid, _group_status(task, chats.get(chat)))
+    if message.chat_type == ChatType.GROUP:
+        # Groups held for quiet hours sit in tasks that fall due when the window opens.
+        now = clock.now()
+        result.held = sum(len(task.chat_ids) for task in tasks if task.call_state == CallState.NEW and task.due_at > now)
+        result.included -= result.held
     result.staff_confirmed = sum(members.values())
     result.staff_waiting = len(members) - result.staff_confirmed
     return result
@@ -578,4 +585,6 @@ def _group_status(task: MassTask, status) -> str:
         return _("企业微信拒绝")
     if task.call_state == CallState.CREATED:
         return _("待群主确认") if task.confirmed_at is None else _("已确认")
+    if task.due_at > clock.now():
+        return _("免打扰，%(at)s 发出") % {"at": formats.date_format(timezone.localtime(task.due_at), "m-d H:i")}
     return _("待创建")
