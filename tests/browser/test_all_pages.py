@@ -155,7 +155,7 @@ def console_pages(org) -> list[str]:
             "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts", "workbench:home",
             "workbench:customers", "moments:list", "moments:new", "sop:list", "sop:new", "sop:calendar",
             "messaging:mass_list", "messaging:mass_new", "groups:list", "content:materials", "content:material_new",
-            "journeys:list", "journeys:new",
+            "journeys:list", "journeys:new", "orgs:password_change",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]
