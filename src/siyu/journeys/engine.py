@@ -203,7 +203,7 @@ def _effect(row: JourneyStep, entry: JourneyEntry, step: dict) -> tuple[str, str
         staff = reminders.owner_of(customer)
         if staff is None:
             return JourneyStep.Outcome.SKIPPED, _("客户没有负责的员工。")
-        reminders.schedule(kind=Reminder.Kind.FOLLOW_UP, customer=customer, staff=staff, due_at=clock.now(),
+        reminders.schedule(kind=Reminder.Kind.JOURNEY, customer=customer, staff=staff, due_at=clock.now(),
                            title=step["title"], body=step["body"], key=f"journey-step:{row.pk}", source_ref=ref)
         return JourneyStep.Outcome.DONE, staff.name or staff.userid
     if kind == "send":
