@@ -6,7 +6,7 @@ message is due (guard decisions, task rows and the message's status in one trans
 Each :class:`MassTask` then makes one ``add_msg_template`` call outside any transaction: ``call_state`` becomes
 ``calling`` (committed) before the call and ``created`` with the msgid after it. A worker that dies in between
 leaves ``calling``; the retry cannot ask WeCom by an idempotency key (add_msg_template takes none), so it lists
-the enterprise group messages created around the call (``get_groupmsg_list_v2``, time span) and adopts the one
+the enterprise group messages created around the call (:mod:`siyu.messaging.lookup`) and adopts the one
 with the same text whose recipients for this member (``get_groupmsg_send_result``) all belong to this chunk —
 chunks of one member never share a customer, and a msgid another row already holds is never adopted. Only when
 none matches is the call made again.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -29,7 +29,7 @@ from siyu.core import clock, durable, events
 from siyu.core.durable import RetryLater
 from siyu.customers.models import Customer, Relation, RelationTag
 from siyu.groups.models import CustomerGroup, GroupTag, GroupTagging
-from siyu.messaging import guard, services
+from siyu.messaging import guard, lookup, services
 from siyu.messaging.dryrun import DryRun, dry_run, group_dry_run
 from siyu.messaging.models import Channel, Decision, MassMessage, MassPlan, MassTask, Send
 from siyu.orgs import audit
@@ -44,8 +44,6 @@ Status = MassMessage.Status
 CallState = MassTask.CallState
 AUDIENCE_KEYS = ("tag_ids", "staff_ids", "store_ids", "stage_ids")
 # How far around the recorded call time a retry looks for the task WeCom may have created (clocks differ).
-LOOKUP_MARGIN = timedelta(hours=1)
-LOOKUP_SPAN = timedelta(days=28)
 TRANSIENT = (RateLimited, SystemBusy)
 SEND_STATUS_LABELS = {wecom.SendStatus.UNSENT: gettext_lazy("未发送"), wecom.SendStatus.SENT: gettext_lazy("已发送"),
                       wecom.SendStatus.NOT_FRIEND: gettext_lazy("非好友，发送失败"),
@@ -363,23 +361,10 @@ def store_answer(row: MassTask, msgid: str, fail_list: list[str]) -> None:
 
 def find_created(client, row: MassTask, message: MassMessage) -> str:
     """The msgid of the task an earlier attempt of ``row`` created, or "" (see the module docstring)."""
-    start = int((row.called_at - LOOKUP_MARGIN).timestamp())
-    # get_groupmsg_list_v2 takes a span of at most a month.
-    end = int(min(timezone.now() + LOOKUP_MARGIN, row.called_at + LOOKUP_SPAN).timestamp())
     taken = set(MassTask.objects.for_org(row.org_id).exclude(msgid="").values_list("msgid", flat=True))
-    mine = set(row.chat_ids or row.external_userids)
-    chat_type = "group" if row.chat_ids else "single"
-    text = {"content": message.text} if message.text else None
-    # Not filtered by creator: the member a task is for is its sender, which WeCom may leave out of the list for
-    # messages made through the API; the recipients (per member) identify the task instead.
-    for found in wecom.group_messages(client, start=start, end=end, chat_type=chat_type, filter_type=0):
-        if found.msgid in taken or (found.text or None) != text:
-            continue
-        recipients = {r.chat_id or r.external_userid
-                      for r in wecom.group_message_results(client, found.msgid, row.userid)}
-        if recipients and recipients <= mine:
-            return found.msgid
-    return ""
+    return lookup.find_created(client, called_at=row.called_at, sender=row.userid, text=message.text,
+                               recipients=set(row.chat_ids or row.external_userids), group=bool(row.chat_ids),
+                               taken=taken)
 
 
 def create_wecom_task(row: MassTask) -> None:
