@@ -36,7 +36,7 @@ class Shop:
         make_code(world.org, "门店轮流", self.zhang, self.li)  # shared with a colleague: not personal
         make_code(world.org, "张晓旧码", self.zhang, status=ChannelCode.Status.PAUSED)
         self.personal = make_code(world.org, "张晓个人码", self.zhang)
-        self.poster = make(world, "poster", approve=True, file=picture("bg.png", size=(600, 900), fmt="PNG"),
+        self.poster = make(world, "poster", approve=True, file=picture("bg.png", size=(900, 1350), fmt="PNG"),
                            qr_left=60, qr_top=62, qr_size=30, qr_name=True)
 
 
@@ -56,22 +56,33 @@ def test_the_guides_poster_carries_their_personal_code_in_the_qr_area(world, sho
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert decoded(response.content) == [qr.landing_url(shop.personal)]
     image = Image.open(io.BytesIO(response.content)).convert("RGB")
-    assert image.size == (600, 900)
+    assert image.size == (900, 1350)
     assert image.getpixel((20, 20)) == (200, 80, 60)  # the background outside the QR area is untouched
     # the code sits in the area (60%, 62%, 30% wide): cropping to it still decodes, the rest has no code
-    area = image.crop((360, 558, 540, 738))
+    area = image.crop((540, 837, 810, 1107))
     assert decoded(_png(area)) == [qr.landing_url(shop.personal)]
-    assert decoded(_png(image.crop((0, 0, 600, 540)))) == []
+    assert decoded(_png(image.crop((0, 0, 900, 830)))) == []
 
 
 def test_the_name_is_printed_only_when_the_material_asks(world, shop):
     with_name = posters.draw(shop.poster, shop.personal, name="张晓")
     without = posters.draw(shop.poster, shop.personal)
-    label = (360, 738 + 2, 540, 738 + 45)  # right under the code
+    label = (540, 1107 + 3, 810, 1107 + 63)  # right under the code
     named, plain = (Image.open(io.BytesIO(png)).convert("RGB").crop(label) for png in (with_name, without))
-    assert plain.getcolors() == [(180 * 43, (200, 80, 60))]  # nothing but background under the code
+    assert plain.getcolors() == [(270 * 60, (200, 80, 60))]  # nothing but background under the code
     colours = dict((c, n) for n, c in named.getcolors(maxcolors=10_000))
     assert colours.get((255, 255, 255), 0) > 1000 and any(sum(c) < 300 for c in colours)  # a white label with text
+
+
+def test_a_small_background_is_enlarged_until_the_code_scans(world, shop):
+    small = make(world, "poster", approve=True, file=picture("small.png", size=(300, 300), fmt="PNG"),
+                 qr_left=70, qr_top=70, qr_size=20)
+    image = Image.open(io.BytesIO(posters.draw(small, shop.personal))).convert("RGB")
+    assert image.size[0] > 300 and image.size[0] == image.size[1]
+    side = round(image.size[0] * 0.2)
+    area = image.crop((round(image.size[0] * 0.7), round(image.size[1] * 0.7), round(image.size[0] * 0.7) + side,
+                       round(image.size[1] * 0.7) + side))
+    assert decoded(_png(area.resize((side // 3, side // 3), Image.BILINEAR))) == [qr.landing_url(shop.personal)]
 
 
 def test_a_poster_is_drawn_once_and_drawn_again_when_the_material_changes(world, shop, monkeypatch):

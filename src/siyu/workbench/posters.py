@@ -27,9 +27,10 @@ from siyu.channels.models import ChannelCode, ChannelStaff
 from siyu.content.models import Material
 from siyu.orgs.models import Membership, Staff
 
-DRAWING_VERSION = 1  # bump when the drawing changes, so cached posters are drawn again
+DRAWING_VERSION = 2  # bump when the drawing changes, so cached posters are drawn again
 CACHED_FOR = 7 * 86400
 MAX_SIDE = 1600  # a phone saves and forwards the poster; larger backgrounds are scaled down first
+MIN_MODULE_PIXELS = 6
 NAME_GAP = 0.04  # the name label's gap and height, as parts of the QR's width
 NAME_HEIGHT = 0.22
 
@@ -72,13 +73,19 @@ def poster_png(material: Material, code: ChannelCode, *, name: str) -> bytes:
 def draw(material: Material, code: ChannelCode, *, name: str = "") -> bytes:
     with material.file.open("rb") as stored:
         background = ImageOps.exif_transpose(Image.open(stored)).convert("RGB")
-    background.thumbnail((MAX_SIDE, MAX_SIDE))
+    symbol = segno.make(qr.landing_url(code), error="m", micro=False)
+    modules = symbol.symbol_size(scale=1, border=2)[0]
+    # A small background is enlarged until the QR area holds MIN_MODULE_PIXELS per module (phones must scan it
+    # from a screen); a large one is reduced to MAX_SIDE.
+    wanted = modules * MIN_MODULE_PIXELS * 100 / max(material.qr_size, 1) / background.size[0]
+    factor = min(max(wanted, 1.0), MAX_SIDE / max(background.size))
+    if factor != 1.0:
+        background = background.resize((round(background.size[0] * factor), round(background.size[1] * factor)),
+                                       Image.LANCZOS)
     width, height = background.size
     side = max(round(width * material.qr_size / 100), 1)
     left = min(round(width * material.qr_left / 100), width - side)
     top = min(round(height * material.qr_top / 100), height - side)
-    symbol = segno.make(qr.landing_url(code), error="m", micro=False)
-    modules = symbol.symbol_size(scale=1, border=2)[0]
     buffer = io.BytesIO()
     # Whole pixels per module keep every module the same size (sharp when printed); the white quiet zone keeps it
     # scannable on any background, and the area's remainder is white too.
