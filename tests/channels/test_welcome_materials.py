@@ -15,6 +15,8 @@ from siyu.channels import services, welcome_materials
 from siyu.channels.models import ChannelCode, WelcomeMessage, WelcomeSend
 from siyu.content import materials
 from siyu.orgs.roles import Role
+from siyu.tracking import links
+from siyu.tracking.models import TrackedLink
 from siyu.wecom.simulator import SimClock
 from tests.channels.conftest import Corp
 from tests.channels.test_views import form_data, team  # noqa: F401  (team is a fixture)
@@ -137,7 +139,10 @@ def test_image_file_and_video_materials_go_up_once_for_many_customers_and_again_
     assert first[0]["image"]["pic_url"] in sim.state.uploaded_images
     assert sim.state.media[first[1]["file"]["media_id"]].filename == "guide.pdf"
     assert sim.state.media[first[2]["video"]["media_id"]].filename == "clip.mp4"
-    assert first[3]["link"]["url"] == materials.public_url(article)
+    # the article is a card to its tracked page, one address for this guide's welcome
+    (tracked,) = TrackedLink.objects.for_org(live.org).filter(material=article)
+    assert (tracked.channel, tracked.staff_id) == ("welcome", alice.pk)
+    assert first[3]["link"]["url"] == links.url_of(tracked) and first[3]["link"]["title"] == article.title
     assert all(m["attachments"] == first for m in sent)  # the same uploads reused for every customer
     assert (live.calls("media/uploadimg", errcode=0), live.calls("media/upload", errcode=0)) == (1, 2)
 
@@ -165,8 +170,9 @@ def test_a_material_withdrawn_after_being_chosen_is_skipped_and_warned_about(liv
     live.scan(code, name="王女士")
     (message,) = sim.welcomes()
     assert message["text"] == {"content": "你好"}
-    assert message["attachments"] == [{"msgtype": "link", "link": {"title": link.title, "url": link.url,
-                                                                   "desc": link.summary}}]
+    (card,) = message["attachments"]
+    assert card["link"]["title"] == link.title and card["link"]["url"] == links.url_of(
+        TrackedLink.objects.for_org(live.org).get(material=link, channel="welcome"))
     assert live.calls("media/upload") == 0
 
     client = client_for(live.admin)
@@ -186,3 +192,18 @@ def test_nothing_is_sent_when_only_withdrawn_materials_are_left(live):
     assert live.sim.welcomes() == []
     assert WelcomeSend.objects.for_org(live.org).get().outcome == WelcomeSend.Outcome.NONE
     assert ChannelCode.objects.for_org(live.org).get().welcome_enabled
+
+
+def test_a_known_customer_gets_their_own_tracked_link_and_media_stays_media(world):
+    from tests.customers.test_list import make_customer, make_staff
+
+    article, image = make(world, "article", approve=True), make(world, "image", approve=True)
+    staff = make_staff(world.org, "zhangxiao", world.e1, world.guide_e1)
+    wang, zhao = make_customer(world.org, "王女士", staff), make_customer(world.org, "赵小姐", staff)
+    card, picture = welcome_materials.resolved(world.org.pk, [ref(article), ref(image)], customer=wang, staff=staff)
+    again = welcome_materials.resolved(world.org.pk, [ref(article)], customer=wang, staff=staff)[0]
+    other = welcome_materials.resolved(world.org.pk, [ref(article)], customer=zhao, staff=staff)[0]
+    link = TrackedLink.objects.for_org(world.org).get(customer=wang)
+    assert (link.material_id, link.channel, link.staff_id) == (article.pk, "welcome", staff.pk)
+    assert card["link"]["url"] == again["link"]["url"] == links.url_of(link) != other["link"]["url"]
+    assert picture == materials.to_attachment(image)  # an image goes as WeCom media, not as a card

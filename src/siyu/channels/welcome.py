@@ -135,11 +135,12 @@ def render(text: str, *, nickname: str, staff, code: ChannelCode | None) -> str:
     return rendered
 
 
-def payload_for(message: WelcomeMessage, *, nickname: str, staff, code: ChannelCode | None, welcome_code: str) -> dict | None:
+def payload_for(message: WelcomeMessage, *, nickname: str, staff, code: ChannelCode | None, welcome_code: str,
+                customer: Customer | None = None) -> dict | None:
     """The ``send_welcome_msg`` body: the rendered text and the message's attachments in WeCom's wire form, its
     materials as they are now; None when nothing is left to send (no text, and every material withdrawn)."""
     text = render(message.text, nickname=nickname, staff=staff, code=code)
-    attachments = welcome_materials.resolved(message.org_id, message.attachments)
+    attachments = welcome_materials.resolved(message.org_id, message.attachments, customer=customer, staff=staff)
     if not text and not attachments:
         return None
     return {"welcome_code": welcome_code, **wecom_attachments.content(text, attachments)}
@@ -243,7 +244,9 @@ def _prepare(row: WelcomeSend, client) -> dict | None:
     if message is None:
         return None
     nickname = _nickname(row, client) if "{customer_nickname}" in message.text else ""
-    payload = payload_for(message, nickname=nickname, staff=staff, code=active, welcome_code=row.welcome_code)
+    customer = Customer.objects.for_org(row.org_id).filter(external_userid=row.external_userid).first()
+    payload = payload_for(message, nickname=nickname, staff=staff, code=active, welcome_code=row.welcome_code,
+                          customer=customer)
     if payload is None:
         return None
     WelcomeSend.objects.for_org(row.org_id).filter(pk=row.pk).update(code=active, welcome=message, payload=payload)

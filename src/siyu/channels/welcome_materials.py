@@ -3,8 +3,9 @@ into their WeCom attachment only when a welcome is sent.
 
 A welcome message's ``attachments`` list holds WeCom attachment objects and, beside them, references
 ``{"msgtype": "material", "material": {"id": 42}}``. A reference is resolved at send time with
-:func:`siyu.content.materials.to_attachment`, so a message always sends the material as it is now, and a material
-withdrawn or rejected after it was chosen is skipped (the console warns beside that welcome). Welcome messages go
+:func:`siyu.tracking.links.attachment_for` (articles and links as tracked cards, media as media), so a message
+always sends the material as it is now, and a material withdrawn or rejected after it was chosen is skipped (the
+console warns beside that welcome). Welcome messages go
 out for many guides, so only HQ's approved materials can be chosen, never one guide's personal material. Their files
 go to WeCom through :mod:`siyu.wecom.media` like every other attachment: uploaded once, again after three days.
 """
@@ -15,8 +16,8 @@ import logging
 
 from django.utils.translation import gettext as _
 
-from siyu.content import materials
 from siyu.content.models import Material, Scope
+from siyu.tracking import links
 from siyu.wecom import attachments as wecom_attachments
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,13 @@ def _materials(org_id: int, attachments) -> dict[int, Material]:
     return Material.objects.for_org(org_id).in_bulk(ids) if ids else {}
 
 
-def resolved(org_id: int, attachments) -> list[dict]:
+def resolved(org_id: int, attachments, *, customer=None, staff=None) -> list[dict]:
     """The attachments to send now: references replaced by their material's attachment; a material no longer
-    approved (withdrawn, rejected, changed and back in review, deleted) is left out."""
+    approved (withdrawn, rejected, changed and back in review, deleted) is left out.
+
+    Articles and links go as cards to their tracked address (channel 「欢迎语」, for ``customer`` from ``staff``);
+    images, files and videos as WeCom media, so the customer sees them in the chat. A first add is welcomed before
+    Siyu knows the customer, so its links are tracked for the guide and the welcome, not for one customer."""
     found = _materials(org_id, attachments)
     out = []
     for attachment in attachments or []:
@@ -92,7 +97,8 @@ def resolved(org_id: int, attachments) -> list[dict]:
         if material is None or material.status != Material.Status.APPROVED:
             log.info("welcome material %s skipped: no longer approved", referenced_id(attachment))
             continue
-        out.append(materials.to_attachment(material))
+        out.append(links.attachment_for(material, customer=customer, staff=staff, channel=links.Channel.WELCOME,
+                                        tracked=False))
     return out
 
 
