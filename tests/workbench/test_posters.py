@@ -155,3 +155,16 @@ def _png(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def test_the_poster_editor_asks_whether_to_print_the_guides_name(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(world.admin)
+    assert "二维码下方印导购姓名" in client.get("/content/materials/new/poster/").content.decode()
+    assert "二维码下方印导购姓名" not in client.get("/content/materials/new/image/").content.decode()
+    data = {"title": "秋冬海报", "scope": "hq", "source": "original", "qr_left": "70", "qr_top": "70", "qr_size": "20"}
+    assert client.post("/content/materials/new/poster/", {**data, "qr_name": "on", "file": picture()}).status_code == 302
+    assert client.post("/content/materials/new/poster/", {**data, "file": picture()}).status_code == 302
+    assert [m.qr_name for m in materials.library(world.admin).order_by("pk")] == [True, False]
+    edit = client.get(f"/content/materials/{materials.library(world.admin).order_by('pk').first().pk}/edit/")
+    assert 'name="qr_name"' in edit.content.decode() and "checked" in edit.content.decode().split('name="qr_name"')[1][:40]
