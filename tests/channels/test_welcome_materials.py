@@ -19,10 +19,12 @@ from siyu.tracking import links
 from siyu.tracking.models import TrackedLink
 from siyu.wecom.simulator import SimClock
 from tests.channels.conftest import Corp
-from tests.channels.test_views import form_data, team  # noqa: F401  (team is a fixture)
+from tests.channels import test_views
 from tests.content.materials_support import make
 from tests.factories import client_for, make_member, make_org
 
+team = test_views.team  # the channel code form's staff and tags, a fixture
+form_data = test_views.form_data
 LINK = {"msgtype": "link", "link": {"title": "新品菜单", "url": "https://example.com/menu"}}
 
 

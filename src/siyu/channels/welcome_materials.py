@@ -58,7 +58,9 @@ def clean_list(org, raws, *, limit: int = wecom_attachments.MAX) -> tuple[list[d
     if len(raws) > limit:
         problems.append(_("最多 %(max)d 个附件，当前 %(n)d 个。") % {"max": limit, "n": len(raws)})
     wanted = {referenced_id(raw) for raw in raws if is_reference(raw)} - {None}
-    usable = set(_sendable(Material.objects.for_org(org)).filter(pk__in=wanted).values_list("pk", flat=True)) if wanted and org else set()
+    usable = set()
+    if wanted and org is not None:
+        usable = set(_sendable(Material.objects.for_org(org)).filter(pk__in=wanted).values_list("pk", flat=True))
     cleaned = []
     for index, raw in enumerate(raws[:limit], 1):
         if is_reference(raw):
