@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "siyu.moments",
     "siyu.sop",
     "siyu.journeys",
+    "siyu.tracking",
     "siyu.console",
 ]
 

@@ -37,6 +37,7 @@ urlpatterns = [
     path("", include("siyu.moments.urls")),
     path("", include("siyu.sop.urls")),
     path("", include("siyu.journeys.urls")),
+    path("", include("siyu.tracking.urls")),
     path("login/", console_views.login_view, name="login"),
     path("logout/", console_views.logout_view, name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -1,0 +1,133 @@
+"""The tracked H5 page ``/t/<token>/`` and its two small endpoints (consent, beats), public: the token is the
+credential, there is no signed-in viewer, so their reads name their exception with ``system_read``; and the
+console's statistics page of a material."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from siyu.console.access import requires
+from siyu.content import materials
+from siyu.content.models import Material
+from siyu.core.tenancy import system_read
+from siyu.privacy import consent
+from siyu.tracking import opens, queries
+from siyu.tracking.forms import BeatForm, ConsentForm
+
+COOKIE = "siyu_reader"
+COOKIE_SALT = "tracking.reader"
+COOKIE_AGE = 365 * 24 * 3600
+NOTICE_SECONDS = 60  # how long a process shows a notice before asking for the newest version again
+UNDECIDED, YES, NO = "", "y", "n"
+BEAT_SECONDS = 10  # how often an open, visible page reports
+
+
+def _reader(request) -> tuple[str, str]:
+    """The visitor id and their consent choice from the signed cookie; a new visitor when there is none."""
+    value = request.get_signed_cookie(COOKIE, default="", salt=COOKIE_SALT)
+    visitor, _sep, choice = value.partition(":")
+    if not visitor or choice not in (UNDECIDED, YES, NO):
+        return opens.new_visitor(), UNDECIDED
+    return visitor, choice
+
+
+def _remember(response, visitor: str, choice: str) -> None:
+    response.set_signed_cookie(COOKIE, f"{visitor}:{choice}", salt=COOKIE_SALT, max_age=COOKIE_AGE, httponly=True,
+                               samesite="Lax", secure=False)
+
+
+def _notice(org_id: int):
+    key = f"tracking:notice:{org_id}"
+    notice = cache.get(key)
+    if notice is None:
+        with system_read("tracked page: the organization's privacy notice"):
+            notice = consent.current_notice(org_id) or False
+        cache.set(key, notice, NOTICE_SECONDS)
+    return notice or None
+
+
+def _link(token: str):
+    link = opens.target(token)
+    if link is None:
+        raise Http404
+    return link
+
+
+@require_GET
+def page(request, token: str):
+    """Record the open, then show the material, the privacy notice and (until the reader decides) the consent
+    prompt. A link material goes straight on to its address once the open is recorded."""
+    link = _link(token)
+    material = opens.material_of(link)
+    if material is None:
+        raise Http404
+    visitor, choice = _reader(request)
+    visit = opens.record_open(link, visitor=visitor, consented={YES: True, NO: False}.get(choice))
+    if material.kind == Material.Kind.LINK:
+        response = HttpResponseRedirect(material.url)
+    else:
+        context = {"material": material, "org": material.org, "notice": _notice(link.org_id), "choice": choice,
+                   "visit_key": opens.visit_key(visit.pk), "token": token,
+                   "file_url": _file_url(material), "beat_seconds": BEAT_SECONDS,
+                   "beat_max": opens.BEAT_MAX_SECONDS}
+        response = render(request, "tracking/page.html", context)
+    response["Cache-Control"] = "private, no-store"
+    _remember(response, visitor, choice)
+    return response
+
+
+def _file_url(material: Material) -> str:
+    return reverse("content:material_file", args=[materials.token(material), "file", material.file_name or "file"])
+
+
+@csrf_exempt  # a reader's phone, no session; the signed visit key is what authorizes the write
+@require_POST
+def choose(request, token: str):
+    """The reader's answer to the consent prompt, remembered in their cookie and on this visit."""
+    link = _link(token)
+    form = ConsentForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    visit_pk = opens.visit_of(form.cleaned_data["visit"])
+    if visit_pk is None or not opens.set_consent(link, visit_pk, form.cleaned_data["choice"] == YES):
+        return JsonResponse({"errors": {"visit": ["unknown visit"]}}, status=404)
+    visitor, _choice = _reader(request)
+    response = JsonResponse({"ok": True})
+    _remember(response, visitor, form.cleaned_data["choice"])
+    return response
+
+
+@csrf_exempt  # navigator.sendBeacon sends no CSRF token; the signed visit key authorizes the write
+@require_POST
+def beat(request, token: str):
+    """A heartbeat: visible seconds since the last one, the deepest scroll, and whether the page was hidden."""
+    link = _link(token)
+    form = BeatForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    data = form.cleaned_data
+    visit_pk = opens.visit_of(data["visit"])
+    if visit_pk is None:
+        return JsonResponse({"errors": {"visit": ["unknown visit"]}}, status=404)
+    if not opens.beat(link, visit_pk, seconds=data["seconds"], depth=data["depth"], final=data["final"]):
+        # Not this link's visit, or its reader did not consent: reading time is not recorded.
+        return JsonResponse({"errors": {"visit": ["no consent"]}}, status=403)
+    return HttpResponse(status=204)
+
+
+@requires("content.materials")
+@require_GET
+def material_stats(request, pk: int):
+    """内容 → 素材库 → a material → 数据: its sends, opens, reading and forwards, in all, by guide and by store,
+    counting the sends the viewer may see."""
+    viewer = request.membership
+    material = get_object_or_404(materials.library(viewer), pk=pk)
+    context = {"material": material, "total": queries.material_figures(viewer, material)[0:1],
+               "by_guide": queries.material_figures(viewer, material, by="guide"),
+               "by_store": queries.material_figures(viewer, material, by="store")}
+    return render(request, "tracking/material_stats.html", context)
