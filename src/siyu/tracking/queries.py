@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Avg, Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 
 from siyu.orgs.models import Staff, Store
 from siyu.tracking.models import TrackedLink, Visit
@@ -73,15 +73,22 @@ def material_figures(viewer, material, *, by: str = "total") -> list[Figures]:
     links = TrackedLink.objects.visible_to(viewer).filter(material=material)
     visits = Visit.objects.visible_to(viewer).filter(link__material=material)
     rows: dict = {}
-    link_keys = [field] if field else []
-    for item in links.values(*link_keys).annotate(n=Count("id")).order_by():
-        rows.setdefault(item.get(field), Figures()).sends = item["n"]
-    visit_keys = [f"link__{field}"] if field else []
-    for item in visits.values(*visit_keys).annotate(
-            opens=Count("id", filter=OWN), unique=Count("link_id", filter=OWN, distinct=True), seconds=Sum("seconds"),
-            depth=Sum("depth", filter=Q(consented=True)), depth_n=Count("id", filter=Q(consented=True)),
-            forwards=Count("id", filter=Q(forwarded=True))).order_by():
-        figures = rows.setdefault(item.get(f"link__{field}") if field else None, Figures())
+    sends = {"n": Count("id")}
+    reading = {"opens": Count("id", filter=OWN), "unique": Count("link_id", filter=OWN, distinct=True),
+               "seconds": Sum("seconds"), "depth": Sum("depth", filter=Q(consented=True)),
+               "depth_n": Count("id", filter=Q(consented=True)), "forwards": Count("id", filter=Q(forwarded=True))}
+    if field:
+        link_rows = links.values(key=F(field)).annotate(**sends).order_by()
+        visit_rows = visits.values(key=F(f"link__{field}")).annotate(**reading).order_by()
+    else:
+        link_rows, visit_rows = [links.aggregate(**sends)], [visits.aggregate(**reading)]
+    for item in link_rows:
+        if item["n"]:
+            rows.setdefault(item.get("key"), Figures()).sends = item["n"]
+    for item in visit_rows:
+        if not item["opens"] and not item["forwards"]:
+            continue
+        figures = rows.setdefault(item.get("key"), Figures())
         figures.opens, figures.unique_opens, figures.forwards = item["opens"], item["unique"], item["forwards"]
         figures.seconds, figures.depth_sum, figures.depth_n = item["seconds"] or 0, item["depth"] or 0, item["depth_n"]
     names = _names(viewer.org_id, by, [k for k in rows if k is not None])
