@@ -69,10 +69,12 @@ def _crypto_floor(groups) -> float:
     from siyu.privacy.keys import keyring
 
     ring = keyring()
-    items = list({(kind, "", value) for group in groups for kind, value in group})
+    by_kind: dict = {}
+    for kind, value in {item for group in groups for item in group}:
+        by_kind.setdefault(kind, []).append(value)
     with stopwatch() as elapsed:
-        digests = digest_all(ring, items)
-        seal_all(ring, [digest[0] for digest in digests])
+        for kind, values in by_kind.items():
+            seal_all(ring, digest_all(ring, kind, "", values)[0])
     return elapsed()
 
 
