@@ -96,5 +96,6 @@ def test_a_large_batch_finds_stored_and_erased_identifiers_of_its_own_organizati
     assert answer[2] is not None
     assert len(set(answer) - {None}) == people - 1  # one person per group but the erased one
     stored = {(i.kind, i.value): i.person_id for i in Identifier.objects.for_org(org)}
-    expected = {(kind, f"{kind[0]}-{n}"): answer[n] for n in range(people) if n != 7 for kind in ("user_id", "anonymous_id")}
+    expected = {(kind, f"{kind[0]}-{n}"): answer[n]
+                for n in range(people) if n != 7 for kind in ("user_id", "anonymous_id")}
     assert stored == expected

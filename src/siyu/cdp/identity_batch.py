@@ -305,6 +305,7 @@ def _insert_persons(org_id, count: int, source: str) -> list[int]:
         cursor.execute(sql, params)
         return [pk for (pk,) in cursor.fetchall()]
 
+
 STAGING = "cdp_identifier_staging"
 
 

@@ -248,11 +248,9 @@ class KeyRing:
         # base64url by hand (binascii and a byte translation): the same text as _b64url without its Python-level
         # calls, which cost more than the encryption itself over a million values.
         b64, urlsafe = binascii.b2a_base64, _URLSAFE
-        return [head + b64(nonce + seal(nonce, plaintext.encode("utf-8"), aad), newline=False)
-                .translate(urlsafe).rstrip(b"=").decode("ascii")
-                for nonce, plaintext in zip(map(nonces.__getitem__, map(slice, range(0, len(nonces), NONCE_BYTES),
-                                                                      range(NONCE_BYTES, len(nonces) + 1, NONCE_BYTES))),
-                                            plaintexts)]
+        nonce_of = (nonces[start:start + NONCE_BYTES] for start in range(0, len(nonces), NONCE_BYTES))
+        return [head + b64(nonce + seal(nonce, plaintext.encode("utf-8"), aad), newline=False).translate(urlsafe)
+                .rstrip(b"=").decode("ascii") for nonce, plaintext in zip(nonce_of, plaintexts)]
 
     def decrypt(self, token: str, *, context: bytes = b"") -> str:
         """Decrypt a token with the key it names; :class:`DecryptionError` on any failure."""
