@@ -99,3 +99,13 @@ def test_a_large_batch_finds_stored_and_erased_identifiers_of_its_own_organizati
     expected = {(kind, f"{kind[0]}-{n}"): answer[n]
                 for n in range(people) if n != 7 for kind in ("user_id", "anonymous_id")}
     assert stored == expected
+
+
+def test_groups_of_different_sizes_keep_their_own_identifiers(world):
+    groups = [[Ident("user_id", "u-1")], [Ident("user_id", "u-1"), Ident("anonymous_id", "a-1")],
+              [Ident("anonymous_id", "a-2"), Ident("user_id", "u-2"), Ident("device_id", "d-2")],
+              [Ident("device_id", "d-2")], [Ident("device_id", "d-3")]]
+    answer = resolve_many(world.org, groups)
+    assert answer[0] == answer[1] and answer[2] == answer[3]
+    assert len({answer[0], answer[2], answer[4]}) == 3
+    assert identity.find(world.org, Ident("anonymous_id", "a-2")).pk == answer[2]
