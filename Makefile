@@ -30,9 +30,9 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
-## Benchmarks: `make bench` runs all, `make bench ONLY=dispatcher` one; results in benchmarks/results/.
+## Benchmarks: `make bench` runs all, `make bench ONLY=dispatcher` one, KEEP=1 keeps generated data; results in benchmarks/results/.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run $(if $(ONLY),--only $(ONLY))
+	$(BIN)/python -m benchmarks.run $(if $(ONLY),--only $(ONLY)) $(if $(KEEP),--keep)
 
 ## Re-extract and compile translations (needs GNU gettext).
 messages: $(STAMP)

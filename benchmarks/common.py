@@ -124,9 +124,84 @@ def skipped(name: str, unit: str, *, reason: str) -> dict:
             "notes": f"skipped: {reason}"}
 
 
-def run_on_postgres(url: str, module: str, *, timeout: float) -> dict:
+def keeping() -> bool:
+    """Whether generated data is kept for the next run (``--keep``, ``make bench KEEP=1``, ``SIYU_BENCH_KEEP=1``)."""
+    return os.environ.get("SIYU_BENCH_KEEP", "") not in ("", "0")
+
+
+KEPT_TABLE = "bench_kept"
+
+
+def kept_facts(key: str) -> dict | None:
+    """The facts a benchmark recorded with :func:`mark_kept` in the current database for ``key``, or None when
+    it holds no complete data of that key."""
+    import json
+
+    from django.db import connection
+
+    if KEPT_TABLE not in connection.introspection.table_names():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT facts FROM {KEPT_TABLE} WHERE key = %s", [key])
+        row = cursor.fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def mark_kept(key: str, facts: dict) -> None:
+    """Record, after the data of ``key`` is generated and committed, what a later run needs to use it; this row
+    is the mark that the data is complete."""
+    import json
+
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {KEPT_TABLE} (key varchar(200) PRIMARY KEY, facts text NOT NULL)")
+        cursor.execute(f"DELETE FROM {KEPT_TABLE} WHERE key = %s", [key])
+        cursor.execute(f"INSERT INTO {KEPT_TABLE} (key, facts) VALUES (%s, %s)", [key, json.dumps(facts)])
+
+
+@contextmanager
+def kept_sqlite(key: str):
+    """With :func:`keeping`, the SQLite database of ``key`` under ``var/bench/``, migrated: the kept one when it
+    exists, else a new one that becomes the kept one once the block has run without error (the block generates
+    and calls :func:`mark_kept`). Without it, the throwaway database as before."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    if not keeping():
+        yield
+        return
+    kept = REPO / "var" / "bench" / f"{key}.sqlite3"
+    target = kept if kept.exists() else kept.with_suffix(".partial")
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    if target != kept:
+        for stale in kept.parent.glob(f"{target.name}*"):
+            stale.unlink()
+    default = connection.settings_dict["NAME"]
+    connection.close()
+    connection.settings_dict["NAME"] = str(target)
+    try:
+        call_command("migrate", verbosity=0)
+        yield
+        connection.close()  # the last connection checkpoints the WAL into the file
+        if target != kept:
+            target.rename(kept)
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = default
+
+
+def _template_name(key: str) -> str:
+    return "siyu_kept_" + "".join(ch if ch.isalnum() else "_" for ch in key.lower())[:50]
+
+
+def run_on_postgres(url: str, module: str, *, timeout: float, keep_key: str = "") -> dict:
     """Run ``python -m <module>`` on a throwaway PostgreSQL database next to ``url``'s and return the JSON its
-    last output line holds; the module's ``child_main`` (see :func:`child_setup`) does the measuring."""
+    last output line holds; the module's ``child_main`` (see :func:`child_setup`) does the measuring.
+
+    With :func:`keeping` and a ``keep_key``, the throwaway database is a copy of the template database kept for
+    that key, when there is one; otherwise, once the child has marked its data complete (:func:`mark_kept`), the
+    database becomes that template instead of being dropped."""
     import json
 
     import psycopg
@@ -135,9 +210,15 @@ def run_on_postgres(url: str, module: str, *, timeout: float) -> dict:
     parts = urlsplit(url)
     name = f"siyu_{module.rsplit('.', 1)[-1]}_{os.getpid()}"
     admin_url = urlunsplit(parts._replace(path="/postgres"))
+    template = _template_name(keep_key) if keep_key and keeping() else ""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        found = template and conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone()
+        if found:
+            # FILE_COPY: a checkpoint and a copy of the files, much faster than WAL-logging gigabytes.
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY = FILE_COPY')
+        else:
+            conn.execute(f'CREATE DATABASE "{name}"')
     try:
         env = {**os.environ, "SIYU_BENCH_CHILD_DATABASE_URL": urlunsplit(parts._replace(path=f"/{name}")),
                "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
@@ -145,7 +226,14 @@ def run_on_postgres(url: str, module: str, *, timeout: float) -> dict:
                                timeout=timeout)
         if child.returncode != 0:
             raise RuntimeError(f"PostgreSQL run failed:\n{child.stdout[-3000:]}\n{child.stderr[-5000:]}")
-        return json.loads(child.stdout.strip().splitlines()[-1])
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        if template and not found:
+            with psycopg.connect(urlunsplit(parts._replace(path=f"/{name}"))) as conn:
+                complete = conn.execute(f"SELECT 1 FROM {KEPT_TABLE} WHERE key = %s", [keep_key]).fetchone()
+            if complete:
+                with psycopg.connect(admin_url, autocommit=True) as conn:
+                    conn.execute(f'ALTER DATABASE "{name}" RENAME TO "{template}"')
+        return result
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -112,7 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("--only", metavar="NAME",
                         help=f"run one benchmark and its parts (NAME_*, e.g. cdp runs cdp_identity): {', '.join(names)}")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the data a benchmark generates (var/bench/, PostgreSQL template databases) and "
+                             "reuse it next time; same as SIYU_BENCH_KEEP=1")
     args = parser.parse_args(argv)
+    if args.keep:
+        os.environ["SIYU_BENCH_KEEP"] = "1"
     if args.only:
         picked = pick(names, args.only)
         if not picked:

@@ -72,3 +72,40 @@ def test_batch_leaves_out_erased_groups_links_nobody_by_blocked_values_and_joins
     assert answer[3] == answer[4]
     assert list(Identifier.objects.for_org(org).filter(kind="phone").values_list("person_id", flat=True)) == \
         [answer[3]]
+
+
+def test_a_large_batch_finds_stored_and_erased_identifiers_of_its_own_organization_and_stores_the_rest(world):
+    # Big enough that the stored identifiers are read by one scan of the organization's rows (SCAN_FROM) and, on
+    # SQLite, written through the staging table (WRITE_CHUNK).
+    from siyu.cdp.identity_batch import SCAN_FROM, WRITE_CHUNK
+
+    org, people = world.org, SCAN_FROM // 2 + 100
+    assert 2 * people >= max(SCAN_FROM, WRITE_CHUNK)
+    known = identity.resolve(org, [Ident("user_id", "u-0")])
+    stranger = identity.resolve(world.other_org, [Ident("user_id", "u-1")])
+    Suppression.objects.create(org=org, kind="user_id", value_index=identity.value_index("user_id", "", "u-7"))
+    Suppression.objects.create(org=world.other_org, kind="user_id",
+                               value_index=identity.value_index("user_id", "", "u-2"))  # erased elsewhere only
+    groups = [[Ident("user_id", f"u-{n}"), Ident("anonymous_id", f"a-{n}")] for n in range(people)]
+
+    answer = resolve_many(org, groups, source="web")
+
+    assert answer[0] == known.pk and identity.find(org, Ident("anonymous_id", "a-0")).pk == known.pk
+    assert answer[7] is None and identity.find(org, Ident("anonymous_id", "a-7")) is None
+    assert answer[1] not in (None, stranger.pk) and identity.find(world.other_org, Ident("user_id", "u-1")) == stranger
+    assert answer[2] is not None
+    assert len(set(answer) - {None}) == people - 1  # one person per group but the erased one
+    stored = {(i.kind, i.value): i.person_id for i in Identifier.objects.for_org(org)}
+    expected = {(kind, f"{kind[0]}-{n}"): answer[n]
+                for n in range(people) if n != 7 for kind in ("user_id", "anonymous_id")}
+    assert stored == expected
+
+
+def test_groups_of_different_sizes_keep_their_own_identifiers(world):
+    groups = [[Ident("user_id", "u-1")], [Ident("user_id", "u-1"), Ident("anonymous_id", "a-1")],
+              [Ident("anonymous_id", "a-2"), Ident("user_id", "u-2"), Ident("device_id", "d-2")],
+              [Ident("device_id", "d-2")], [Ident("device_id", "d-3")]]
+    answer = resolve_many(world.org, groups)
+    assert answer[0] == answer[1] and answer[2] == answer[3]
+    assert len({answer[0], answer[2], answer[4]}) == 3
+    assert identity.find(world.org, Ident("anonymous_id", "a-2")).pk == answer[2]

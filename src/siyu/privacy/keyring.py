@@ -245,12 +245,12 @@ class KeyRing:
         kid = self.current_kid
         seal, aad, head = self._aeads[kid].encrypt, _aad(kid, context), f"{TOKEN_VERSION}.{kid}."
         nonces = os.urandom(NONCE_BYTES * len(plaintexts))
-        tokens = []
-        for n, plaintext in enumerate(plaintexts):
-            nonce = nonces[n * NONCE_BYTES:(n + 1) * NONCE_BYTES]
-            raw = nonce + seal(nonce, plaintext.encode("utf-8"), aad)
-            tokens.append(head + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii"))
-        return tokens
+        # base64url by hand (binascii and a byte translation): the same text as _b64url without its Python-level
+        # calls, which cost more than the encryption itself over a million values.
+        b64, urlsafe = binascii.b2a_base64, _URLSAFE
+        nonce_of = (nonces[start:start + NONCE_BYTES] for start in range(0, len(nonces), NONCE_BYTES))
+        return [head + b64(nonce + seal(nonce, plaintext.encode("utf-8"), aad), newline=False).translate(urlsafe)
+                .rstrip(b"=").decode("ascii") for nonce, plaintext in zip(nonce_of, plaintexts)]
 
     def decrypt(self, token: str, *, context: bytes = b"") -> str:
         """Decrypt a token with the key it names; :class:`DecryptionError` on any failure."""
@@ -327,14 +327,7 @@ class KeyRing:
     def blind_indexer(self, purpose: str) -> Callable[[str], str]:
         """:meth:`blind_index` for one ``purpose`` as a function of the (normalized) value: the same indexes,
         without the per-call checks, for hashing many values at once (bulk imports, identity resolution)."""
-        if not purpose or "\x00" in purpose:
-            raise ValueError("purpose must be a non-empty string without NUL characters")
-        # HMAC by hand (RFC 2104) from hash states that already hold the padded key and the purpose: each value
-        # then costs two hash updates instead of a fresh HMAC set-up, half the time over a million values.
-        key = self._index_key.ljust(hashlib.sha256().block_size, b"\x00")
-        inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + b"siyu-blind-index-v1\x00" + purpose.encode("utf-8")
-                               + b"\x00")
-        outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        inner, outer = self._index_states(purpose)
 
         def index(value: str, inner_copy=inner.copy, outer_copy=outer.copy) -> str:
             mac = inner_copy()
@@ -344,6 +337,29 @@ class KeyRing:
             return result.hexdigest()[:BLIND_INDEX_LENGTH]
 
         return index
+
+    def blind_index_all(self, values: list[str], *, purpose: str) -> list[str]:
+        """:meth:`blind_indexer` over a list of (normalized) values in one loop, without a call per value."""
+        inner, outer = self._index_states(purpose)
+        inner_copy, outer_copy, indexes = inner.copy, outer.copy, []
+        for value in values:
+            mac = inner_copy()
+            mac.update(value.encode("utf-8"))
+            result = outer_copy()
+            result.update(mac.digest())
+            indexes.append(result.hexdigest()[:BLIND_INDEX_LENGTH])
+        return indexes
+
+    def _index_states(self, purpose: str):
+        if not purpose or "\x00" in purpose:
+            raise ValueError("purpose must be a non-empty string without NUL characters")
+        # HMAC by hand (RFC 2104) from hash states that already hold the padded key and the purpose: each value
+        # then costs two hash updates instead of a fresh HMAC set-up, half the time over a million values.
+        key = self._index_key.ljust(hashlib.sha256().block_size, b"\x00")
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + b"siyu-blind-index-v1\x00" + purpose.encode("utf-8")
+                               + b"\x00")
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        return inner, outer
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -390,6 +406,9 @@ class KeyRing:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc) or type(exc).__name__
             raise ValueError(f"{path}: invalid key file ({detail})") from None
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def _aad(kid: str, context: bytes) -> bytes:
