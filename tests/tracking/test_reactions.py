@@ -1,6 +1,8 @@
 """What an open causes, performed by the dispatcher: the timeline entry with its reading time, the behaviour rules,
 the guide's "reading now" message (once per customer and material an hour), and forwards."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 
@@ -62,9 +64,12 @@ def test_forty_seconds_of_reading_land_on_the_timeline_with_their_duration(world
 
 def test_the_guide_is_told_once_per_customer_and_material_an_hour(world, corp, sent, commit, clock):
     clock.attach(corp.sim)
+    # Half a minute before the hour turns: the second open is in the next clock hour yet within the hour.
+    clock.set((clock.now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0) - timedelta(seconds=30))
     reader = Client()
     with commit():
         _read(reader, sent)
+    clock.advance(minutes=1)
     with commit():
         _read(reader, sent)
     told = corp.sim.messages("alice")

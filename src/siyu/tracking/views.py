@@ -4,7 +4,8 @@ console's statistics page of a material."""
 
 from __future__ import annotations
 
-from django.core.cache import cache
+import time
+
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -41,14 +42,17 @@ def _remember(response, visitor: str, choice: str) -> None:
                                samesite="Lax", secure=False)
 
 
+_notices: dict[int, tuple[float, object]] = {}
+
+
 def _notice(org_id: int):
-    key = f"tracking:notice:{org_id}"
-    notice = cache.get(key)
-    if notice is None:
+    """The organization's current privacy notice, kept for a minute in the process (the open path stays lean)."""
+    now = time.monotonic()
+    kept = _notices.get(org_id)
+    if kept is None or kept[0] < now:
         with system_read("tracked page: the organization's privacy notice"):
-            notice = consent.current_notice(org_id) or False
-        cache.set(key, notice, NOTICE_SECONDS)
-    return notice or None
+            kept = _notices[org_id] = (now + NOTICE_SECONDS, consent.current_notice(org_id))
+    return kept[1]
 
 
 def _link(token: str):
@@ -67,12 +71,12 @@ def page(request, token: str):
     if material is None:
         raise Http404
     visitor, choice = _reader(request)
-    visit = opens.record_open(link, visitor=visitor, consented={YES: True, NO: False}.get(choice))
+    visit_id = opens.record_open(link, visitor=visitor, consented={YES: True, NO: False}.get(choice))
     if material.kind == Material.Kind.LINK:
         response = HttpResponseRedirect(material.url)
     else:
         context = {"material": material, "org": material.org, "notice": _notice(link.org_id), "choice": choice,
-                   "visit_key": opens.visit_key(visit.pk), "token": token,
+                   "visit_key": opens.visit_key(visit_id), "token": token,
                    "file_url": _file_url(material), "beat_seconds": BEAT_SECONDS,
                    "beat_max": opens.BEAT_MAX_SECONDS}
         response = render(request, "tracking/page.html", context)
