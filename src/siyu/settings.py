@@ -161,6 +161,7 @@ MEDIA_FETCH_INTERNAL = os.environ.get("SIYU_MEDIA_FETCH_INTERNAL", "") == "1"
 JOURNEY_WEBHOOK_INTERNAL = os.environ.get("SIYU_JOURNEY_WEBHOOK_INTERNAL", "") == "1"
 # How long a link inviting an existing account to join a brand stays valid (seconds).
 INVITATION_SECONDS = int(os.environ.get("SIYU_INVITATION_SECONDS", str(7 * 24 * 3600)))
+PASSWORD_RESET_SECONDS = int(os.environ.get("SIYU_PASSWORD_RESET_SECONDS", str(24 * 3600)))
 # Throttling before any password is hashed: failed sign-ins per client address, and per unknown username,
 # within the throttle window (seconds).
 LOGIN_IP_MAX_FAILURES = int(os.environ.get("SIYU_LOGIN_IP_MAX_FAILURES", "20"))

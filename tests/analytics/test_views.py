@@ -213,8 +213,10 @@ def test_a_large_export_is_a_job_with_progress_and_a_download(world, brand, monk
     assert partial.content.decode().lstrip().startswith('<div id="export-status"')
     download = client.get(reverse("analytics:export_download", args=[job.pk]))
     assert download.status_code == 200
-    content = b"".join(download.streaming_content)
+    content = download.content
     assert content.startswith(b"\xef\xbb\xbf")
+    [stored] = tmp_path.rglob("*.csv")
+    assert content[:40] not in stored.read_bytes()  # kept encrypted until downloaded
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert {r[4] for r in rows[1:-1]} == {"alice"} and rows[-1][7] == "3"
 

@@ -153,9 +153,10 @@ def console_pages(org) -> list[str]:
             "persons:blocked", "orgs:apikeys", "imports:list", "imports:mapping_new", "sources:list", "sources:create",
             "content:check", "content:words", "segments:list", "segments:new", "messaging:settings", "content:scripts",
             "content:script_new", "content:script_usage", "conversations:archive", "conversations:alerts", "workbench:home",
-            "workbench:customers", "moments:list", "moments:new", "sop:list", "sop:new", "sop:calendar",
+            "workbench:customers", "workbench:posters", "workbench:team_posters",
+            "moments:list", "moments:new", "sop:list", "sop:new", "sop:calendar",
             "messaging:mass_list", "messaging:mass_new", "groups:list", "content:materials", "content:material_new",
-            "journeys:list", "journeys:new",
+            "journeys:list", "journeys:new", "orgs:password_change",
         )
     ]
     pages += [reverse("lifecycle:rule_new", args=[kind]) for kind in Rule.Kind.values]

@@ -162,3 +162,13 @@ def test_line_numbers_are_the_files_own_when_a_cell_spans_lines(world):
     parsed = parse(text.encode("gb18030"), preset="youzan")
     assert [(p.line, p.column) for p in parsed.problems] == [(4, "商品数量")]
     assert parsed.orders[0].lines[0].product_name == "礼盒\n（两行的商品名）"
+
+
+def test_the_uploaded_export_waits_for_its_job_encrypted_and_is_gone_after(world, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    batch = start_import(world.org, data("youzan_3_bad.csv"), filename="youzan.csv", mode=GOOD, preset="youzan")
+    [waiting] = tmp_path.rglob("*.upload")
+    assert b"13800138002" not in waiting.read_bytes() and "阿May".encode() not in waiting.read_bytes()
+    run_job(batch.job_id)
+    batch.refresh_from_db()
+    assert batch.created_orders == 4 and not list(tmp_path.rglob("*.upload"))

@@ -64,7 +64,7 @@ def test_the_export_has_channel_stage_store_and_tags_and_real_dates(world, corp,
     job = Job.objects.for_org(world.org).get(kind=bulk.EXPORT)
     assert job.status == Job.Status.SUCCEEDED, job.error
     response = client.get(reverse("customers:export_download", args=[job.pk]))
-    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     header, *rows = sheet.iter_rows(values_only=True)
     assert len(rows) == 1
     row = dict(zip(header, rows[0]))

@@ -19,8 +19,10 @@ def test_demo_channel_codes_are_created_once(db, django_capture_on_commit_callba
         assert set(codes.values_list("policy", flat=True)) == {"round_robin", "daily_cap", "time_slots"}
         assert RedPacketRule.objects.for_org(org).count() == 1
         assert WelcomeMessage.objects.for_org(org).filter(code=None, staff=None).count() == 1
-        pictures = [body.get("picurl") or body.get("pic_url") for welcome in WelcomeMessage.objects.for_org(org)
-                    for attachment in welcome.attachments for body in [attachment[attachment["msgtype"]]]]
+        attachments = [a for welcome in WelcomeMessage.objects.for_org(org) for a in welcome.attachments]
+        assert [a["msgtype"] for a in attachments].count("material") == 1  # the store poster's coupon
+        pictures = [body.get("picurl") or body.get("pic_url") for attachment in attachments
+                    if attachment["msgtype"] != "material" for body in [attachment[attachment["msgtype"]]]]
         assert len(pictures) == 3  # demo pictures come from Siyu's own static files, never an unreachable host
         for picture in pictures:
             assert picture.startswith(f"{settings.PUBLIC_URL}/static/demo/")

@@ -381,7 +381,7 @@ def read_export(client, job) -> list[dict]:
     """The export's rows as dicts by header, read back with openpyxl."""
     response = client.get(reverse("customers:export_download", args=[job.pk]))
     assert response.status_code == 200 and response["Content-Disposition"].endswith('.xlsx"')
-    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     # Every cell is a value: a name like "=HYPERLINK(…)" must not become a formula that runs in a spreadsheet.
     assert not [cell.coordinate for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
     header, *rows = sheet.iter_rows(values_only=True)

@@ -46,6 +46,7 @@ def test_high_intent_customers_are_converted_or_their_guide_is_reminded_after_tw
     # Alice was reminded about the silent customer only, once, as a WeCom app message.
     reminder = Reminder.objects.for_org(world.org).get()
     assert reminder.customer == silent and reminder.staff == alice and reminder.outcome == "sent"
+    assert reminder.get_kind_display() == "旅程提醒"  # on the to-do list as the journey's, not a follow-up
     cards = [m for m in corp.sim.messages("alice") if m["content"]["title"] == "高意向客户两天未下单"]
     assert len(cards) == 1 and "没买的李先生" in cards[0]["content"]["description"]
     assert all(e.ended_at is not None and e.end == "finished" for e in entries(journey))

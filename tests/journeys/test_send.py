@@ -11,8 +11,11 @@ from django.core.exceptions import ValidationError
 
 from siyu.journeys import services
 from siyu.journeys.models import JourneyStep
+from siyu.messaging import guard
 from siyu.messaging.models import Decision, Send
 from siyu.privacy.consent import grant_consent
+from siyu.wecom import messaging_endpoints as wecom
+from siyu.wecom.client import WeComClient
 from tests.factories import deliver_events, drain
 from tests.journeys.helpers import outcomes, tag
 
@@ -84,16 +87,33 @@ def test_a_send_held_for_quiet_hours_goes_out_when_the_window_opens(world, corp,
     assert len(corp.sim.state.msg_templates) == 1
 
 
-def test_a_run_after_a_crash_during_the_call_never_sends_again(world, corp, commit, clock):
-    journey, customer, high = consenting_customer(world, corp, commit, clock, datetime(2027, 3, 1, 6, 0, tzinfo=UTC))
+@pytest.mark.parametrize("wecom_made_it", [True, False])
+def test_a_run_after_a_crash_during_the_call_sends_exactly_once(world, corp, commit, clock, wecom_made_it):
+    """A worker marked the call and died before recording what WeCom answered: the retry adopts the message WeCom
+    made, or sends it when WeCom never got the call. Either way the customer gets one message."""
+    at = datetime(2027, 3, 1, 6, 0, tzinfo=UTC)
+    journey, customer, high = consenting_customer(world, corp, commit, clock, at)
     tag(customer, high)  # outside commit(): nothing runs before the crash is staged
     deliver_events()  # the customer enters: their send step is due
-    # A worker marked the call and died before recording what WeCom answered.
-    assert JourneyStep.objects.for_org(world.org).filter(entry__customer=customer).update(
-        send_called_at=datetime.now(UTC)) == 1
+    row = JourneyStep.objects.for_org(world.org).get(entry__customer=customer)
+    # What the dead attempt had done before the call: the guard's decision (its Send row), then the mark.
+    guard.plan(world.org, send=row, customer_ids=[customer.pk], purpose="marketing", channel="journey", content=TEXT)
+    if wecom_made_it:
+        with WeComClient.for_org(world.org) as client:
+            made = wecom.add_msg_template(client, content={"text": {"content": TEXT}}, sender="alice",
+                                          external_userids=[customer.external_userid]).msgid
+        # An earlier message to the same customer with other words is not mistaken for it.
+        with WeComClient.for_org(world.org) as client:
+            wecom.add_msg_template(client, content={"text": {"content": "另一条消息"}}, sender="alice",
+                                   external_userids=[customer.external_userid])
+    assert JourneyStep.objects.for_org(world.org).filter(entry__customer=customer).update(send_called_at=at) == 1
     drain()
-    assert outcomes(journey, customer) == [("0", "failed")]
-    assert corp.sim.state.msg_templates == {}
+    assert outcomes(journey, customer) == [("0", "done")]
+    sent = [t for t in corp.sim.state.msg_templates.values() if t.text == {"content": TEXT}]
+    assert len(sent) == 1 and [r.external_userid for r in sent[0].results] == [customer.external_userid]
+    step = JourneyStep.objects.for_org(world.org).get(entry__customer=customer)
+    assert (made in step.detail) if wecom_made_it else (sent[0].msgid in step.detail)
+    assert Send.objects.for_org(world.org).get(kind="journeys.journeystep", ref_id=step.pk).sent_at is not None
 
 
 def test_the_editor_refuses_blocked_words_and_a_missing_purpose_on_the_row(world, corp):

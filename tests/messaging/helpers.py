@@ -58,3 +58,9 @@ def send_out(org, ids, at, **kw):
 
 def beijing(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=BEIJING)
+
+
+def beijing_after(now: dt.datetime, hour: int) -> dt.datetime:
+    """The first ``hour``:00 Beijing time after ``now``."""
+    local = now.astimezone(BEIJING).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return local if local > now else local + dt.timedelta(days=1)

@@ -17,7 +17,7 @@ from siyu.orgs.models import AuditEntry
 from siyu.privacy.consent import withdraw_consent
 from siyu.wecom.client import WeComClient
 from siyu.wecom.simulator.errors import SimulatorError
-from tests.messaging.helpers import BEIJING, set_policy, tag_customer
+from tests.messaging.helpers import beijing_after, set_policy, tag_customer
 from tests.messaging.mass_helpers import ADDED, Corp
 
 pytestmark = pytest.mark.django_db
@@ -218,12 +218,6 @@ def test_recipients_held_for_quiet_hours_get_their_tasks_when_the_window_opens(w
     corp.sim.confirm_groupmsg(msgid, ann.userid)
     assert mass.fetch_results(message).status == MassMessage.Status.SENT
     assert mass.report(message).total.delivered == 2
-
-
-def beijing_after(now, hour: int):
-    """The first ``hour``:00 Beijing time after ``now``."""
-    local = now.astimezone(BEIJING).replace(hour=hour, minute=0, second=0, microsecond=0)
-    return local if local > now else local + timedelta(days=1)
 
 
 def test_protected_customers_are_left_out_unless_an_admin_approves_that_send(world, corp):

@@ -4,6 +4,7 @@ only that owner's groups, WeCom's receive cap counted per group by the guard, an
 from __future__ import annotations
 
 import re
+from datetime import time, timedelta
 
 import pytest
 
@@ -11,7 +12,7 @@ from siyu.groups.models import CustomerGroup
 from siyu.messaging import mass, reasons
 from siyu.messaging.models import MassMessage, MassTask, Policy
 from tests.factories import client_for
-from tests.messaging.helpers import set_policy
+from tests.messaging.helpers import beijing_after, set_policy
 from tests.messaging.mass_helpers import Corp
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +112,39 @@ def test_each_group_receives_at_most_its_cap_and_the_results_show_each_group(wor
     report = mass.report(MassMessage.objects.for_org(world.org).get(pk=second.pk))
     assert report.excluded == {reasons.WECOM_LIMIT: 2} and report.planned == 3
     assert {c.chat_id for c in ann_groups} <= set(MassMessage.objects.for_org(world.org).get(pk=second.pk).excluded_groups)
+
+
+def test_in_quiet_hours_a_group_send_waits_for_the_brands_window(world, corp, admin, clock):
+    [ann] = corp.staff(1, store=world.e1)
+    vip = group(corp, ann, "上海VIP群")
+    set_policy(world.org, quiet_start=time(21, 0), quiet_end=time(9, 0), timezone="Asia/Shanghai")
+    evening = beijing_after(clock.now(), 22)
+    clock.set(evening)
+    admin.post("/messaging/mass/new/", FORM)
+    message = MassMessage.objects.for_org(world.org).latest("pk")
+    dry = admin.get(f"/messaging/mass/{message.pk}/").context["dry"]
+    assert (dry.total, dry.included, dry.held, dry.excluded) == (1, 0, 1, 0)
+    assert [(row.code, row.outcome) for row in dry.reasons] == [(reasons.QUIET_HOURS, "held")]
+    admin.post(f"/messaging/mass/{message.pk}/schedule/")
+    corp.run()
+    assert not corp.sim.state.msg_templates  # nobody is woken at 22:00
+    assert mass.report(message).held == 1
+    assert "免打扰" in admin.get(f"/messaging/mass/{message.pk}/results/").content.decode()
+
+    clock.set(evening + timedelta(hours=11))  # 09:00 the next morning
+    corp.run()
+    [template] = corp.sim.state.msg_templates.values()
+    assert (template.sender, [r.chat_id for r in template.results]) == (ann.userid, [vip.chat_id])
+    assert mass.report(message).held == 0
+
+
+def test_a_group_send_that_would_wait_past_the_staleness_limit_is_dropped(world, corp, admin, clock):
+    [ann] = corp.staff(1, store=world.e1)
+    group(corp, ann, "上海VIP群")
+    set_policy(world.org, quiet_start=time(21, 0), quiet_end=time(9, 0), timezone="Asia/Shanghai", stale_after_hours=6)
+    clock.set(beijing_after(clock.now(), 22))  # 11 hours before the window opens
+    send(admin)
+    corp.run()
+    assert not corp.sim.state.msg_templates
+    message = MassMessage.objects.for_org(world.org).latest("pk")
+    assert mass.report(message).excluded == {reasons.STALE: 1}

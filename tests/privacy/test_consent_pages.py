@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from siyu.core.models import Job
 from siyu.customers.models import Customer, Relation
 from siyu.customers.queries import index_customer_phones
 from siyu.orgs.models import AuditEntry, Staff
@@ -50,7 +51,9 @@ wm-ann,,marketing,withdrawn,2026-01-12 08:00:00
 """
 
 
-def test_importing_consent_lines_reports_every_bad_row_and_records_the_rest_once(world):
+def test_importing_consent_lines_reports_every_bad_row_and_records_the_rest_once(world, settings, tmp_path,
+                                                                                 django_capture_on_commit_callbacks):
+    settings.DATA_DIR = tmp_path
     ann = Customer.objects.create(org=world.org, external_userid="wm-ann", name="Ann")
     bob = Customer.objects.create(org=world.org, external_userid="wm-bob", name="Bob")
     staff = Staff.objects.create(org=world.org, userid="u1", name="员工")
@@ -61,14 +64,20 @@ def test_importing_consent_lines_reports_every_bad_row_and_records_the_rest_once
     def upload():
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        return admin.post(reverse("privacy:consent_import"),
-                          {"file": SimpleUploadedFile("consent.csv", CSV.encode(), content_type="text/csv")})
+        with django_capture_on_commit_callbacks(execute=True):  # the import job runs when the upload commits
+            queued = admin.post(reverse("privacy:consent_import"),
+                                {"file": SimpleUploadedFile("consent.csv", CSV.encode(), content_type="text/csv")})
+        assert queued.status_code == 302
+        job = Job.objects.for_org(world.org).filter(kind="privacy.consent_import").latest("pk")
+        assert queued["Location"] == reverse("privacy:consent_import_report", args=[job.pk])
+        assert not list(tmp_path.rglob("*.upload"))  # the file is gone once read
+        return admin.get(queued["Location"])
 
     response = upload()
-    assert response.status_code == 400  # the file had bad rows
+    assert response.status_code == 200
     report = response.context["report"]
-    assert (report.rows, report.recorded, report.existing) == (8, 3, 0)
-    assert [(p.line, p.column) for p in report.problems] == [
+    assert (report["rows"], report["recorded"], report["existing"], report["problem_count"]) == (8, 3, 0, 5)
+    assert [(p["line"], p["column"]) for p in report["problems"]] == [
         (4, "purpose"), (5, "state"), (6, "external_userid"), (7, "time"), (8, "phone")]
     records = ConsentRecord.objects.for_org(world.org).order_by("at")
     assert [(r.customer, r.purpose, r.granted, r.source, r.evidence["line"]) for r in records] == [
@@ -78,9 +87,30 @@ def test_importing_consent_lines_reports_every_bad_row_and_records_the_rest_once
     assert "找不到这位客户" in page and "用途须为" in page
 
     again = upload().context["report"]
-    assert (again.recorded, again.existing) == (0, 3)
+    assert (again["recorded"], again["existing"]) == (0, 3)
     assert ConsentRecord.objects.for_org(world.org).count() == 3
     assert client_for(world.guide_e1).post(reverse("privacy:consent_import")).status_code == 403
+    # The report is its uploader's: another admin of the brand does not get it.
+    job = Job.objects.for_org(world.org).filter(kind="privacy.consent_import").latest("pk")
+    assert client_for(world.owner).get(reverse("privacy:consent_import_report", args=[job.pk])).status_code == 404
+
+
+def test_an_empty_upload_is_a_form_error_and_queues_nothing(world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client_for(world.admin).post(reverse("privacy:consent_import"),
+                                            {"file": SimpleUploadedFile("consent.csv", b"", content_type="text/csv")})
+    assert response.status_code == 400 and response.context["form"].errors["file"]
+    assert not Job.objects.for_org(world.org).exists()
+
+
+def test_the_waiting_upload_is_encrypted(world, settings, tmp_path):
+    from siyu.privacy.consent_import import start_import
+
+    settings.DATA_DIR = tmp_path
+    start_import(world.org, CSV.replace("138 0013 8000", "13800138000").encode(), by=world.admin)
+    [waiting] = tmp_path.rglob("*.upload")
+    assert b"13800138000" not in waiting.read_bytes() and b"wm-ann" not in waiting.read_bytes()
 
 
 def test_a_file_without_the_columns_is_one_clear_problem(world):

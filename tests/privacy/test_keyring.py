@@ -378,3 +378,39 @@ def test_bulk_encryption_gives_tokens_that_decrypt_with_fresh_nonces(ring):
     assert len({t.split(".")[2][:16] for t in tokens}) == len(tokens)
     with pytest.raises(DecryptionError):
         ring.decrypt(tokens[0], context=b"cdp.person.name")
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def test_sealed_bytes_round_trip_without_the_plaintext(ring):
+    data = "客户,手机号\n林小姐,13812345678\n".encode() * 100
+    blob = ring.encrypt_bytes(data, context=CTX)
+    assert ring.decrypt_bytes(blob, context=CTX) == data
+    assert b"13812345678" not in blob and blob.startswith(f"v1.{ring.current_kid}\n".encode())
+    assert ring.decrypt_bytes(ring.encrypt_bytes(b""), context=b"") == b""
+
+
+@pytest.mark.parametrize("damage", ["flip", "context", "truncate", "header", "kid"])
+def test_sealed_bytes_refuse_damage_and_the_wrong_purpose(ring, damage):
+    blob = bytearray(ring.encrypt_bytes(b"13812345678" * 10, context=CTX))
+    context = CTX
+    if damage == "flip":
+        blob[-5] ^= 1
+    elif damage == "context":
+        context = b"another.purpose"
+    elif damage == "truncate":
+        blob = blob[:len(blob.split(b"\n")[0]) + 10]
+    elif damage == "header":
+        blob = b"v9" + blob[2:]
+    else:
+        blob = blob.replace(ring.current_kid.encode(), b"nokey", 1)
+    with pytest.raises(DecryptionError):
+        ring.decrypt_bytes(bytes(blob), context=context)
+
+
+def test_sealed_bytes_open_after_a_rotation():
+    old = KeyRing.from_env(env("k1"))
+    blob = old.encrypt_bytes(b"export", context=CTX)
+    rotated = KeyRing.from_env(env("k2", "k1"))
+    assert rotated.current_kid == "k2" and rotated.decrypt_bytes(blob, context=CTX) == b"export"

@@ -3,8 +3,12 @@ to a WeCom corp tag against the simulator (members tagged, leavers untagged)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from openpyxl import load_workbook
 
 from siyu.cdp.models import Person
@@ -13,6 +17,7 @@ from siyu.customers.models import Relation, Tag
 from siyu.segments import services
 from siyu.segments.models import Segment, SegmentMembership
 from tests.customers.test_tags import corp  # noqa: F401  (the simulator-connected brand fixture)
+from tests.factories import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +88,9 @@ def test_export_writes_the_current_members(world, settings, tmp_path):
     segment = services.create_segment(world.org, name="高消费", rule=vip_rule(), by=world.admin)
     job = run_job(services.start_export(segment, by=world.admin).pk)
     assert job.status == "succeeded", job.error
-    sheet = load_workbook(services.export_path(job)).active
+    assert not zipfile.is_zipfile(services.export_path(job))  # encrypted at rest: an .xlsx in the clear is a ZIP
+    download = client_for(world.admin).get(reverse("segments:export_download", args=[job.pk]))
+    sheet = load_workbook(io.BytesIO(download.content)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 2 and rows[1][1] == "张三丰" and rows[1][4] == "500.00"  # HQ may see personal data
     assert job.result["names_masked"] is False

@@ -49,3 +49,30 @@ def test_send_goes_through_the_guard_and_makes_one_group_message_from_the_guide(
 
     phone.post(send)  # a second tap
     assert len(corp.sim.state.msg_templates) == 1
+
+
+def test_a_call_whose_answer_is_lost_is_looked_up_so_a_second_tap_makes_no_second_message(
+        world, corp, commit, clock, settings):
+    clock.attach(corp.sim)
+    clock.set(datetime(2027, 3, 2, 2, 0, tzinfo=UTC))  # 10:00 in Beijing
+    alice = corp.staff("alice", world.e1, world.guide_e1)
+    make_sop(world.org, world.admin)
+    clock.advance(minutes=1)
+    with commit():
+        customer = corp.customer(alice, "陈女士")
+    grant_consent(customer, "marketing", by=None, source="import", at=LONG_AGO)
+    task = SopTask.objects.for_org(world.org).get(customer=customer, step__day_offset=0)
+    phone = sign_in_with_wecom(corp, settings, "alice", "/m/sop/?org=brand-a")
+    # WeCom makes the message but its answer never arrives: the phone page's call times out.
+    settings.WECOM_TIMEOUT = 0.5
+    stall = corp.sim.stall_next("externalcontact/add_msg_template", timeout=30)
+    try:
+        page = phone.post(f"/m/sop/tasks/{task.pk}/send/", follow=True).content.decode()
+    finally:
+        stall.release.set()
+    (template,) = corp.sim.state.msg_templates.values()
+    assert "已创建群发" in page  # found in WeCom's list: the guide is told it was made
+    task.refresh_from_db()
+    assert task.sent_at is not None and task.msgid == template.msgid
+    phone.post(f"/m/sop/tasks/{task.pk}/send/")  # the guide taps again
+    assert len(corp.sim.state.msg_templates) == 1

@@ -52,6 +52,24 @@ def test_a_removed_tag_stops_the_sop_before_its_steps_reach_the_guide(world, cor
     assert {t.customer for t in queries.open_tasks(world.guide_e1)} == {stays}
 
 
+def test_a_tag_and_a_stage_start_their_sops_as_they_happen_not_at_the_next_sweep(world, corp, commit, clock):
+    clock.attach(corp.sim)
+    alice = corp.staff("alice", world.e1, world.guide_e1)
+    (keen,) = corp.tags("高意向")
+    stage = stages.create_stage(world.org, name="到店体验")
+    make_sop(world.org, world.admin, name="标签跟进", trigger="tag_added", trigger_tag=keen, steps=STEPS)
+    make_sop(world.org, world.admin, name="阶段跟进", trigger="stage_entered", trigger_stage=stage, steps=STEPS)
+    clock.advance(minutes=1)
+    with commit():
+        tagged, staged = corp.customer(alice, "打标签的"), corp.customer(alice, "转阶段的")
+    with commit(), corp.client() as client:
+        tag_relation(relation_of(world.org, tagged), [keen], source="manual", client=client)
+        stages.move_customer(staged, stage, source="manual")
+    runs = SopRun.objects.for_org(world.org).order_by("sop__name")
+    assert [(r.sop.name, r.customer.name) for r in runs] == [("标签跟进", "打标签的"), ("阶段跟进", "转阶段的")]
+    assert enrollment.sweep(world.org) == (0, 0)  # the sweep finds them started: once per occasion
+
+
 def test_delivery_stops_a_run_whose_customer_left_since_the_last_sweep(world, corp, commit, clock):
     clock.attach(corp.sim)
     alice = corp.staff("alice", world.e1, world.guide_e1)

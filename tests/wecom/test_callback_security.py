@@ -4,6 +4,7 @@ import json
 import os
 import stat
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,7 @@ def test_no_phone_number_reaches_the_sqlite_file_or_its_wal(world_tx, django_cap
     export = bulk.export_path(job)
     assert export is not None and job.params["filters"]["q"] == [REMARK_MOBILE] and job.result["rows"] == 1
     assert stat.S_IMODE(export.stat().st_mode) == 0o600
+    assert not zipfile.is_zipfile(export)  # sealed: an .xlsx in the clear is a ZIP archive
 
     database = Path(connection.settings_dict["NAME"])
     needles = [MOBILE.encode(), REMARK_MOBILE.encode(), "漕溪北路".encode(), b"lisi@example.com"]

@@ -1,7 +1,7 @@
 """Exporting channel statistics: CSV (UTF-8 with a BOM, so Excel reads the Chinese right) and .xlsx.
 
 The .xlsx is written by :mod:`siyu.core.spreadsheets` (openpyxl), dates as real dates. Every export is audited.
-Small ones are answered inside the request; one over ``INLINE_LIMIT`` friendships is a job with progress, and its file is kept under ``MEDIA_ROOT/exports/`` for the person who asked.
+Small ones are answered inside the request; one over ``INLINE_LIMIT`` friendships is a job with progress, and its file is kept encrypted (:mod:`siyu.privacy.sealed`) under ``MEDIA_ROOT/exports/`` for the person who asked.
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from siyu.core.jobs import job_handler, register_job_result, start_job
 from siyu.core.models import Job
 from siyu.orgs import audit
 from siyu.orgs.models import Membership
+from siyu.privacy import sealed
 
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
     "xlsx": (spreadsheets.CONTENT_TYPE, "xlsx"),
 }
 JOB_KIND = "analytics.export"
+EXPORT_CONTEXT = b"siyu.analytics.export"
 # Friendships (adds and deletions in the range) above which the export runs as a job.
 INLINE_LIMIT = 20_000
 
@@ -190,7 +192,7 @@ def run_export(job: Job, progress) -> dict:
     relative = f"{job.org_id}/{job.pk}-{secrets.token_hex(8)}.{FORMATS[fmt][1]}"
     path = export_dir() / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
+    sealed.write(path, content, context=EXPORT_CONTEXT)
     return {"file": relative, "filename": filename(filters, fmt), "rows": len(rows) - 1}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -13,6 +13,7 @@ from siyu.analytics.queries import ChannelStats, PartnerRow
 from siyu.console.access import requires
 from siyu.console.paging import paginate
 from siyu.core.models import Job
+from siyu.privacy import sealed
 
 TOP_CHANNELS = 5
 TABLE_PAGE = 50
@@ -133,4 +134,5 @@ def export_download(request, pk: int):
     path = exports.export_file(job)
     if path is None:
         raise Http404("export not ready")
-    return FileResponse(path.open("rb"), as_attachment=True, filename=job.result.get("filename") or path.name)
+    return sealed.download(path, context=exports.EXPORT_CONTEXT, filename=job.result.get("filename") or path.name,
+                           content_type=exports.FORMATS[job.params["format"]][0])

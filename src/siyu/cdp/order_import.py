@@ -31,9 +31,11 @@ from siyu.cdp.services import Line, record_order
 from siyu.core.jobs import Progress, job_handler, start_job
 from siyu.core.models import Job
 from siyu.orgs import audit
+from siyu.privacy import sealed
 from siyu.privacy.keyring import normalize_phone
 
 JOB_KIND = "cdp.order_import"
+UPLOAD_CONTEXT = b"siyu.cdp.order-upload"
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ERRORS = 1000  # a file that is wrong everywhere reports its first thousand rows, and says how many in total
 BEIJING = ZoneInfo("Asia/Shanghai")  # marketplace exports write Beijing time without a zone
@@ -486,7 +488,8 @@ def _upload_path(batch: OrderImport) -> Path:
 
 def start_import(org, data: bytes, *, filename: str, mode: str, preset: str = "",
                  mapping: ImportMapping | None = None, by=None) -> OrderImport:
-    """Keep the uploaded file in the data directory (owner-only; deleted once read) and queue its import."""
+    """Keep the uploaded file in the data directory (encrypted, owner-only; deleted once read) and queue its
+    import."""
     if mapping is None and preset not in PRESETS:
         raise ValidationError({"preset": _("请选择导入模板。")})
     if mode not in OrderImport.Mode.values:
@@ -500,7 +503,7 @@ def start_import(org, data: bytes, *, filename: str, mode: str, preset: str = ""
             org=org, source=mapping.source if mapping else preset, preset=preset if mapping is None else "custom",
             mapping_name=mapping.name if mapping else "", filename=(filename or "")[:200], mode=mode,
             created_by=getattr(by, "user", by))
-        _upload_path(batch).write_bytes(data)
+        sealed.write(_upload_path(batch), data, context=UPLOAD_CONTEXT)
         batch.job = start_job(org=org, kind=JOB_KIND, title=_("导入订单：%(name)s") % {"name": batch.filename},
                               params={"import": batch.pk}, by=batch.created_by)
         batch.save(update_fields=["job"])
@@ -544,7 +547,7 @@ def run_import(job: Job, progress: Progress) -> dict:
     mapping = (ImportMapping.objects.for_org(org).filter(name=batch.mapping_name).first()
                if batch.mapping_name else None)
     try:
-        data = path.read_bytes()
+        data = sealed.read(path, context=UPLOAD_CONTEXT)
         try:
             parsed = parse(data, preset=batch.preset, mapping=mapping, progress=progress)
         except FileError as error:

@@ -53,7 +53,8 @@ class ChannelIn(Schema):
     remark_template: str = ""
     welcome_enabled: bool = True
     welcome_text: str = ""
-    welcome_attachments: list[dict] = Field([], description="WeCom attachment objects (≤9)")
+    welcome_attachments: list[dict] = Field([], description="WeCom attachment objects, or approved HQ materials as "
+                                            '{"msgtype": "material", "material": {"id": 42}} (≤9 in all)')
     red_packet: RedPacketSchema | None = None
 
 

@@ -8,7 +8,7 @@ import logging
 
 from django.core.exceptions import ValidationError
 
-from siyu.channels import services
+from siyu.channels import services, welcome_materials
 from siyu.channels.models import ChannelState, WelcomeMessage
 from siyu.customers.models import Tag
 from siyu.orgs.models import Staff
@@ -44,14 +44,24 @@ CODES = [
 ]
 
 
-def welcome_attachments(state: str) -> list[dict]:
+def _material(org, title: str) -> list[dict]:
+    """A reference to the demo library's approved material ``title`` (the material demo is loaded first)."""
+    from siyu.content.models import Material
+
+    found = Material.objects.for_org(org).filter(title=title, status=Material.Status.APPROVED).first()
+    return [welcome_materials.reference(found.pk)] if found else []
+
+
+def welcome_attachments(org, state: str) -> list[dict]:
     """The codes' welcome attachments, their pictures served by Siyu itself (``siyu.demo.image_url``): WeCom
-    fetches a picture from its URL when the welcome is sent, so it must be one this installation answers."""
+    fetches a picture from its URL when the welcome is sent, so it must be one this installation answers. The store
+    poster's welcome also sends a material from the library."""
     from siyu.demo import image_url
 
     return {
         "sh01_poster": [{"msgtype": "link", "link": {"title": "本周新品：桂花乌龙", "url": "https://example.com/menu",
-                                                     "desc": "限时第二杯半价", "picurl": image_url("menu-osmanthus-oolong.png")}}],
+                                                     "desc": "限时第二杯半价", "picurl": image_url("menu-osmanthus-oolong.png")}},
+                        *_material(org, "会员日优惠券")],
         "xhs_note": [{"msgtype": "image", "image": {"pic_url": image_url("coupon.png")}}],
         "x_tissue_tea": [{"msgtype": "link", "link": {"title": "柔云纸巾 × 山茶物语下午茶", "url": "https://example.com/tea",
                                                       "desc": "新客红包已发放", "picurl": image_url("afternoon-tea.png")}}],
@@ -69,7 +79,7 @@ def ensure_channel_demo(org) -> None:
         people = [staff[u] for u in spec["staff"] if u in staff]
         if not people:
             continue
-        data = {**spec, "staff": people, "welcome_attachments": welcome_attachments(spec["state"]), "backup_staff": [staff[u] for u in spec.get("backup_staff", []) if u in staff],
+        data = {**spec, "staff": people, "welcome_attachments": welcome_attachments(org, spec["state"]), "backup_staff": [staff[u] for u in spec.get("backup_staff", []) if u in staff],
                 "tags": [tags[name] for name in spec.get("tags", []) if name in tags]}
         by_userid = {s.userid: s.pk for s in people}
         data["time_slots"] = [{**slot, "staff": [by_userid[u] for u in slot["staff"] if u in by_userid]}

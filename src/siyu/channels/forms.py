@@ -9,6 +9,7 @@ from django.forms import BaseFormSet, formset_factory
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from siyu.channels import welcome_materials
 from siyu.console import forms as console_forms
 from siyu.wecom import attachments as wecom_attachments
 from siyu.channels.models import (
@@ -28,7 +29,9 @@ KIND_CHOICES = [
     ("image", gettext_lazy("图片")), ("link", gettext_lazy("链接")), ("miniprogram", gettext_lazy("小程序")),
     ("file", gettext_lazy("文件")), ("video", gettext_lazy("视频")),
 ]
+MATERIAL_CHOICE = (welcome_materials.KIND, gettext_lazy("素材"))
 FEN = Decimal(100)
+FLAT_FIELDS = wecom_attachments.FLAT_FIELDS
 
 
 def staff_choices(viewer):
@@ -68,8 +71,14 @@ class ChannelFilterForm(console_forms.Form):
 
 
 # -- attachments ---------------------------------------------------------------------------------------------
+class MaterialField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.get_kind_display()} · {obj.title}"
+
+
 class AttachmentForm(console_forms.Form):
-    """One welcome attachment as flat fields; which of them count depends on ``kind``."""
+    """One welcome attachment as flat fields; which of them count depends on ``kind``. With ``materials`` (the
+    materials that may be chosen) the kind 「素材」 picks one of them, stored as a reference to it."""
 
     kind = forms.ChoiceField(label=gettext_lazy("类型"), choices=KIND_CHOICES, widget=forms.Select(attrs={"data-attachment-kind": ""}))
     title = forms.CharField(label=gettext_lazy("标题"), required=False, max_length=200)
@@ -83,19 +92,38 @@ class AttachmentForm(console_forms.Form):
     page = forms.CharField(label=gettext_lazy("小程序页面"), required=False, max_length=512,
                            widget=forms.TextInput(attrs={"placeholder": "pages/index/index.html"}))
     media_id = forms.CharField(label=gettext_lazy("素材 media_id"), required=False, max_length=200)
+    material = MaterialField(label=gettext_lazy("素材"), queryset=None, required=False,
+                             empty_label=gettext_lazy("搜索素材标题"),
+                             widget=forms.Select(attrs={"data-material-picker": ""}),
+                             help_text=gettext_lazy("只能选择总部已审核通过的素材；发送时按素材的最新内容发出。"),
+                             error_messages={"invalid_choice": gettext_lazy("素材不存在或未通过审核，请重新选择。")})
+
+    def __init__(self, *args, materials=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if materials is None:
+            del self.fields["material"]
+        else:
+            self.fields["kind"].choices = [*KIND_CHOICES, MATERIAL_CHOICE]
+            self.fields["material"].queryset = materials
 
     def clean(self):
         data = super().clean()
         if self.errors:
             return data
-        flat = {name: (data.get(name) or "").strip() for name in self.fields}
+        if data.get("kind") == welcome_materials.KIND:
+            if data.get("material") is None:
+                self.add_error("material", _("请选择素材。"))
+            return data
+        flat = {name: (data.get(name) or "").strip() for name in FLAT_FIELDS}
         for field, message in wecom_attachments.errors(flat).items():
             self.add_error(field, message)
         data.update(flat)
         return data
 
     def attachment(self) -> dict:
-        return wecom_attachments.unflatten({name: self.cleaned_data.get(name, "") for name in self.fields})
+        if self.cleaned_data.get("kind") == welcome_materials.KIND:
+            return welcome_materials.reference(self.cleaned_data["material"].pk)
+        return wecom_attachments.unflatten({name: self.cleaned_data.get(name, "") for name in FLAT_FIELDS})
 
 
 def kept_forms(formset) -> list:
@@ -128,8 +156,16 @@ AttachmentFormSet = formset_factory(
 )
 
 
-def attachment_formset(data=None, *, attachments=(), prefix="att"):
-    return AttachmentFormSet(data, prefix=prefix, initial=[wecom_attachments.flatten(a) for a in attachments] if data is None else None)
+def _initial(attachment) -> dict:
+    if welcome_materials.is_reference(attachment):
+        return {"kind": welcome_materials.KIND, "material": welcome_materials.referenced_id(attachment)}
+    return wecom_attachments.flatten(attachment)
+
+
+def attachment_formset(data=None, *, attachments=(), prefix="att", materials=None):
+    """The attachment forms; ``materials`` (a queryset) adds the kind 「素材」 choosing among them."""
+    return AttachmentFormSet(data, prefix=prefix, initial=[_initial(a) for a in attachments] if data is None else None,
+                             form_kwargs={"materials": materials})
 
 
 # -- time slots ----------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def font_path() -> str | None:
     return None
 
 
-def _font(size: int):
+def font(size: int):
     path = font_path()
     if path:
         try:
@@ -81,7 +81,7 @@ def _font(size: int):
     return ImageFont.load_default(size)
 
 
-def _fits(font, text: str) -> str:
+def drawable(font, text: str) -> str:
     """Drop the characters the font has no glyph for (a font without CJK draws boxes otherwise)."""
     path = font_path() or ""
     if "CJK" in path or "wqy" in path or "Droid" in path or "PingFang" in path:
@@ -90,7 +90,7 @@ def _fits(font, text: str) -> str:
 
 
 def _centered(draw: ImageDraw.ImageDraw, y: int, text: str, font, fill) -> int:
-    text = _fits(font, text)
+    text = drawable(font, text)
     if not text:
         return y
     box = draw.textbbox((0, 0), text, font=font)
@@ -117,11 +117,11 @@ def poster_png(code: ChannelCode, *, headline: str | None = None, tagline: str |
     tagline = tagline if tagline is not None else _("扫码添加专属顾问，领取新人福利")
     image = Image.new("RGB", POSTER_SIZE, BACKGROUND)
     draw = ImageDraw.Draw(image)
-    y = _centered(draw, 90, code.org.name, _font(34), MUTED) + 36
-    title_font = _font(52)
+    y = _centered(draw, 90, code.org.name, font(34), MUTED) + 36
+    title_font = font(52)
     for line in _wrap(headline or code.name, title_font, POSTER_SIZE[0] - 120, draw):
         y = _centered(draw, y, line, title_font, WHITE) + 18
-    y = _centered(draw, y + 12, tagline, _font(28), MUTED) + 48
+    y = _centered(draw, y + 12, tagline, font(28), MUTED) + 48
     card = 480
     left = (POSTER_SIZE[0] - card) // 2
     draw.rounded_rectangle((left, y, left + card, y + card), radius=24, fill=WHITE)
@@ -135,7 +135,7 @@ def poster_png(code: ChannelCode, *, headline: str | None = None, tagline: str |
     image.paste(qr_image, (left + offset, y + offset))
     y += card + 40
     draw.rounded_rectangle((POSTER_SIZE[0] // 2 - 150, y, POSTER_SIZE[0] // 2 + 150, y + 64), radius=32, fill=ACCENT)
-    _centered(draw, y + 16, _("长按识别二维码"), _font(28), WHITE)
+    _centered(draw, y + 16, _("长按识别二维码"), font(28), WHITE)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

@@ -282,7 +282,7 @@ def clean_code(org, data: dict, *, code: ChannelCode | None = None, by=None) -> 
     cleaned["welcome_text"], cleaned["welcome_attachments"] = "", []
     if text.strip() or attachments:
         try:
-            cleaned["welcome_text"], cleaned["welcome_attachments"] = welcome.clean_welcome(text, attachments)
+            cleaned["welcome_text"], cleaned["welcome_attachments"] = welcome.clean_welcome(text, attachments, org=org)
         except ValidationError as error:
             for field, messages in error.message_dict.items():
                 errors.setdefault(f"welcome_{field}", []).extend(messages)
@@ -580,7 +580,7 @@ def save_welcome_message(
     default (neither). With ``window_days`` and a start (and optional end) time it is a time-slot variant."""
     errors: dict[str, list[str]] = {}
     try:
-        text, attachments = welcome.clean_welcome(text, attachments or [])
+        text, attachments = welcome.clean_welcome(text, attachments or [], org=org)
     except ValidationError as error:
         errors.update(error.message_dict)
     try:

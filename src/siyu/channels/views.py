@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from siyu.channels import qr, queries, rotation, services
-from siyu.wecom import attachments as wecom_attachments
+from siyu.channels import qr, queries, rotation, services, welcome_materials
 from siyu.channels.forms import (
     KIND_CHOICES,
+    MATERIAL_CHOICE,
     WEEKDAYS,
     ChannelCodeForm,
     ChannelFilterForm,
@@ -41,7 +41,7 @@ from siyu.console.forms import attach_service_errors
 from siyu.console.paging import paginate
 from siyu.orgs.models import Organization
 
-KINDS = dict(KIND_CHOICES)
+KINDS = dict([*KIND_CHOICES, MATERIAL_CHOICE])
 # Hosts WeCom serves contact-way QR images from; the landing page may show images from these only.
 QR_IMAGE_HOSTS = ("qpic.cn", "weixin.qq.com", "work.weixin.qq.com")
 
@@ -89,11 +89,12 @@ def _edit_page(request, *, code: ChannelCode | None):
     values = services.code_values(code) if code is not None else None
     if post:
         form = ChannelCodeForm(request.POST, viewer=viewer)
-        attachments = attachment_formset(request.POST)
+        attachments = attachment_formset(request.POST, materials=welcome_materials.choosable(viewer))
         slots = slot_formset(request.POST, viewer=viewer)
     else:
         form = ChannelCodeForm(initial=ChannelCodeForm.initial_for(values) if values else None, viewer=viewer)
-        attachments = attachment_formset(attachments=values["welcome_attachments"] if values else ())
+        attachments = attachment_formset(attachments=values["welcome_attachments"] if values else (),
+                                         materials=welcome_materials.choosable(viewer))
         slots = slot_formset(viewer=viewer, slots=values["time_slots"] if values else ())
     extra_errors: dict[str, list[str]] = {}
     if post:
@@ -176,7 +177,9 @@ def code_detail(request, pk: int):
         "adds_total": sources.count(),
         "adds_today": sum(today.values()),
         "welcome": base,
-        "welcome_items": [(KINDS.get(a.get("msgtype"), a.get("msgtype")), wecom_attachments.summary(a)) for a in (base.attachments if base else [])],
+        "welcome_items": [(KINDS.get(kind, kind), text)
+                          for kind, text in welcome_materials.summary(code.org_id, base.attachments if base else [])],
+        "welcome_stale": welcome_materials.unusable(code.org_id, base.attachments if base else []),
         "welcome_counts": dict(sends.values_list("outcome").annotate(n=Count("id"))),
         "recent": sources.select_related("customer", "staff").order_by("-last_at", "-id")[:20],
         "rule": rule,
@@ -252,6 +255,8 @@ def welcome_list(request):
     rows = WelcomeMessage.objects.visible_to(viewer).select_related("code", "staff").order_by("code_id", "staff_id", "id")
     order = {WelcomeMessage.Scope.DEFAULT: 0, WelcomeMessage.Scope.STAFF: 1, WelcomeMessage.Scope.CODE: 2, WelcomeMessage.Scope.CODE_STAFF: 3}
     rows = sorted(rows, key=lambda m: (order[m.scope], m.code.name if m.code else "", m.staff.name if m.staff else "", m.is_variant, m.pk))
+    for m in rows:  # materials withdrawn or rejected since they were chosen: warned about beside their welcome
+        m.stale = welcome_materials.unusable(m.org_id, m.attachments)
     return render(request, "channels/welcome_list.html", {"rows": rows})
 
 
@@ -260,11 +265,12 @@ def _welcome_page(request, message: WelcomeMessage | None):
     post = request.method == "POST"
     if post:
         form = WelcomeMessageForm(request.POST, viewer=viewer)
-        attachments = attachment_formset(request.POST)
+        attachments = attachment_formset(request.POST, materials=welcome_materials.choosable(viewer))
     else:
         initial = WelcomeMessageForm.initial_for(message) if message else None
         form = WelcomeMessageForm(initial=initial, viewer=viewer)
-        attachments = attachment_formset(attachments=message.attachments if message else ())
+        attachments = attachment_formset(attachments=message.attachments if message else (),
+                                         materials=welcome_materials.choosable(viewer))
     extra: dict[str, list[str]] = {}
     if post and form.is_valid() & attachments.is_valid():
         data = form.cleaned_data
@@ -281,7 +287,8 @@ def _welcome_page(request, message: WelcomeMessage | None):
             return redirect("channels:welcome")
     return render(request, "channels/welcome_form.html",
                   {"form": form, "attachments": attachments, "message": message,
-                   "attachment_errors": extra.get("welcome_attachments", [])},
+                   "attachment_errors": extra.get("welcome_attachments", []),
+                   "stale": welcome_materials.unusable(viewer.org_id, message.attachments) if message else []},
                   status=400 if post else 200)
 
 

@@ -10,6 +10,9 @@ callback is received and sends it before any other work: 41051 (already sent, or
 ends it without a retry; 41096 (another app is sending) retries shortly while the window lasts; 41050 or a
 window that has passed ends it as expired, with the reason.
 
+Materials chosen from the library are stored as references and resolved at send time
+(:mod:`siyu.channels.welcome_materials`): one withdrawn or rejected meanwhile is skipped.
+
 Media: an image's ``pic_url`` and an http(s) URL given for a file, video or mini-program cover are sources
 that :mod:`siyu.wecom.media` uploads to WeCom before the send (``uploadimg`` once; temporary media again
 after its three days); a plain ``media_id`` goes out as given.
@@ -27,7 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from siyu.channels import queries
+from siyu.channels import queries, welcome_materials
 from siyu.channels.models import ATTACHMENTS_MAX, ChannelCode, WelcomeMessage, WelcomeSend
 from siyu.core.durable import PermanentFailure, RetryLater
 from siyu.customers import timeline
@@ -65,8 +68,9 @@ def unknown_variables(text: str, allowed=VARIABLES) -> list[str]:
     return sorted({name for name in _VARIABLE.findall(text or "") if name not in allowed})
 
 
-def clean_welcome(text: str, attachments: list) -> tuple[str, list[dict]]:
-    """Validate a welcome message; returns (text, attachments in WeCom's shape) or raises a field-keyed error."""
+def clean_welcome(text: str, attachments: list, *, org=None) -> tuple[str, list[dict]]:
+    """Validate a welcome message; returns (text, attachments in WeCom's shape and references to ``org``'s
+    materials) or raises a field-keyed error."""
     errors: dict[str, list[str]] = {}
     text = (text or "").strip()
     if wecom_attachments.byte_length(text) > TEXT_MAX_BYTES:
@@ -76,7 +80,7 @@ def clean_welcome(text: str, attachments: list) -> tuple[str, list[dict]]:
         errors.setdefault("text", []).append(
             _("未知的变量：%(names)s。可用变量：{customer_nickname}、{staff_name}、{channel}。") % {"names": "、".join("{%s}" % n for n in unknown)}
         )
-    cleaned, problems = wecom_attachments.clean_list(attachments, limit=ATTACHMENTS_MAX)
+    cleaned, problems = welcome_materials.clean_list(org, attachments, limit=ATTACHMENTS_MAX)
     if problems:
         errors.setdefault("attachments", []).extend(problems)
     if not text and not attachments:
@@ -131,10 +135,15 @@ def render(text: str, *, nickname: str, staff, code: ChannelCode | None) -> str:
     return rendered
 
 
-def payload_for(message: WelcomeMessage, *, nickname: str, staff, code: ChannelCode | None, welcome_code: str) -> dict:
-    """The ``send_welcome_msg`` body: the rendered text and the message's attachments in WeCom's wire form."""
+def payload_for(message: WelcomeMessage, *, nickname: str, staff, code: ChannelCode | None, welcome_code: str,
+                customer: Customer | None = None) -> dict | None:
+    """The ``send_welcome_msg`` body: the rendered text and the message's attachments in WeCom's wire form, its
+    materials as they are now; None when nothing is left to send (no text, and every material withdrawn)."""
     text = render(message.text, nickname=nickname, staff=staff, code=code)
-    return {"welcome_code": welcome_code, **wecom_attachments.content(text, message.attachments)}
+    attachments = welcome_materials.resolved(message.org_id, message.attachments, customer=customer, staff=staff)
+    if not text and not attachments:
+        return None
+    return {"welcome_code": welcome_code, **wecom_attachments.content(text, attachments)}
 
 
 # -- sending --------------------------------------------------------------------------------------------------
@@ -235,7 +244,11 @@ def _prepare(row: WelcomeSend, client) -> dict | None:
     if message is None:
         return None
     nickname = _nickname(row, client) if "{customer_nickname}" in message.text else ""
-    payload = payload_for(message, nickname=nickname, staff=staff, code=active, welcome_code=row.welcome_code)
+    customer = Customer.objects.for_org(row.org_id).filter(external_userid=row.external_userid).first()
+    payload = payload_for(message, nickname=nickname, staff=staff, code=active, welcome_code=row.welcome_code,
+                          customer=customer)
+    if payload is None:
+        return None
     WelcomeSend.objects.for_org(row.org_id).filter(pk=row.pk).update(code=active, welcome=message, payload=payload)
     row.code, row.welcome, row.payload = active, message, payload
     return payload

@@ -33,7 +33,7 @@ def load_material_demo(org) -> None:
         dict(kind="image", folder=members_day, title="会员日优惠券", file=_picture("coupon.png", "会员日优惠券.png"), tags="会员 优惠券",
              source="original"),
         dict(kind="poster", folder=season, title="新品菜单海报", file=_picture("menu-osmanthus-oolong.png", "新品菜单.png"),
-             qr_left=70, qr_top=75, qr_size=20, tags="新品 海报", source="original"),
+             qr_left=70, qr_top=70, qr_size=22, qr_name=True, tags="新品 海报", source="original"),
         dict(kind="link", folder=members_day, title="会员权益说明", url="https://example.com/member",
              summary="积分、生日礼和专属活动", tags="会员", source="quoted", source_text="品牌官网会员页"),
     ]

@@ -20,7 +20,7 @@ KIND_FIELDS = {
     Kind.FILE: ("file", "summary"),
     Kind.VIDEO: ("file", "summary"),
     Kind.PDF: ("file", "summary"),
-    Kind.POSTER: ("file", "qr_left", "qr_top", "qr_size"),
+    Kind.POSTER: ("file", "qr_left", "qr_top", "qr_size", "qr_name"),
 }
 FILE_HELP = {
     Kind.IMAGE: _("JPG 或 PNG，不超过 2 MB。"), Kind.POSTER: _("海报背景图，JPG 或 PNG，不超过 2 MB。"),
@@ -53,6 +53,7 @@ class MaterialForm(Form):
     qr_top = forms.IntegerField(label=_("二维码上边距（%）"), min_value=0, max_value=100, required=False, initial=75)
     qr_size = forms.IntegerField(label=_("二维码宽度（%）"), min_value=0, max_value=100, required=False, initial=20,
                                  help_text=_("导购发送时在这里放入自己的个人二维码。"))
+    qr_name = forms.BooleanField(label=_("二维码下方印导购姓名"), required=False)
     tags = forms.CharField(label=_("标签"), max_length=300, required=False, help_text=_("用逗号或空格分隔。"))
     source = forms.ChoiceField(label=_("来源与版权"), choices=Material.Source.choices, initial=Material.Source.ORIGINAL)
     source_text = forms.CharField(label=_("出处 / 授权说明"), max_length=materials.MAX_SOURCE_TEXT, required=False,
@@ -100,7 +101,7 @@ class MaterialForm(Form):
         arguments = {name: data.get(name) or "" for name in materials.FIELDS}
         arguments.update(folder=data["folder"], tags=data.get("tags") or "", file=data.get("file"),
                          cover=data.get("cover"), qr_left=data.get("qr_left") or 0, qr_top=data.get("qr_top") or 0,
-                         qr_size=data.get("qr_size") or 0)
+                         qr_size=data.get("qr_size") or 0, qr_name=bool(data.get("qr_name")))
         if "scope" in data:
             arguments["scope"] = data["scope"]
         return arguments

@@ -69,7 +69,7 @@ def edit(request, pk: int | None = None, kind: str = ""):
     if material:
         initial = {name: getattr(material, name) for name in materials.FIELDS}
         initial.update(folder=material.folder_id or "", tags=" ".join(material.tag_list), qr_left=material.qr_left,
-                       qr_top=material.qr_top, qr_size=material.qr_size)
+                       qr_top=material.qr_top, qr_size=material.qr_size, qr_name=material.qr_name)
     else:
         initial = {"scope": Scope.HQ if viewer.can("content.materials_shared") else Scope.PERSONAL}
     form = MaterialForm(request.POST or None, request.FILES or None, initial=initial, viewer=viewer, kind=kind,

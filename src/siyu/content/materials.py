@@ -213,9 +213,10 @@ FIELDS = ("title", "summary", "body", "url", "appid", "page", "source", "source_
 
 def save_material(org, *, material: Material | None = None, kind: str = "", scope: str = "", folder=None,
                   by: Membership | None, file=None, cover=None, tags: str = "", qr_left: int = 0, qr_top: int = 0,
-                  qr_size: int = 0, **texts: str) -> Material:
+                  qr_size: int = 0, qr_name: bool = False, **texts: str) -> Material:
     """Create a material or change one (it goes back to draft and is reviewed again). ``texts`` are the text fields
-    of :data:`FIELDS`; ``file`` and ``cover`` are uploads (None keeps the stored one)."""
+    of :data:`FIELDS`; ``file`` and ``cover`` are uploads (None keeps the stored one). A poster has its QR area
+    (``qr_left``, ``qr_top``, ``qr_size``, in percent) and ``qr_name``: the guide's name printed under their code."""
     if material is not None:
         _own(material, by)
         kind, scope = material.kind, material.scope  # a material keeps its kind and scope
@@ -238,6 +239,7 @@ def save_material(org, *, material: Material | None = None, kind: str = "", scop
     row.tags = "," + ",".join(data["tags"]) + "," if data["tags"] else ""
     row.qr_left, row.qr_top, row.qr_size = (data["qr_left"], data["qr_top"], data["qr_size"]) \
         if kind == Kind.POSTER else (0, 0, 0)
+    row.qr_name = bool(qr_name) and kind == Kind.POSTER
     row.status, row.review_comment, row.override_reason = Status.DRAFT, "", ""
     row.search_text = common.search_text(row.title, row.summary, " ".join(data["tags"]))
     with transaction.atomic():

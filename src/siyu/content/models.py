@@ -225,6 +225,7 @@ class Material(Reviewed):
     qr_left = models.PositiveSmallIntegerField(_("二维码左边距 %"), default=0)
     qr_top = models.PositiveSmallIntegerField(_("二维码上边距 %"), default=0)
     qr_size = models.PositiveSmallIntegerField(_("二维码宽度 %"), default=0)
+    qr_name = models.BooleanField(_("二维码下方印导购姓名"), default=False)
     # ",秋冬,新品," so one LIKE finds a tag on SQLite and PostgreSQL alike.
     tags = models.CharField(_("标签"), max_length=300, blank=True)
     source = models.CharField(_("来源与版权"), max_length=10, choices=Source.choices, default=Source.ORIGINAL)

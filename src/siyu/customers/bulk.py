@@ -31,12 +31,14 @@ from siyu.customers.tagging import tag_relation, untag_relation
 from siyu.customers.tags import taggable_relations
 from siyu.orgs import audit
 from siyu.orgs.models import Membership
+from siyu.privacy import sealed
 from siyu.privacy.masking import mask_phone
 from siyu.wecom.client import WeComClient
 from siyu.wecom.errors import NotConnected, WeComError, as_validation_error
 
 BULK_TAG = "customers.bulk_tag"
 EXPORT = "customers.export"
+EXPORT_CONTEXT = b"siyu.customers.export"
 REINDEX_PHONES = "customers.reindex_phones"
 CHUNK = 500
 MAX_ERRORS_KEPT = 20
@@ -238,14 +240,14 @@ def run_export(job: Job, progress: Progress) -> dict:
     customers = job_customers(job, viewer)
     show_phones = viewer.can("pii.view")
     progress.set_total(customers.count())
-    name = f"customers-{job.pk}-{secrets.token_hex(8)}.xlsx"
+    name = f"customers-{job.pk}-{secrets.token_hex(8)}.xlsx.enc"
     header = export_header()
     rows = _export_rows(job.org_id, customers, show_phones=show_phones, progress=progress)
     # Widths are fixed before the first row is streamed: fit them to the first chunk.
     first = list(islice(rows, CHUNK))
     counted = _Counted(chain(first, rows))
-    spreadsheets.write_xlsx(export_dir(job.org_id) / name, header, counted, sheet=_("客户"),
-                            widths=spreadsheets.measure(header, first))
+    sealed.write_xlsx(export_dir(job.org_id) / name, header, counted, sheet=_("客户"),
+                      widths=spreadsheets.measure(header, first), context=EXPORT_CONTEXT)
     result = {"file": name, "rows": counted.n, "phones_masked": not show_phones}
     audit.record("customers.exported", org=job.org_id, actor=viewer.user, obj=job,
                  details={**result, "filters": _masked_filters(job.params.get("filters")), "scope": job.params.get("scope")})

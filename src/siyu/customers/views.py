@@ -7,7 +7,7 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -34,6 +34,7 @@ from siyu.customers.queries import (
 )
 from siyu.groups.models import GroupMember
 from siyu.orgs import audit
+from siyu.privacy import sealed
 from siyu.privacy.masking import mask_phone
 
 JOB_KINDS = (bulk.BULK_TAG, bulk.EXPORT, bulk.REINDEX_PHONES)
@@ -126,8 +127,8 @@ def export_download(request, pk: int):
     audit.record("customers.export_downloaded", org=job.org_id, actor=request.user, obj=job,
                  details={"rows": job.result.get("rows"), "phones_masked": job.result.get("phones_masked")})
     stamp = timezone.localtime(job.created_at).strftime("%Y%m%d-%H%M")
-    return FileResponse(path.open("rb"), as_attachment=True, filename=f"customers-{stamp}.xlsx",
-                        content_type=spreadsheets.CONTENT_TYPE)
+    return sealed.download(path, context=bulk.EXPORT_CONTEXT, filename=f"customers-{stamp}.xlsx",
+                           content_type=spreadsheets.CONTENT_TYPE)
 
 
 # -- the profile ---------------------------------------------------------------------------------------------

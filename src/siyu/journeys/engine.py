@@ -28,7 +28,7 @@ from siyu.journeys import webhooks
 from siyu.journeys.models import Journey, JourneyEntry, JourneyStep
 from siyu.lifecycle import reminders, stages
 from siyu.lifecycle.models import Reminder, Stage, StageChange
-from siyu.messaging import guard, reasons
+from siyu.messaging import guard, lookup, reasons
 from siyu.messaging import services as messaging_services
 from siyu.messaging.models import Channel, Decision, Send
 from siyu.wecom import attachments as wecom_attachments
@@ -203,7 +203,7 @@ def _effect(row: JourneyStep, entry: JourneyEntry, step: dict) -> tuple[str, str
         staff = reminders.owner_of(customer)
         if staff is None:
             return JourneyStep.Outcome.SKIPPED, _("客户没有负责的员工。")
-        reminders.schedule(kind=Reminder.Kind.FOLLOW_UP, customer=customer, staff=staff, due_at=clock.now(),
+        reminders.schedule(kind=Reminder.Kind.JOURNEY, customer=customer, staff=staff, due_at=clock.now(),
                            title=step["title"], body=step["body"], key=f"journey-step:{row.pk}", source_ref=ref)
         return JourneyStep.Outcome.DONE, staff.name or staff.userid
     if kind == "send":
@@ -219,7 +219,13 @@ def _send(row: JourneyStep, customer: Customer, step: dict) -> tuple[str, str]:
     if staff is None:
         return JourneyStep.Outcome.SKIPPED, _("客户没有负责的员工。")
     if row.send_called_at is not None:
-        return JourneyStep.Outcome.FAILED, _("上次发送时中断，可能已经发出，为免重复没有再发。")
+        # An attempt died during the call: adopt the message WeCom made for it, or send when it made none.
+        with WeComClient.for_org(row.org_id) as client:
+            found = lookup.find_created(client, called_at=row.send_called_at, sender=staff.userid, text=step["text"],
+                                        recipients={customer.external_userid})
+        if found:
+            return _sent(row, staff, found)
+        JourneyStep.objects.for_org(row.org_id).filter(pk=row.pk).update(send_called_at=None)
     plan = guard.plan(row.org_id, send=row, customer_ids=[customer.pk], purpose=step["purpose"],
                       channel=Channel.JOURNEY, content=step["text"], at=clock.now())
     outcome, reason, _detail, release = plan.decisions[customer.pk]
@@ -228,20 +234,24 @@ def _send(row: JourneyStep, customer: Customer, step: dict) -> tuple[str, str]:
     if outcome != Decision.Outcome.INCLUDED:
         return JourneyStep.Outcome.SKIPPED, str(reasons.label(reason))
     if not JourneyStep.objects.for_org(row.org_id).filter(pk=row.pk, send_called_at__isnull=True).update(
-            send_called_at=clock.now()):
-        return JourneyStep.Outcome.FAILED, _("上次发送时中断，可能已经发出，为免重复没有再发。")
+            send_called_at=clock.now()):  # the time a retry looks around in WeCom's list
+        raise RetryLater(5, "another attempt is calling WeCom")
     try:
         with WeComClient.for_org(row.org_id) as client:
             answer = wecom.add_msg_template(client, content=wecom_attachments.content(step["text"], []),
                                             sender=staff.userid, external_userids=[customer.external_userid])
     except WeComError as error:
         if isinstance(error, WeComNetworkError):
-            raise  # no answer: WeCom may hold the task, and the mark above keeps it from being sent twice
+            raise  # no answer: WeCom may hold the task; the retry looks it up before calling again
         # WeCom answered and refused: nothing was created, so a retry may call again.
         JourneyStep.objects.for_org(row.org_id).filter(pk=row.pk).update(send_called_at=None)
         raise
+    return _sent(row, staff, answer.msgid)
+
+
+def _sent(row: JourneyStep, staff, msgid: str) -> tuple[str, str]:
     send = Send.objects.for_org(row.org_id).get(kind=JourneyStep._meta.label_lower, ref_id=row.pk)
     messaging_services.mark_sent(send, at=clock.now())
     return JourneyStep.Outcome.DONE, _("%(staff)s 发出，待员工确认（%(msgid)s）") % {
-        "staff": staff.name or staff.userid, "msgid": answer.msgid}
+        "staff": staff.name or staff.userid, "msgid": msgid}
 

@@ -154,6 +154,7 @@ class Reminder(DurableRow):
         BIRTHDAY = "birthday", _("生日提醒")
         NO_CONTACT = "no_contact", _("久未联系")
         FOLLOW_UP = "follow_up", _("跟进提醒")
+        JOURNEY = "journey", _("旅程提醒")
 
     class Outcome(models.TextChoices):
         NONE = "", _("未发送")

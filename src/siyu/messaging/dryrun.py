@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.template.loader import render_to_string
@@ -75,13 +76,16 @@ def group_dry_run(org, *, chat_ids, content: str, at=None, message_id=None) -> D
     names = dict(CustomerGroup.objects.for_org(org_id).filter(chat_id__in=list(result.decisions))
                  .values_list("chat_id", "name"))
     by_reason: dict[str, list[str]] = {}
-    for chat, (_outcome, reason, _detail) in sorted(result.decisions.items()):
+    outcome_of: dict[str, str] = {}
+    for chat, (outcome, reason, _detail) in sorted(result.decisions.items()):
         if reason:
             by_reason.setdefault(reason, []).append(chat)
-    rows = [ReasonRow(code, reasons.label(code), Decision.Outcome.EXCLUDED, len(chats),
+            outcome_of[reason] = outcome
+    rows = [ReasonRow(code, reasons.label(code), outcome_of[code], len(chats),
                       [names.get(c) or "—" for c in chats[:guard.EXAMPLES]])
             for code, chats in sorted(by_reason.items(), key=lambda item: -len(item[1]))]
-    excluded = sum(row.count for row in rows)
-    return DryRun(total=len(result.decisions), included=len(result.decisions) - excluded, held=0, excluded=excluded,
+    totals = Counter(outcome for outcome, _reason, _detail in result.decisions.values())
+    return DryRun(total=len(result.decisions), included=totals[Decision.Outcome.INCLUDED],
+                  held=totals[Decision.Outcome.HELD], excluded=totals[Decision.Outcome.EXCLUDED],
                   blocked=result.blocked, reasons=rows, findings=result.findings,
                   highlighted=highlight(content, result.findings))

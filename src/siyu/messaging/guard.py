@@ -274,6 +274,7 @@ class GroupPlan:
 
     findings: list[Finding]
     decisions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    release: datetime | None = None  # when the held groups go out (the quiet window opens)
 
     @property
     def blocked(self) -> bool:
@@ -284,9 +285,10 @@ class GroupPlan:
 
 
 def plan_groups(org, *, chat_ids, content: str, at: datetime | None = None, message_id: int | None = None) -> GroupPlan:
-    """Decide for each customer group whether this group send reaches it: blocked content stops every group, and a
+    """Decide for each customer group whether this group send reaches it: blocked content stops every group, a
     group that already received its cap of enterprise mass messages this period (reference §3.6: "每个客户群
-    每月最多接收当月天数条", or the organization's 7 a week / 1 a day) is left out. ``message_id`` (this send)
+    每月最多接收当月天数条", or the organization's 7 a week / 1 a day) is left out, and in the brand's quiet hours
+    the others are held until the window opens. ``message_id`` (this send)
     is never counted against itself. Nothing is written: the caller stores the answer with its tasks."""
     org_id = getattr(org, "pk", org)
     at = at or clock.now()
@@ -295,12 +297,22 @@ def plan_groups(org, *, chat_ids, content: str, at: datetime | None = None, mess
     if result.blocked:
         result.decisions = dict.fromkeys(chats, (Decision.Outcome.EXCLUDED, reasons.CONTENT_BLOCKED, ""))
         return result
-    capped = group_received(org_id, policy_of(org_id), at, set(chats), message_id=message_id)
+    policy = policy_of(org_id)
+    capped = group_received(org_id, policy, at, set(chats), message_id=message_id)
+    # A group has no time zone of its own: its members wake by the brand's clock, so quiet hours hold the whole
+    # send until the brand's window opens (or drop it when that is after the staleness limit).
+    release = quiet_release(policy, ZoneInfo(policy.timezone), at)
+    if release is None:
+        waiting = (Decision.Outcome.INCLUDED, "", "")
+    elif release - at > timedelta(hours=policy.stale_after_hours):
+        waiting = (Decision.Outcome.EXCLUDED, reasons.STALE, "")
+    else:
+        waiting, result.release = (Decision.Outcome.HELD, reasons.QUIET_HOURS, release.isoformat()), release
     for chat in chats:
         if chat in capped:
             result.decisions[chat] = (Decision.Outcome.EXCLUDED, reasons.WECOM_LIMIT, capped[chat])
         else:
-            result.decisions[chat] = (Decision.Outcome.INCLUDED, "", "")
+            result.decisions[chat] = waiting
     return result
 
 

@@ -6,7 +6,7 @@ message is due (guard decisions, task rows and the message's status in one trans
 Each :class:`MassTask` then makes one ``add_msg_template`` call outside any transaction: ``call_state`` becomes
 ``calling`` (committed) before the call and ``created`` with the msgid after it. A worker that dies in between
 leaves ``calling``; the retry cannot ask WeCom by an idempotency key (add_msg_template takes none), so it lists
-the enterprise group messages created around the call (``get_groupmsg_list_v2``, time span) and adopts the one
+the enterprise group messages created around the call (:mod:`siyu.messaging.lookup`) and adopts the one
 with the same text whose recipients for this member (``get_groupmsg_send_result``) all belong to this chunk —
 chunks of one member never share a customer, and a msgid another row already holds is never adopted. Only when
 none matches is the call made again.
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -29,7 +29,7 @@ from siyu.core import clock, durable, events
 from siyu.core.durable import RetryLater
 from siyu.customers.models import Customer, Relation, RelationTag
 from siyu.groups.models import CustomerGroup, GroupTag, GroupTagging
-from siyu.messaging import guard, services
+from siyu.messaging import guard, lookup, services
 from siyu.messaging.dryrun import DryRun, dry_run, group_dry_run
 from siyu.messaging.models import Channel, Decision, MassMessage, MassPlan, MassTask, Send
 from siyu.orgs import audit
@@ -44,8 +44,6 @@ Status = MassMessage.Status
 CallState = MassTask.CallState
 AUDIENCE_KEYS = ("tag_ids", "staff_ids", "store_ids", "stage_ids")
 # How far around the recorded call time a retry looks for the task WeCom may have created (clocks differ).
-LOOKUP_MARGIN = timedelta(hours=1)
-LOOKUP_SPAN = timedelta(days=28)
 TRANSIENT = (RateLimited, SystemBusy)
 SEND_STATUS_LABELS = {wecom.SendStatus.UNSENT: gettext_lazy("未发送"), wecom.SendStatus.SENT: gettext_lazy("已发送"),
                       wecom.SendStatus.NOT_FRIEND: gettext_lazy("非好友，发送失败"),
@@ -262,16 +260,17 @@ def _plan_groups(message: MassMessage) -> None:
                                message_id=message.pk)
     by_owner: dict[int, list[str]] = defaultdict(list)
     owner_of = {}
-    for chat in result.ids(Decision.Outcome.INCLUDED):
+    for chat in result.ids(Decision.Outcome.INCLUDED) + result.ids(Decision.Outcome.HELD):
         by_owner[by_chat[chat].pk].append(chat)
         owner_of[by_chat[chat].pk] = by_chat[chat]
-    now = clock.now()
+    # Held groups all wait for the same window: their tasks are made now and fall due when it opens.
+    due = result.release or clock.now()
     rows = []
     for owner_id in sorted(by_owner):
         owner = owner_of[owner_id]
         for chunk, batch in enumerate(wecom.batches(by_owner[owner_id], wecom.MAX_GROUPS_PER_CALL)):
             rows.append(MassTask(org_id=message.org_id, message=message, staff=owner, userid=owner.userid,
-                                 chunk=chunk, chat_ids=batch, due_at=now,
+                                 chunk=chunk, chat_ids=batch, due_at=due,
                                  idempotency_key=f"mass:{message.pk}:{owner.userid}:{chunk}"))
     MassTask.objects.bulk_create(rows, batch_size=100)
     message.status, message.planned, message.tasks_total = Status.SENDING, len(result.decisions), len(rows)
@@ -362,23 +361,10 @@ def store_answer(row: MassTask, msgid: str, fail_list: list[str]) -> None:
 
 def find_created(client, row: MassTask, message: MassMessage) -> str:
     """The msgid of the task an earlier attempt of ``row`` created, or "" (see the module docstring)."""
-    start = int((row.called_at - LOOKUP_MARGIN).timestamp())
-    # get_groupmsg_list_v2 takes a span of at most a month.
-    end = int(min(timezone.now() + LOOKUP_MARGIN, row.called_at + LOOKUP_SPAN).timestamp())
     taken = set(MassTask.objects.for_org(row.org_id).exclude(msgid="").values_list("msgid", flat=True))
-    mine = set(row.chat_ids or row.external_userids)
-    chat_type = "group" if row.chat_ids else "single"
-    text = {"content": message.text} if message.text else None
-    # Not filtered by creator: the member a task is for is its sender, which WeCom may leave out of the list for
-    # messages made through the API; the recipients (per member) identify the task instead.
-    for found in wecom.group_messages(client, start=start, end=end, chat_type=chat_type, filter_type=0):
-        if found.msgid in taken or (found.text or None) != text:
-            continue
-        recipients = {r.chat_id or r.external_userid
-                      for r in wecom.group_message_results(client, found.msgid, row.userid)}
-        if recipients and recipients <= mine:
-            return found.msgid
-    return ""
+    return lookup.find_created(client, called_at=row.called_at, sender=row.userid, text=message.text,
+                               recipients=set(row.chat_ids or row.external_userids), group=bool(row.chat_ids),
+                               taken=taken)
 
 
 def create_wecom_task(row: MassTask) -> None:
@@ -555,7 +541,8 @@ def report(message: MassMessage) -> Report:
         result = Report(planned=sum(outcomes.values()), included=outcomes[Decision.Outcome.INCLUDED],
                         held=outcomes[Decision.Outcome.HELD], excluded=dict(excluded), total=Counts())
     members = {}
-    for task in MassTask.objects.for_org(org_id).filter(message=message).select_related("staff__store"):
+    tasks = list(MassTask.objects.for_org(org_id).filter(message=message).select_related("staff__store"))
+    for task in tasks:
         result.total.add(task)
         result.tasks_made += task.call_state in (CallState.CREATED, CallState.REFUSED)
         result.by_staff.setdefault(task.userid, Counts()).add(task)
@@ -565,6 +552,11 @@ def report(message: MassMessage) -> Report:
         chats = (task.results or {}).get("chats", {})
         for chat in task.chat_ids:
             result.by_group[chat] = (task.userid, _group_status(task, chats.get(chat)))
+    if message.chat_type == ChatType.GROUP:
+        # Groups held for quiet hours sit in tasks that fall due when the window opens.
+        now = clock.now()
+        result.held = sum(len(task.chat_ids) for task in tasks if task.call_state == CallState.NEW and task.due_at > now)
+        result.included -= result.held
     result.staff_confirmed = sum(members.values())
     result.staff_waiting = len(members) - result.staff_confirmed
     return result
@@ -578,4 +570,6 @@ def _group_status(task: MassTask, status) -> str:
         return _("企业微信拒绝")
     if task.call_state == CallState.CREATED:
         return _("待群主确认") if task.confirmed_at is None else _("已确认")
+    if task.due_at > clock.now():
+        return _("免打扰，%(at)s 发出") % {"at": formats.date_format(timezone.localtime(task.due_at), "m-d H:i")}
     return _("待创建")

@@ -15,6 +15,9 @@ ACTIONS = {
     "login.locked": _("登录失败次数过多，账号被锁定"),
     "login.refused_locked": _("账号锁定期间尝试登录"),
     "login.unlocked": _("解除登录锁定"),
+    "account.password_changed": _("修改密码"),
+    "account.reset_link_issued": _("生成重置密码链接"),
+    "account.password_reset": _("通过链接重置密码"),
     "login.wecom_succeeded": _("通过企业微信登录"),
     "login.wecom_refused": _("企业微信登录被拒绝"),
     "org.created": _("创建品牌"),
@@ -124,7 +127,7 @@ NOUNS = {
 
 # The audit filter's action choices: a key prefix and what it covers.
 ACTION_GROUPS = [
-    ("login.", _("登录")), ("member.", _("成员")), ("store.", _("门店")), ("staff.", _("员工")), ("channel.", _("渠道活码")),
+    ("login.", _("登录")), ("account.", _("账号密码")), ("member.", _("成员")), ("store.", _("门店")), ("staff.", _("员工")), ("channel.", _("渠道活码")),
     ("welcome.", _("欢迎语")), ("groupcode.", _("群活码")), ("storecode.", _("门店活码")), ("customer", _("客户")),
     ("tags.", _("标签")), ("protected_labels.", _("受保护标签词")), ("transfer.", _("转接")), ("stage.", _("客户阶段")),
     ("rule.", _("自动打标签规则")), ("reminder", _("提醒")), ("wecom.", _("企业微信")), ("privacy.", _("隐私与加密")),
@@ -184,7 +187,7 @@ DETAIL_KEYS = {
     "days": _("星期"), "start": _("开始"), "end": _("结束"), "msgtype": _("类型"), "title": _("标题"), "url": _("链接"),
     "desc": _("描述"), "pic_url": _("图片"), "media_id": _("素材"), "appid": _("小程序"), "page": _("页面"),
     "absorbed": _("被合并用户"), "survivor": _("保留用户"), "evidence": _("依据"), "merge": _("合并记录"),
-    "persons": _("用户"),
+    "persons": _("用户"), "reset": _("重置链接"),
     "window_days": _("星期"), "window_start": _("开始时间"), "window_end": _("结束时间"), "scene": _("场景"),
 }
 

@@ -153,3 +153,27 @@ class AuditFilterForm(console_forms.Form):
                                     choices=[("", _("全部"))] + [(key, noun) for key, (noun, _url) in audit_labels.OBJECTS.items()])
     start = forms.DateField(label=_("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class PasswordChangeForm(console_forms.Form):
+    old_password = forms.CharField(label=_("当前密码"), max_length=256, strip=False,
+                                   widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    new_password = forms.CharField(label=_("新密码"), max_length=256, strip=False,
+                                   widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                                   help_text=_("至少 10 个字符，不能太常见，不能与用户名相似。"))
+    new_password2 = forms.CharField(label=_("再次输入新密码"), max_length=256, strip=False,
+                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password") and data.get("new_password2") and data["new_password"] != data["new_password2"]:
+            self.add_error("new_password2", _("两次输入的新密码不一致。"))
+        return data
+
+
+class PasswordResetForm(PasswordChangeForm):
+    """The reset link's form: no current password (that is what was forgotten)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["old_password"]

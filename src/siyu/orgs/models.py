@@ -245,6 +245,24 @@ class Invitation(TenantModel):
         verbose_name = _("邀请")
 
 
+class PasswordReset(models.Model):
+    """A one-time link that lets a person choose a new password without the old one. Made by a platform
+    administrator (``siyu resetpassword``) or by the admin of the only brand the person belongs to, and handed to
+    the person outside Siyu. Only the token's hash is stored. Not tenant data: an account spans brands."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    org = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("重置密码链接")
+
+
 class SignInThrottle(models.Model):
     """Failed sign-ins counted per client address and per attempted username (known or not), so a flood is
     refused before any password hashing. Not tenant data: it concerns the sign-in page, before any brand."""

@@ -214,7 +214,7 @@ def invite_member(*, org: Organization, role: str, store: Store | None = None, b
     _check_role(org, role, store)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
-        org=org, role=role, store=store, token_hash=_token_hash(token), invited_by=by.user,
+        org=org, role=role, store=store, token_hash=token_hash(token), invited_by=by.user,
         expires_at=timezone.now() + timedelta(seconds=settings.INVITATION_SECONDS),
     )
     audit.record("member.invited", org=org, actor=by.user, obj=invitation, details={"role": role, "store": store and store.pk})
@@ -224,7 +224,7 @@ def invite_member(*, org: Organization, role: str, store: Store | None = None, b
 def pending_invitation(token: str) -> Invitation | None:
     """The open invitation behind ``token`` (not accepted, not expired), if any."""
     return (
-        Invitation.objects.by_token_hash(_token_hash(token))
+        Invitation.objects.by_token_hash(token_hash(token))
         .filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
         .select_related("org", "store")
         .first()
@@ -252,7 +252,7 @@ def accept_invitation(token: str, *, user: User) -> Membership:
     return membership
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from siyu.orgs import apikey_views, staff_views, views
+from siyu.orgs import apikey_views, password_views, staff_views, views
 
 app_name = "orgs"
 urlpatterns = [
@@ -15,6 +15,9 @@ urlpatterns = [
     path("members/<int:pk>/", views.member_detail, name="member"),
     path("members/<int:pk>/active/", views.member_set_active, name="member_set_active"),
     path("members/<int:pk>/unlock/", views.member_unlock, name="member_unlock"),
+    path("members/<int:pk>/reset-link/", password_views.member_reset_link, name="member_reset_link"),
+    path("account/password/", password_views.change, name="password_change"),
+    path("password-reset/<str:token>/", password_views.reset, name="password_reset"),
     path("audit/", views.audit_log, name="audit"),
     path("staff/", staff_views.staff_list, name="staff"),
     path("staff/<int:pk>/", staff_views.staff_detail, name="staff_detail"),

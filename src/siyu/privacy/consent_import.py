@@ -1,29 +1,40 @@
 """Importing consent from another system: a CSV (or XLSX) of lines ``external_userid`` or ``phone``, ``purpose``,
 ``state`` (granted / withdrawn), ``time``, checked row by row.
 
-Reading never writes. Every row is checked first; good rows are stored and each bad row is reported with its line,
-column and reason, so a file can be fixed and imported again: a line already imported (same customer, purpose,
-state and time) is recognized and not recorded twice.
+An import is a job with progress: the upload waits for it encrypted (:mod:`siyu.privacy.sealed`) and is deleted
+once read. Reading never writes. Every row is checked first; good rows are stored and each bad row is reported with
+its line, column and reason, so a file can be fixed and imported again: a line already imported (same customer,
+purpose, state and time) is recognized and not recorded twice.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.cdp import identity
-from siyu.cdp.order_import import FileError, Problem, parse_phone, parse_time, read_table
+from siyu.cdp.order_import import MAX_BYTES, FileError, Problem, parse_phone, parse_time, read_table, upload_dir
+from siyu.core.jobs import Progress, job_handler, register_job_result, start_job
+from siyu.core.models import Job
 from siyu.customers.models import Customer, CustomerPhone
 from siyu.orgs import audit
+from siyu.orgs.models import Membership
+from siyu.privacy import sealed
 from siyu.privacy.consent import grant_consent, withdraw_consent
 from siyu.privacy.fields import blind_lookup
 from siyu.privacy.models import ConsentRecord, Purpose
 
 MAX_ROWS = 50_000
+JOB_KIND = "privacy.consent_import"
+UPLOAD_CONTEXT = b"siyu.privacy.consent-upload"
+SHOWN_PROBLEMS = 1_000  # a report lists this many bad rows and counts the rest
 # Header names accepted for each column, English and Chinese.
 COLUMNS = {
     "external_userid": ("external_userid", "外部联系人id", "客户id"),
@@ -122,7 +133,7 @@ def _parse_row(org, number: int, row: list, columns: dict[str, int]) -> tuple[_L
     return _Line(number, customer, purpose, state in GRANTED, at), []
 
 
-def import_consents(org, data: bytes, *, by) -> Report:
+def import_consents(org, data: bytes, *, by, progress: Progress | None = None) -> Report:
     """Check every row of the file, then record the good ones (all in one transaction). ``by`` is the member who
     uploaded it."""
     report = Report()
@@ -140,6 +151,8 @@ def import_consents(org, data: bytes, *, by) -> Report:
             report.problems.extend(problems)
             if line is not None:
                 lines.append(line)
+            if progress is not None:
+                progress.advance(1, _("已检查 %(n)d 行…") % {"n": report.rows})
     except FileError as error:
         report.problems = [Problem(1, "", str(error))]
         return report
@@ -159,3 +172,33 @@ def import_consents(org, data: bytes, *, by) -> Report:
             audit.record("privacy.consents_imported", org=org, actor=by.user,
                          details={"rows": report.rows, "recorded": report.recorded, "problems": len(report.problems)})
     return report
+
+
+# -- the job --------------------------------------------------------------------------------------------------------
+def start_import(org, data: bytes, *, by: Membership) -> Job:
+    """Keep the uploaded file encrypted until its job reads it, and queue the job."""
+    by.require("privacy.consents")
+    if not data:
+        raise ValidationError({"file": _("文件是空的。")})
+    if len(data) > MAX_BYTES:
+        raise ValidationError({"file": _("文件超过 %(mb)d MB。") % {"mb": MAX_BYTES // 1024 // 1024}})
+    name = f"consents-{secrets.token_hex(8)}.upload"
+    sealed.write(upload_dir(org.pk) / name, data, context=UPLOAD_CONTEXT)
+    return start_job(org=org, kind=JOB_KIND, title=_("导入授权记录"), params={"file": name, "viewer": by.pk},
+                     by=by.user)
+
+
+@job_handler(JOB_KIND)
+def run_import(job: Job, progress: Progress) -> dict:
+    viewer = Membership.objects.for_org(job.org_id).select_related("org", "user").get(pk=job.params["viewer"])
+    path = upload_dir(job.org_id) / job.params["file"]
+    try:
+        report = import_consents(viewer.org, sealed.read(path, context=UPLOAD_CONTEXT), by=viewer, progress=progress)
+    finally:
+        path.unlink(missing_ok=True)  # the file holds customers' phone numbers: never keep it after reading
+    progress.job.message = _("已记录 %(n)d 条授权。") % {"n": report.recorded}
+    return {"rows": report.rows, "recorded": report.recorded, "existing": report.existing,
+            "problem_count": len(report.problems), "problems": [p.as_dict() for p in report.problems[:SHOWN_PROBLEMS]]}
+
+
+register_job_result(JOB_KIND, lambda job: reverse("privacy:consent_import_report", args=[job.pk]))

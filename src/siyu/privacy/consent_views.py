@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
+from siyu.core.models import Job
 from siyu.core.tenancy import system_read
 from siyu.privacy import consent
-from siyu.privacy.consent_import import import_consents
+from siyu.privacy import consent_import as consent_import_job
 from siyu.privacy.forms import ConsentImportForm, NoticeForm
 from siyu.privacy.masking import mask_text
 from siyu.privacy.models import ConsentRecord, PrivacyNotice, Purpose
@@ -44,14 +45,26 @@ def notices(request):
 @requires("privacy.consents")
 @require_http_methods(["POST"])
 def consent_import(request):
-    """Record consent from a file; the page shows what was recorded and every bad row."""
+    """Queue the import of a consent file; its page follows the job and then shows the report."""
     viewer = request.membership
     form = ConsentImportForm(request.POST, request.FILES)
-    report = None
     if form.is_valid():
-        report = import_consents(viewer.org, form.cleaned_data["file"].read(), by=viewer)
-    return render(request, "privacy/consent_import.html", {"form": form, "report": report},
-                  status=200 if report is not None and not report.problems else 400)
+        try:
+            job = consent_import_job.start_import(viewer.org, form.cleaned_data["file"].read(), by=viewer)
+        except ValidationError as error:
+            attach_service_errors(form, error)
+        else:
+            return redirect("privacy:consent_import_report", pk=job.pk)
+    return render(request, "privacy/consent_import.html", {"form": form}, status=400)
+
+
+@requires("privacy.consents")
+def consent_import_report(request, pk: int):
+    """The import's progress (HTMX polls the partial) and, once done, what was recorded and every bad row."""
+    job = get_object_or_404(Job.objects.visible_to(request.membership).filter(
+        kind=consent_import_job.JOB_KIND, created_by=request.user), pk=pk)
+    template = "privacy/_consent_import_status.html" if request.htmx else "privacy/consent_import.html"
+    return render(request, template, {"job": job, "report": job.result if job.status == Job.Status.SUCCEEDED else None})
 
 
 def _client_evidence(request) -> dict:

@@ -12,7 +12,6 @@ Each identifier is kept only as its keyed hash in :class:`~siyu.cdp.models.Suppr
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import secrets
@@ -32,7 +31,7 @@ from siyu.cdp.models import Event, Identifier, Order, Person, RawBatch, Suppress
 from siyu.core import spreadsheets
 from siyu.orgs import audit
 from siyu.privacy.fields import BlindIndexField, EncryptedTextField
-from siyu.privacy.keys import keyring
+from siyu.privacy import sealed
 from siyu.privacy.masking import mask_phone, mask_text
 
 BUNDLE_CONTEXT = b"siyu.privacy.subject-export"
@@ -183,8 +182,7 @@ def write_bundle(data: dict, org_id: int) -> str:
         archive.writestr("person.json", json.dumps(data, ensure_ascii=False, indent=2, default=str))
         archive.writestr("person.xlsx", _xlsx(data))
     name = f"subject-{secrets.token_hex(8)}.zip.enc"
-    token = keyring().encrypt(base64.b64encode(buffer.getvalue()).decode(), context=BUNDLE_CONTEXT)
-    (bundle_dir(org_id) / name).write_text(token)
+    sealed.write(bundle_dir(org_id) / name, buffer.getvalue(), context=BUNDLE_CONTEXT)
     return name
 
 
@@ -195,7 +193,7 @@ def read_bundle(org_id: int, name: str) -> bytes | None:
     path = bundle_dir(org_id) / name
     if not path.is_file():
         return None
-    return base64.b64decode(keyring().decrypt(path.read_text(), context=BUNDLE_CONTEXT))
+    return sealed.read(path, context=BUNDLE_CONTEXT)
 
 
 def export_subject(org, ident: identity.Ident, *, by=None):

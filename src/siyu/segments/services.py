@@ -25,6 +25,7 @@ from siyu.customers.models import Relation, RelationTag, Tag, TagGroup
 from siyu.customers.tagging import tag_relation, untag_relation
 from siyu.orgs import audit
 from siyu.orgs.models import Membership
+from siyu.privacy import sealed
 from siyu.privacy.masking import mask_name
 from siyu.segments import rules
 from siyu.segments.compiler import persons
@@ -35,6 +36,7 @@ from siyu.wecom.errors import WeComError
 log = logging.getLogger(__name__)
 
 EXPORT = "segments.export"
+EXPORT_CONTEXT = b"siyu.segments.export"
 SYNC = "segments.sync_tag"
 TAG_GROUP = "人群"  # the corp tag group segment tags are created in
 CHUNK = 2000
@@ -245,11 +247,11 @@ def run_export(job: Job, progress: Progress) -> dict:
     segment, viewer = _job_segment(job)
     show_names = viewer.can("pii.view")
     progress.set_total(segment.member_count)
-    name = f"segment-{segment.pk}-{job.pk}-{secrets.token_hex(8)}.xlsx"
+    name = f"segment-{segment.pk}-{job.pk}-{secrets.token_hex(8)}.xlsx.enc"
     rows = list(_export_rows(segment, show_names=show_names, progress=progress))
     header = export_header()
-    spreadsheets.write_xlsx(export_dir(job.org_id) / name, header, rows, sheet=_("人群"),
-                            widths=spreadsheets.measure(header, rows[:CHUNK]))
+    sealed.write_xlsx(export_dir(job.org_id) / name, header, rows, sheet=_("人群"),
+                      widths=spreadsheets.measure(header, rows[:CHUNK]), context=EXPORT_CONTEXT)
     result = {"file": name, "rows": len(rows), "names_masked": not show_names}
     audit.record("segments.exported", org=job.org_id, actor=viewer.user, obj=job, details={**result, "segment": segment.pk})
     progress.job.message = _("已导出 %(n)d 人。") % {"n": len(rows)}

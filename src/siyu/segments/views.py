@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +24,7 @@ from siyu.groups.models import CustomerGroup
 from siyu.lifecycle.models import Stage
 from siyu.orgs import audit
 from siyu.orgs.models import Staff, Store
+from siyu.privacy import sealed
 from siyu.privacy.masking import mask_name
 from siyu.segments import queries, rules, services
 from siyu.segments.forms import SegmentForm
@@ -209,5 +210,5 @@ def export_download(request, pk: int):
         raise Http404("export file is gone")
     audit.record("segments.export_downloaded", org=job.org_id, actor=request.user, obj=job,
                  details={"rows": job.result.get("rows")})
-    return FileResponse(path.open("rb"), as_attachment=True, filename=f"segment-{job.pk}.xlsx",
-                        content_type=spreadsheets.CONTENT_TYPE)
+    return sealed.download(path, context=services.EXPORT_CONTEXT, filename=f"segment-{job.pk}.xlsx",
+                           content_type=spreadsheets.CONTENT_TYPE)

@@ -2,9 +2,10 @@
 
 A subject enters an SOP once per occasion (the run's ``key``): a friendship added, a tag put on, a stage entered,
 a group created, a calendar date, a birthday in a given year. Entering writes the run and one task per step, each
-due at its local time, so the calendar shows what is coming. The relation and group events enrol at once; the
-periodic sweep (:func:`sweep`) enrols the triggers that have no event of their own (tags, stages, dates,
-birthdays) and stops the runs whose subject left the condition. Everything here is idempotent by the run key.
+due at its local time, so the calendar shows what is coming. The relation, group, tag and stage events enrol at
+once; the periodic sweep (:func:`sweep`) enrols the triggers that have no event of their own (dates, birthdays),
+catches up on any event missed, and stops the runs whose subject left the condition. Everything here is idempotent
+by the run key, so an event and the sweep starting the same occasion start it once.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from siyu.content.models import Material
 from siyu.core import clock, events
 from siyu.core.durable import DurableRow
 from siyu.customers.models import Customer, Relation, RelationTag
+from siyu.customers.tagging import TAGGED
 from siyu.groups.models import CustomerGroup
 from siyu.lifecycle.models import CustomerLifecycle
+from siyu.lifecycle.stages import STAGE_CHANGED
 from siyu.messaging.guard import years_before
 from siyu.messaging.models import RecipientFacts
 from siyu.orgs.models import Staff
@@ -140,11 +143,13 @@ def _enrol_relation_rows(sop: Sop, rows, key_prefix: str) -> int:
     return made
 
 
-def _enrol_tagged(sop: Sop) -> int:
+def _enrol_tagged(sop: Sop, customer_id: int | None = None) -> int:
     found = (RelationTag.objects.for_org(sop.org_id)
-             .filter(tag_id=sop.trigger_tag_id, created_at__gte=sop.active_since, relation__status=Relation.Status.ACTIVE)
-             .values_list("relation_id", "relation__customer_id", "relation__staff_id", "created_at"))
-    return _enrol_relation_rows(sop, list(found), f"tag:{sop.trigger_tag_id}")
+             .filter(tag_id=sop.trigger_tag_id, created_at__gte=sop.active_since, relation__status=Relation.Status.ACTIVE))
+    if customer_id is not None:
+        found = found.filter(relation__customer_id=customer_id)
+    rows = found.values_list("relation_id", "relation__customer_id", "relation__staff_id", "created_at")
+    return _enrol_relation_rows(sop, list(rows), f"tag:{sop.trigger_tag_id}")
 
 
 def step_attachments(step: SopStep) -> list[dict]:
@@ -173,11 +178,12 @@ def _enrol_owned(sop: Sop, found: dict[int, datetime], key: str) -> int:
                                       for r in by_customer.values()], key)
 
 
-def _enrol_staged(sop: Sop) -> int:
+def _enrol_staged(sop: Sop, customer_id: int | None = None) -> int:
     rows = (CustomerLifecycle.objects.for_org(sop.org_id)
-            .filter(stage_id=sop.trigger_stage_id, stage_since__gte=sop.active_since)
-            .values_list("customer_id", "stage_since"))
-    found = dict(rows)
+            .filter(stage_id=sop.trigger_stage_id, stage_since__gte=sop.active_since))
+    if customer_id is not None:
+        rows = rows.filter(customer_id=customer_id)
+    found = dict(rows.values_list("customer_id", "stage_since"))
     made = 0
     # The stage entry's time is part of the key: entering the stage again later is a new occasion.
     for customer_id, since in found.items():
@@ -320,6 +326,20 @@ def on_relation_lost(event) -> None:
     stop_runs(relation.org_id, runs, StopReason.LOST)
 
 
+def on_tagged(event) -> None:
+    """A tag put on: the customer enters the SOPs that tag triggers now, not at the next sweep."""
+    customer_id = event.payload.get("customer_id")
+    sops = active_sops(event.org_id, Trigger.TAG_ADDED).filter(trigger_tag_id__in=event.payload.get("tag_ids") or [])
+    for sop in sops:
+        _enrol_tagged(sop, customer_id)
+
+
+def on_stage_changed(event) -> None:
+    customer_id = event.payload.get("customer_id")
+    for sop in active_sops(event.org_id, Trigger.STAGE_ENTERED).filter(trigger_stage_id=event.payload.get("stage_id")):
+        _enrol_staged(sop, customer_id)
+
+
 def on_group_changed(event) -> None:
     group = event.subject()
     if isinstance(group, CustomerGroup) and event.payload.get("created"):
@@ -330,3 +350,5 @@ def register() -> None:
     events.subscribe(events.Kind.RELATION_ADDED, "sop.enrol_relation", on_relation_added)
     events.subscribe(events.Kind.RELATION_LOST, "sop.stop_relation", on_relation_lost)
     events.subscribe(events.Kind.GROUP_CHANGED, "sop.enrol_group", on_group_changed)
+    events.subscribe(TAGGED, "sop.enrol_tagged", on_tagged)
+    events.subscribe(STAGE_CHANGED, "sop.enrol_staged", on_stage_changed)

@@ -16,7 +16,7 @@ from siyu.content.variables import unknown_variables
 from siyu.core import clock
 from siyu.core.durable import DurableRow
 from siyu.customers.models import Tag
-from siyu.messaging import guard, reasons, services as messaging_services
+from siyu.messaging import guard, lookup, reasons, services as messaging_services
 from siyu.messaging.models import Channel, Decision, Send
 from siyu.orgs import audit
 from siyu.orgs.models import Membership
@@ -25,7 +25,7 @@ from siyu.sop.models import Sop, SopRun, SopStep, SopTask
 from siyu.wecom import attachments as wecom_attachments
 from siyu.wecom import messaging_endpoints as wecom
 from siyu.wecom.client import WeComClient
-from siyu.wecom.errors import WeComError
+from siyu.wecom.errors import WeComError, WeComNetworkError
 
 MAX_STEPS = 20
 MAX_DAY = 365
@@ -219,21 +219,31 @@ def send_task(task: SopTask, *, by: Membership) -> SendOutcome:
         if blocked:
             return SendOutcome(False, "blocked", _("内容含禁用词：%(words)s") % {"words": "、".join(blocked)})
         target = {"chat_ids": [task.group.chat_id]}
-    now = timezone.now()
+    now, called_at = timezone.now(), clock.now()
     if not SopTask.objects.for_org(org_id).filter(pk=task.pk, sent_at__isnull=True).update(sent_at=now):
         raise ValidationError({"task": _("这条任务已经发送过了。")})
     try:
         with WeComClient.for_org(org_id) as client:
-            answer = wecom.add_msg_template(client, content=content, sender=task.staff.userid, **target)
+            msgid = wecom.add_msg_template(client, content=content, sender=task.staff.userid, **target).msgid
+    except WeComNetworkError:
+        # No answer: WeCom may have made the message. Look before letting the guide tap again (a second tap
+        # would make a second message); if even the look fails, the task stays claimed rather than risk it.
+        with WeComClient.for_org(org_id) as client:
+            msgid = lookup.find_created(client, called_at=called_at, sender=task.staff.userid, text=task.content,
+                                        recipients=set(target.get("external_userids") or target["chat_ids"]),
+                                        group="chat_ids" in target)
+        if not msgid:
+            SopTask.objects.for_org(org_id).filter(pk=task.pk).update(sent_at=None)
+            raise
     except WeComError:
         SopTask.objects.for_org(org_id).filter(pk=task.pk).update(sent_at=None)
         raise
     with transaction.atomic():
-        SopTask.objects.for_org(org_id).filter(pk=task.pk).update(msgid=answer.msgid)
+        SopTask.objects.for_org(org_id).filter(pk=task.pk).update(msgid=msgid)
         send = Send.objects.for_org(org_id).filter(kind=SopTask._meta.label_lower, ref_id=task.pk).first()
         if send is not None:
             messaging_services.mark_sent(send, at=clock.now())
         audit.record("sop.task_sent", org=org_id, actor=by.user, obj=task.sop,
                      details={"task": task.pk, "step": task.step_id})
-    task.sent_at, task.msgid = now, answer.msgid
+    task.sent_at, task.msgid = now, msgid
     return SendOutcome(True, Decision.Outcome.INCLUDED)

@@ -14,9 +14,12 @@ from django.utils.translation import gettext as _
 
 from siyu.cdp.models import Order, OrderStatus
 from siyu.channels.models import ChannelCode
+from siyu.content import materials
+from siyu.content.models import Material
 from siyu.customers.models import Customer, FollowUp, Relation
 from siyu.lifecycle.models import Reminder
 from siyu.orgs.models import Membership
+from siyu.orgs.roles import Role
 from siyu.sop.models import SopRun, SopTask
 
 TASKS_SHOWN = 30
@@ -88,6 +91,17 @@ def my_customers(viewer: Membership, *, query: str = "", show: str = "all", now:
         monday = week_start(timezone.localtime(now or timezone.now()).date())
         rows = rows.filter(first_added_at__gte=datetime.combine(monday, time.min, timezone.get_current_timezone()))
     return rows.order_by("-first_added_at", "-pk")
+
+
+def poster_materials(viewer: Membership):
+    """Poster materials the viewer may send (approved: HQ's and their own), newest first."""
+    return materials.sendable_by(viewer).filter(kind=Material.Kind.POSTER).order_by("-updated_at", "-pk")
+
+
+def guides_of(viewer: Membership):
+    """The active guides the viewer may see: a store manager's stores' guides, HQ's all."""
+    return (Membership.objects.visible_to(viewer).filter(role=Role.GUIDE, is_active=True)
+            .select_related("user", "store", "staff").order_by("store__name", "user__display_name", "user__username", "pk"))
 
 
 def my_codes(viewer: Membership):

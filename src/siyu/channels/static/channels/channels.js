@@ -47,8 +47,21 @@
     });
   }
 
+  // A material is chosen by typing part of its title: the single select becomes a searchable one (Tom Select).
+  function enhanceMaterialPicker(row) {
+    var select = row.querySelector("select[data-material-picker]");
+    if (!select || !window.TomSelect || select.classList.contains("tomselected")) return;
+    new TomSelect(select, {
+      maxOptions: null,
+      allowEmptyOption: false,
+      placeholder: select.querySelector("option[value='']") ? select.querySelector("option[value='']").textContent : "",
+      render: { no_results: function () { return '<div class="no-results">没有匹配的素材</div>'; } },
+    });
+  }
+
   function initRow(row) {
     showKindFields(row);
+    enhanceMaterialPicker(row);
   }
 
   function showSections(form) {

@@ -234,12 +234,15 @@
       var deleted = row.querySelector('[name$="-DELETE"]');
       var kind = value("kind");
       if (!kind || (deleted && deleted.checked)) return;
-      cards.push({ kind: kind, title: value("title"), desc: value("desc"), url: value("url") });
+      // a material from the library shows as its title (the selected option's text)
+      var picked = kind === "material" ? row.querySelector('select[name$="-material"]') : null;
+      var title = picked && picked.value ? picked.options[picked.selectedIndex].text : value("title");
+      cards.push({ kind: kind, title: title, desc: value("desc"), url: value("url") });
     });
     return cards;
   }
 
-  var KIND_NAMES = { image: "图片", link: "链接", miniprogram: "小程序", file: "文件", video: "视频" };
+  var KIND_NAMES = { image: "图片", link: "链接", miniprogram: "小程序", file: "文件", video: "视频", material: "素材" };
 
   function renderPreview(preview) {
     var source = document.querySelector(preview.dataset.source);
