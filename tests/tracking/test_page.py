@@ -137,3 +137,12 @@ def test_fuzzed_beats_never_fail_and_never_count_unless_valid(world, client, dat
     assert response.status_code in (204, 400, 403, 404)
     visit.refresh_from_db()
     assert (visit.seconds, visit.depth) == (0, 0)  # no fuzzed example can carry this visit's signed key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_link_deleted_after_the_process_cached_it_is_not_found(world, client):
+    link, url = _link(world)
+    assert client.get(url).status_code == 200
+    TrackedLink.objects.filter(pk=link.pk).delete()  # its customer was deleted: the link goes with them
+    assert client.get(url).status_code == 404
+    assert not Visit.objects.exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from django.db import IntegrityError
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -71,7 +72,10 @@ def page(request, token: str):
     if material is None:
         raise Http404
     visitor, choice = _reader(request)
-    visit_id = opens.record_open(link, visitor=visitor, consented={YES: True, NO: False}.get(choice))
+    try:
+        visit_id = opens.record_open(link, visitor=visitor, consented={YES: True, NO: False}.get(choice))
+    except IntegrityError:  # the link was deleted (with its customer) after this process cached it
+        raise Http404 from None
     if material.kind == Material.Kind.LINK:
         response = HttpResponseRedirect(material.url)
     else:
