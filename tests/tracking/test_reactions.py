@@ -11,7 +11,7 @@ from siyu.customers.profile import timeline_renderer
 from siyu.lifecycle import rules
 from siyu.tracking import links, opens
 from siyu.tracking.models import ReadingNotice, Visit
-from tests.tracking.support import material
+from tests.tracking.support import material, visit_key
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -31,7 +31,7 @@ def _read(client, link, beats=(), *, choice="y"):
     url = f"/t/{link.token}/"
     response = client.get(url)
     assert response.status_code == 200
-    key = response.context["visit_key"]
+    key = visit_key(response)
     if choice:
         client.post(f"{url}consent", {"visit": key, "choice": choice})
     for n, (seconds, depth) in enumerate(beats, 1):
@@ -48,7 +48,7 @@ def test_forty_seconds_of_reading_land_on_the_timeline_with_their_duration(world
     reader = Client()
     url = f"/t/{sent.token}/"
     with commit():
-        key = reader.get(url).context["visit_key"]
+        key = visit_key(reader.get(url))
     # The open is on the timeline at once, before any reading time is known.
     (entry,) = _opened(world)
     assert (entry.data["ref"], entry.data["title"], entry.data["seconds"]) == (str(sent.material_id), "秋冬新品", 0)
