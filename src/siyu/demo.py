@@ -98,6 +98,7 @@ def load_demo() -> DemoInfo:
     load_material_demo(org)
     ensure_demo_products(org)
     load_history_demo(org)
+    load_tracking_demo(org)
     load_sop_demo(org)
     load_cdp_demo(org)
     load_privacy_demo(org)
@@ -109,6 +110,12 @@ def load_demo() -> DemoInfo:
 
 def load_material_demo(org) -> None:
     from siyu.content.demo import load_material_demo as load
+
+    load(org)
+
+
+def load_tracking_demo(org) -> None:
+    from siyu.tracking.demo import load_tracking_demo as load
 
     load(org)
 

@@ -17,6 +17,8 @@ console_patterns = (
 urlpatterns = [
     # First: the event API is the busiest path, and every pattern tried before it costs each request.
     path("", include("siyu.cdp.source_urls")),
+    # Second: every tracked-link open (a customer's phone) resolves here.
+    path("", include("siyu.tracking.urls")),
     path("", include(console_patterns)),
     path("", include("siyu.orgs.urls")),
     path("", include("siyu.core.urls")),
@@ -38,7 +40,6 @@ urlpatterns = [
     path("", include("siyu.moments.urls")),
     path("", include("siyu.sop.urls")),
     path("", include("siyu.journeys.urls")),
-    path("", include("siyu.tracking.urls")),
     path("login/", console_views.login_view, name="login"),
     path("logout/", console_views.logout_view, name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -180,6 +180,7 @@ def console_pages(org) -> list[str]:
         ("content:material_preview", first(Material, kind="poster")),
         ("content:material_edit", first(Material, kind="article")),
         ("content:material_review", first(Material, status="in_review")),
+        ("tracking:material_stats", first(Material, status="approved")),
     ]
     pages += [reverse("content:material_create", args=[kind]) for kind in Material.Kind.values]
     pages += [reverse(name, args=[row.pk]) for name, row in details if row is not None]

@@ -92,7 +92,7 @@ def test_timeline_reads_in_chinese_newest_first_and_pages(world, shop):
     timeline.tagged(relation, shop.vip, source=RelationTag.Source.RULE, source_ref="rule:7")
     timeline.deleted_by_customer(relation)
     timeline.record(shop.bob, "stage_changed", to_stage="已成交", from_stage="意向客户", source="manual")
-    timeline.record(shop.bob, "material_opened", title="秋季新品")
+    timeline.record(shop.bob, "coupon_redeemed", title="秋季新品")
     response = profile(world.admin, shop.bob)
     texts = timeline_texts(response)
     assert texts[0] == "其他动态"  # a kind nobody registered reads in words, never as its raw key
@@ -101,11 +101,11 @@ def test_timeline_reads_in_chinese_newest_first_and_pages(world, shop):
     assert texts[2:] == ["删除了员工 员工wang", "被打上标签“VIP”（来源：规则）", added]
     # The guide whose customer Bob is reads the same channel name (the code itself is HQ's to open).
     assert timeline_texts(profile(world.guide_e2, shop.bob))[-1] == added
-    register_timeline_kind("material_opened", lambda e: f"打开了素材“{e.data['title']}”")
+    register_timeline_kind("coupon_redeemed", lambda e: f"核销了优惠券“{e.data['title']}”")
     try:
-        assert timeline_texts(profile(world.admin, shop.bob))[0] == "打开了素材“秋季新品”"
+        assert timeline_texts(profile(world.admin, shop.bob))[0] == "核销了优惠券“秋季新品”"
     finally:
-        unregister("material_opened")
+        unregister("coupon_redeemed")
     # A renderer that cannot read an event's data falls back to words instead of breaking the page.
     register_timeline_kind("odd_test", lambda e: e.data["missing"])
     try:

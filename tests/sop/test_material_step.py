@@ -1,14 +1,18 @@
-"""A step may carry a material from the library: its tasks get the material's WeCom attachment beside the text;
+"""A step may carry a material from the library: its tasks get the material's WeCom attachment beside the text
+(a customer's task their own tracked link);
 a material withdrawn before a customer enters is left out; the editor offers only HQ's approved materials."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
+from django.conf import settings
+
 from siyu.content.models import Material, Scope
 from siyu.sop.forms import approved_materials
 from siyu.sop.models import SopTask
 from siyu.sop.services import StepInput
+from siyu.tracking.models import TrackedLink
 from tests.sop.helpers import make_sop
 
 
@@ -27,8 +31,10 @@ def test_the_task_carries_the_materials_attachment_until_the_material_is_withdra
     with commit():
         first = corp.customer(alice, "陈女士")
     [task] = SopTask.objects.for_org(world.org).filter(customer=first)
+    # The customer's own tracked link, made for this SOP send; opening it leads on to the material's address.
+    tracked = TrackedLink.objects.for_org(world.org).get(material=guide, customer=first, staff=alice, channel="sop")
     assert [(a["msgtype"], a["link"]["title"], a["link"]["url"]) for a in task.attachments] == [
-        ("link", "秋冬新品上市", "https://shop.example.com/new")]
+        ("link", "秋冬新品上市", f"{settings.PUBLIC_URL.rstrip('/')}/t/{tracked.token}/")]
 
     Material.objects.for_org(world.org).filter(pk=guide.pk).update(status=Material.Status.WITHDRAWN)
     with commit():

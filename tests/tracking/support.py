@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 from django.utils import timezone
 
@@ -30,3 +31,8 @@ def customer(world, *staff_rows: Staff, name: str = "王女士") -> Customer:
 
 def material(world, kind: str = "article", **changes):
     return make(world, kind, approve=True, **changes)
+
+
+def visit_key(response) -> str:
+    """The signed visit key the tracked page hands its script."""
+    return re.search(r'data-visit="([^"]+)"', response.content.decode()).group(1)

@@ -10,7 +10,7 @@ from siyu.privacy import consent
 from siyu.tracking import links, opens
 from siyu.tracking.models import TrackedLink, Visit
 from tests.content.materials_support import make
-from tests.tracking.support import customer, material, staff
+from tests.tracking.support import customer, material, staff, visit_key
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def _link(world, kind="article", **changes):
 
 
 def _visit(response) -> tuple[str, Visit]:
-    key = response.context["visit_key"]
+    key = visit_key(response)
     return key, Visit.objects.get(pk=opens.visit_of(key))
 
 
@@ -75,7 +75,7 @@ def test_declining_is_remembered_and_no_beat_counts_afterwards(world, client):
     assert client.post(f"{url}beat", {"visit": key, "seconds": 10, "depth": 50}).status_code == 403
     again = client.get(url)
     key2, second = _visit(again)
-    assert second.consented is False and again.context["choice"] == "n"
+    assert second.consented is False and 'data-choice="n"' in again.content.decode()
     assert 'aria-labelledby="consent-title" hidden' in again.content.decode()
     assert client.post(f"{url}beat", {"visit": key2, "seconds": 10, "depth": 50}).status_code == 403
     assert [(v.seconds, v.depth) for v in Visit.objects.order_by("id")] == [(0, 0), (0, 0)]
@@ -137,3 +137,22 @@ def test_fuzzed_beats_never_fail_and_never_count_unless_valid(world, client, dat
     assert response.status_code in (204, 400, 403, 404)
     visit.refresh_from_db()
     assert (visit.seconds, visit.depth) == (0, 0)  # no fuzzed example can carry this visit's signed key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_link_deleted_after_the_process_cached_it_is_not_found(world, client):
+    link, url = _link(world)
+    assert client.get(url).status_code == 200
+    TrackedLink.objects.filter(pk=link.pk).delete()  # its customer was deleted: the link goes with them
+    assert client.get(url).status_code == 404
+    assert not Visit.objects.exists()
+
+
+def test_each_open_gets_its_own_addresses_and_key_from_the_shared_page(world, client):
+    link, url = _link(world)
+    other = links.link_for(link.material, customer=None, staff=link.staff, channel="sop")
+    first, second = client.get(url).content.decode(), client.get(f"/t/{other.token}/").content.decode()
+    assert f'data-beat-url="/t/{link.token}/beat"' in first and f'data-beat-url="/t/{other.token}/beat"' in second
+    keys = [visit_key(client.get(url)) for _ in range(2)]
+    assert keys[0] != keys[1] and all(opens.visit_of(k) for k in keys)
+    assert "MARK" not in first + second

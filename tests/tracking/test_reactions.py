@@ -1,6 +1,8 @@
 """What an open causes, performed by the dispatcher: the timeline entry with its reading time, the behaviour rules,
 the guide's "reading now" message (once per customer and material an hour), and forwards."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 
@@ -9,7 +11,7 @@ from siyu.customers.profile import timeline_renderer
 from siyu.lifecycle import rules
 from siyu.tracking import links, opens
 from siyu.tracking.models import ReadingNotice, Visit
-from tests.tracking.support import material
+from tests.tracking.support import material, visit_key
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -29,7 +31,7 @@ def _read(client, link, beats=(), *, choice="y"):
     url = f"/t/{link.token}/"
     response = client.get(url)
     assert response.status_code == 200
-    key = response.context["visit_key"]
+    key = visit_key(response)
     if choice:
         client.post(f"{url}consent", {"visit": key, "choice": choice})
     for n, (seconds, depth) in enumerate(beats, 1):
@@ -46,7 +48,7 @@ def test_forty_seconds_of_reading_land_on_the_timeline_with_their_duration(world
     reader = Client()
     url = f"/t/{sent.token}/"
     with commit():
-        key = reader.get(url).context["visit_key"]
+        key = visit_key(reader.get(url))
     # The open is on the timeline at once, before any reading time is known.
     (entry,) = _opened(world)
     assert (entry.data["ref"], entry.data["title"], entry.data["seconds"]) == (str(sent.material_id), "秋冬新品", 0)
@@ -62,9 +64,12 @@ def test_forty_seconds_of_reading_land_on_the_timeline_with_their_duration(world
 
 def test_the_guide_is_told_once_per_customer_and_material_an_hour(world, corp, sent, commit, clock):
     clock.attach(corp.sim)
+    # Half a minute before the hour turns: the second open is in the next clock hour yet within the hour.
+    clock.set((clock.now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0) - timedelta(seconds=30))
     reader = Client()
     with commit():
         _read(reader, sent)
+    clock.advance(minutes=1)
     with commit():
         _read(reader, sent)
     told = corp.sim.messages("alice")

@@ -6,7 +6,7 @@ from django.test import Client
 from siyu.tracking import links, queries
 from siyu.tracking.models import Visit
 from tests.factories import client_for, drain
-from tests.tracking.support import customer, material, staff
+from tests.tracking.support import customer, material, staff, visit_key
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def _open(link, reader=None, *, seconds=0, depth=0):
     reader = reader or Client()
     url = f"/t/{link.token}/"
-    key = reader.get(url).context["visit_key"]
+    key = visit_key(reader.get(url))
     if seconds or depth:
         reader.post(f"{url}consent", {"visit": key, "choice": "y"})
         reader.post(f"{url}beat", {"visit": key, "seconds": seconds, "depth": depth, "final": "1"})

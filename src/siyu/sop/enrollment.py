@@ -30,6 +30,7 @@ from siyu.messaging.guard import years_before
 from siyu.messaging.models import RecipientFacts
 from siyu.orgs.models import Staff
 from siyu.sop import timing
+from siyu.tracking import links
 from siyu.sop.models import Sop, SopRun, SopStep, SopTask
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def start_run(sop: Sop, *, key: str, staff: Staff, anchor_at: datetime, customer
                                         anchor_at=anchor_at, key=key[:100])
             SopTask.objects.bulk_create([
                 SopTask(org_id=org_id, run=run, step=step, sop=sop, staff=staff, customer=customer, group=group,
-                        content=ready_content(step, customer=customer, staff=staff), attachments=step_attachments(step),
+                        content=ready_content(step, customer=customer, staff=staff), attachments=step_attachments(step, customer=customer, staff=staff),
                         due_at=timing.step_due(anchor_at, step.day_offset, step.time_of_day, tz),
                         idempotency_key=f"sop:{run.pk}:{step.pk}")
                 for step in steps
@@ -152,12 +153,14 @@ def _enrol_tagged(sop: Sop, customer_id: int | None = None) -> int:
     return _enrol_relation_rows(sop, list(rows), f"tag:{sop.trigger_tag_id}")
 
 
-def step_attachments(step: SopStep) -> list[dict]:
+def step_attachments(step: SopStep, *, customer: Customer | None, staff: Staff) -> list[dict]:
     """The step's attachments with its material's, when that material is still approved (one withdrawn since the
-    step was written is left out rather than sent)."""
+    step was written is left out rather than sent). A customer's task carries the material as their own tracked
+    link (articles and links as tracked cards, media as media); a group's task its plain attachment."""
     extra = []
     if step.material is not None and step.material.status == Material.Status.APPROVED:
-        extra = [materials.to_attachment(step.material)]
+        extra = [links.attachment_for(step.material, customer=customer, staff=staff, channel="sop", tracked=False)
+                 if customer is not None else materials.to_attachment(step.material)]
     return [*(step.attachments or []), *extra]
 
 

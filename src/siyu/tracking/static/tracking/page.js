@@ -38,6 +38,7 @@
 
   function report(final) {
     collect();
+    measureDepth();  // scroll events may not have been delivered yet (a phone throttles them)
     var seconds = Math.min(Math.floor(pending / 1000), cap);
     pending -= Math.floor(pending / 1000) * 1000;
     if (seconds === 0 && !final) { return; }
