@@ -92,6 +92,23 @@ def test_full_sync_of_the_simulated_corp_keeps_the_history(db, django_capture_on
                                            "customer__avatar")) == before
 
 
+def test_the_demo_starts_again_after_a_member_left_the_simulated_corp(db, django_capture_on_commit_callbacks):
+    """A member removed through the simulator's control API keeps no friendships there; seeding again (a second
+    ``siyu run --demo`` on the same data) must not stop on their history."""
+    org = load_demo().org
+    corp = Corp(org, capture=django_capture_on_commit_callbacks)
+    try:
+        seed_simulator(corp.sim, org)
+        leaver = "demo_guide_hz01"
+        corp.sim.remove_staff(leaver)
+        seed_simulator(corp.sim, org)
+        userids = {r.userid for r in corp.sim.state.relations.values() if r.external_userid.startswith(PREFIX)}
+        assert "demo_guide_sh01" in userids
+        assert not corp.sim.state.active_staff(leaver)
+    finally:
+        corp.close()
+
+
 def test_a_run_on_another_port_moves_the_demo_pictures_there(db, settings):
     from siyu.channels import services as channel_services
     from siyu.channels.models import WelcomeMessage

@@ -53,7 +53,10 @@ def seed_simulator(sim, org) -> None:
     for staff in Staff.objects.for_org(org).exclude(status=Staff.Status.DEPARTED).order_by("userid"):
         if staff.userid not in known:
             sim.add_staff(userid=staff.userid, name=staff.name, mobile=staff.mobile or "")
-    sim.import_contacts(history_contacts(org))
+    # A member who left the simulated corp (through its control API) keeps no friendships there: importing theirs
+    # would be refused, and the demo would not start.
+    active = {s["userid"] for s in sim.list_staff() if s.get("left_at") is None}
+    sim.import_contacts([c for c in history_contacts(org) if c["userid"] in active])
     if not sim.list_groups():
         owners = [s.userid for s in Staff.objects.for_org(org).filter(membership__role="guide").order_by("userid")[:2]]
         for owner in owners:
