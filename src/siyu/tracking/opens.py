@@ -83,16 +83,36 @@ def record_open(link: LinkTarget, *, visitor: str, consented: bool | None) -> in
     """Insert the visit row (the open itself, recorded whatever the reader decides about tracking, due at once for
     its reactions) in one prepared statement; returns its id."""
     now = clock.now()
-    visit = Visit(org_id=link.org_id, link_id=link.pk, visitor=visitor, opened_at=now, consented=consented,
-                  due_at=now, created_at=timezone.now(), idempotency_key=f"visit:{secrets.token_hex(12)}")
+    values = {"org_id": link.org_id, "link_id": link.pk, "visitor": visitor, "opened_at": now, "consented": consented,
+              "due_at": now, "created_at": timezone.now(), "idempotency_key": f"visit:{secrets.token_hex(12)}"}
+    params = list(_defaults())
+    # Only the fields of this open are prepared per request; the rest are the model's defaults, prepared once.
+    for index, field in _dynamic():
+        params[index] = field.get_db_prep_save(values[field.attname], connection)
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(), [f.get_db_prep_save(getattr(visit, f.attname), connection)
-                                       for f in _VISIT_FIELDS])
+        cursor.execute(_insert_sql(), params)
         return cursor.fetchone()[0]
 
 
 _STATE_SQL = (f"SELECT status, updated_at FROM {Material._meta.db_table} WHERE id = %s AND org_id = %s")
 _VISIT_FIELDS = [f for f in Visit._meta.concrete_fields if not f.primary_key]
+
+
+_DYNAMIC = {"org_id", "link_id", "visitor", "opened_at", "consented", "due_at", "created_at", "idempotency_key"}
+
+
+@lru_cache(maxsize=1)
+def _dynamic() -> tuple:
+    return tuple((i, f) for i, f in enumerate(_VISIT_FIELDS) if f.attname in _DYNAMIC)
+
+
+@lru_cache(maxsize=1)
+def _defaults() -> tuple:
+    """Every column's prepared value for a new visit, from the model's own defaults (the dynamic ones are
+    overwritten per open)."""
+    blank = Visit()
+    return tuple(None if f.attname in _DYNAMIC else f.get_db_prep_save(getattr(blank, f.attname), connection)
+                 for f in _VISIT_FIELDS)
 
 
 @lru_cache(maxsize=1)
