@@ -13,12 +13,16 @@
   var pending = 0;          // visible ms not reported yet
   var depth = 0;
   var timer = null;
+  // Reports wait (queued, each with its own cap) until the server has the reader's consent: a beat that overtook
+  // the consent request on a slow network would be refused, and its seconds lost.
+  var consentStored = reader.dataset.choice === "y";
+  var queued = [];
 
   function post(url, fields, beacon) {
     var body = new URLSearchParams(fields);
     body.set("visit", reader.dataset.visit);
-    if (beacon && navigator.sendBeacon) { navigator.sendBeacon(url, body); return; }
-    fetch(url, { method: "POST", body: body, credentials: "same-origin", keepalive: true }).catch(function () {});
+    if (beacon && navigator.sendBeacon) { navigator.sendBeacon(url, body); return null; }
+    return fetch(url, { method: "POST", body: body, credentials: "same-origin", keepalive: true });
   }
 
   function measureDepth() {
@@ -42,7 +46,10 @@
     var seconds = Math.min(Math.floor(pending / 1000), cap);
     pending -= Math.floor(pending / 1000) * 1000;
     if (seconds === 0 && !final) { return; }
-    post(reader.dataset.beatUrl, { seconds: seconds, depth: depth, final: final ? "1" : "" }, final);
+    var fields = { seconds: seconds, depth: depth, final: final ? "1" : "" };
+    if (!consentStored) { queued.push(fields); return; }
+    var sent = post(reader.dataset.beatUrl, fields, final);
+    if (sent) { sent.catch(function () {}); }
   }
 
   function onVisibility() {
@@ -67,10 +74,18 @@
     prompt.addEventListener("click", function (event) {
       var choice = event.target.getAttribute("data-choice");
       if (!choice) { return; }
-      post(reader.dataset.consentUrl, { choice: choice }, false);
+      var stored = post(reader.dataset.consentUrl, { choice: choice }, false);
       reader.dataset.choice = choice;
       prompt.hidden = true;
-      if (choice === "y" && timer === null) { start(); }
+      if (choice === "y" && timer === null) {
+        start();
+        stored.then(function (response) {
+          consentStored = response.ok;
+          if (!consentStored) { return; }
+          queued.forEach(function (fields) { post(reader.dataset.beatUrl, fields, false).catch(function () {}); });
+          queued = [];
+        }).catch(function () {});
+      }
     });
   }
 })();
