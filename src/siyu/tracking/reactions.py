@@ -77,7 +77,7 @@ def _queue_notice(visit: Visit, link, material) -> None:
             ReadingNotice.objects.create(org_id=visit.org_id, customer_id=link.customer_id, material=material,
                                          staff_id=link.staff_id, visit=visit, due_at=now, idempotency_key=key)
     except IntegrityError:
-        pass  # the other visit's notice is the one for this hour
+        return  # a visit handled at the same moment made this hour's notice: one is enough
 
 
 def notify(notice: ReadingNotice) -> None:
