@@ -1,9 +1,9 @@
 """Tracked-link opens through the real request path, beside the raw insert rate of the same rows.
 
 "opens": a real ``siyu web`` (granian, WSGI, two processes, SQLite in a throwaway data dir) serves
-``GET /t/<token>/`` over keep-alive connections from an asyncio client: each request finds its link (a lookup
-cached in the process), reads the material, inserts the visit row (the open, due for its reactions) in one
-committed INSERT, sets the reader's signed cookie and renders the article page. The limit is the storage side
+``GET /t/<token>/`` over keep-alive connections from an asyncio client: each request finds its link and its
+material's state (one indexed join), inserts the visit row (the open, due for its reactions) in one committed
+INSERT, sets the reader's signed cookie and renders the article page. The limit is the storage side
 alone: the same Visit rows inserted by one process, one committed INSERT each, as the server does, without HTTP,
 lookup or rendering. Reactions (timeline, rules, notices) are the dispatcher's work and are not part of either.
 """
@@ -79,7 +79,7 @@ def run() -> list[dict]:
     tokens = _links(org)
     insert_rate = _insert_limit(org, OPENS)
     with siyu_web(data_dir, workers=WEB_WORKERS) as port:
-        asyncio.run(_load(port, _requests(tokens, 2 * LINKS)))  # every worker's link cache and connection warm
+        asyncio.run(_load(port, _requests(tokens, 2 * LINKS)))  # every worker's threads connected and its page rendered once
         Visit.objects.for_org(org).delete()
         with stopwatch() as elapsed:
             _latencies, statuses = asyncio.run(_load(port, _requests(tokens, OPENS)))
@@ -91,8 +91,8 @@ def run() -> list[dict]:
         figure("tracked-link opens through GET /t/<token>/", OPENS / seconds, "opens/s", limit_value=insert_rate,
                limit_unit="inserts/s",
                notes=(f"{OPENS:,} opens of {LINKS:,} links over 32 keep-alive connections to `siyu web` ({WEB_WORKERS} "
-                      f"granian workers, {database_description()}), each the link found (cached in the process), the "
-                      f"material read, the visit inserted and committed, the cookie signed and the article page "
+                      f"granian workers, {database_description()}), each the link and its material's state found by "
+                      f"one join, the visit inserted and committed, the cookie signed and the article page "
                       f"rendered, in {seconds:.1f} s; goal ≥ 2,000/s on 2 cores. Limit: the same Visit rows, one "
                       f"committed INSERT each from one process")),
     ]

@@ -54,9 +54,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "siyu.core.public_paths.PublicPathsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "siyu.core.csp.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "siyu.console.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -67,6 +68,18 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "siyu.orgs.middleware.TenantMiddleware",
     "siyu.core.inputs.BadInputMiddleware",
+]
+
+# Readers' phones and tracking SDKs, served by siyu.core.public_paths with their own URLconf and only the hooks
+# of the middleware that shape every response (no session, user or CSRF cookie).
+PUBLIC_PATH_PREFIXES = ("/t/", "/v1/")
+PUBLIC_URLCONF = "siyu.public_urls"
+PUBLIC_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "siyu.core.csp.CSPMiddleware",
+    "siyu.console.middleware.ChosenLanguageMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "siyu.urls"

@@ -69,14 +69,14 @@ def _link(token: str):
 def page(request, token: str):
     """Record the open, then show the material, the privacy notice and (until the reader decides) the consent
     prompt. A link material goes straight on to its address once the open is recorded."""
-    link = _link(token)
-    material = opens.material_of(link)
-    if material is None:
+    found = opens.readable(token)
+    if found is None:
         raise Http404
+    link, material = found
     visitor, choice = _reader(request)
     try:
         visit_id = opens.record_open(link, visitor=visitor, consented={YES: True, NO: False}.get(choice))
-    except IntegrityError:  # the link was deleted (with its customer) after this process cached it
+    except IntegrityError:  # the link was deleted (with its customer) since it was found
         raise Http404 from None
     if material.kind == Material.Kind.LINK:
         response = HttpResponseRedirect(material.url)
