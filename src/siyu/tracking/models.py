@@ -8,14 +8,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from siyu.core.durable import DurableRow
-from siyu.core.tenancy import TenantManager, TenantModel, TenantQuerySet
+from siyu.core.tenancy import TenantModel
 from siyu.customers.models import CustomerScoped
-
-
-class TrackedLinkQuerySet(TenantQuerySet):
-    def by_token(self, token: str) -> TrackedLinkQuerySet:
-        """The link an address names, whichever brand made it: the unguessable token is the scope."""
-        return self.filter(token=token)._scoped()
 
 
 class TrackedLink(TenantModel):
@@ -35,8 +29,6 @@ class TrackedLink(TenantModel):
     staff = models.ForeignKey("orgs.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = TenantManager.from_queryset(TrackedLinkQuerySet)()
 
     class Meta:
         verbose_name = _("追踪链接")
