@@ -174,3 +174,12 @@ def test_the_group_screen_shows_members_tags_and_only_to_its_own_guide(shop, wor
     assert page.status_code == 200 and "香薰群" in html and "王女士" in html and "香薰爱好者" in html
     assert "发早安问候" in html and "已经做完的" not in html
     assert client_for(world.guide_e2).get(f"/s/g/{shop.chat_id}/").status_code == 404
+
+
+def test_the_library_previews_each_script_as_this_customer_would_receive_it(shop, world):
+    text = f"王姐您好，我是{world.e1.name}的张晓，新品已到店。"
+    client = client_for(world.guide_e1)
+    screen = client.get(f"/s/c/{shop.wang}/").content.decode()
+    found = client.get(f"/s/c/{shop.wang}/library/", {"q": "ddyq"}).content.decode()
+    for page in (screen, found):
+        assert text in page and "{客户称呼}" not in page

@@ -49,10 +49,11 @@ def unknown_variables(text: str) -> list[str]:
     return list(dict.fromkeys(name for name in PATTERN.findall(text) if name not in VARIABLES))
 
 
-def render(text: str, *, customer=None, guide) -> str:
+def render(text: str, *, customer=None, guide, values: dict[str, str] | None = None) -> str:
     """``text`` with each known variable replaced by its value for ``customer`` and ``guide`` (a Membership).
-    Values are computed once each; a text with unknown variables never gets here (the service refuses it)."""
-    values: dict[str, str] = {}
+    Values are computed once each; pass the same ``values`` dict to fill several texts for one customer and guide
+    with one computation. A text with unknown variables never gets here (the service refuses it)."""
+    values = {} if values is None else values
 
     def fill(match: re.Match) -> str:
         name = match.group(1)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from siyu.console.access import requires
 from siyu.console.forms import attach_service_errors
+from siyu.content import variables
 from siyu.customers import notes
 from siyu.customers import tags as tag_services
 from siyu.customers.forms import CustomerTagForm, FollowUpForm, NoteForm
@@ -91,7 +92,8 @@ def _customer_screen(request, external_userid: str, *, forms: dict | None = None
         "tags": tags_of(customer), "stage": stages.stage_of(customer), "stages": stages.stages_of(customer.org_id),
         "notes": notes_of(customer, limit=queries.NOTES_SHOWN), "follow_ups": follow_ups_of(customer),
         "orders": queries.orders_of(viewer, customer), "readings": customer_history(customer), "query": query,
-        "scripts": queries.script_choices(viewer, query), "materials": queries.material_choices(viewer, query),
+        "scripts": _previewed(queries.script_choices(viewer, query), customer, viewer),
+        "materials": queries.material_choices(viewer, query),
         "tag_form": forms.get("tag") or CustomerTagForm(viewer=viewer),
         "stage_form": forms.get("stage"), "note_form": forms.get("note") or NoteForm(),
         "follow_up_form": forms.get("follow_up") or FollowUpForm(viewer=viewer, customer=customer),
@@ -112,8 +114,19 @@ def library(request, external_userid: str):
     customer = queries.customer_for(viewer, external_userid)
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
     return render(request, "sidebar/_library.html", {
-        "customer": customer, "query": query, "scripts": queries.script_choices(viewer, query),
+        "customer": customer, "query": query,
+        "scripts": _previewed(queries.script_choices(viewer, query), customer, viewer),
         "materials": queries.material_choices(viewer, query), "wecom": True})
+
+
+def _previewed(scripts, customer, viewer) -> list:
+    """The scripts, each with ``preview``: its text as this customer would receive it from this guide (the
+    variables' values computed once for all of them)."""
+    values: dict[str, str] = {}
+    rows = list(scripts)
+    for script in rows:
+        script.preview = variables.render(script.body, customer=customer, guide=viewer, values=values)
+    return rows
 
 
 def _back(customer, anchor: str):
