@@ -13,6 +13,8 @@ every other path.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.core.handlers.exception import response_for_exception
 from django.urls import get_resolver
@@ -29,9 +31,7 @@ class PublicPathsMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self.prefixes = tuple(settings.PUBLIC_PATH_PREFIXES)
-        # Only their hooks are called, so what they would wrap is never used.
-        shapers = [import_string(path)(get_response) for path in settings.PUBLIC_MIDDLEWARE]
-        self.hooks = [(getattr(m, "process_request", None), getattr(m, "process_response", None)) for m in shapers]
+        self.hooks = shaping_hooks(get_response)
 
     def __call__(self, request):
         if not request.path_info.startswith(self.prefixes):
@@ -57,11 +57,25 @@ class PublicPathsMiddleware:
     def _view(self, request):
         match = get_resolver(settings.PUBLIC_URLCONF).resolve(request.path_info)
         request.resolver_match = match
-        request.membership = None  # nobody is signed in on these paths; the tenant guard is armed all the same
-        guard = request_guard.set(True)
-        ip = audit.client_ip.set(request.META.get("REMOTE_ADDR"))
-        try:
+        with served_publicly(request):
             return match.func(request, *match.args, **match.kwargs)
-        finally:
-            request_guard.reset(guard)
-            audit.client_ip.reset(ip)
+
+
+def shaping_hooks(get_response) -> list[tuple]:
+    """(request hook, response hook) of each of ``PUBLIC_MIDDLEWARE``, either one None when it has none. Only
+    their hooks are called, so what they would wrap is never used."""
+    shapers = [import_string(path)(get_response) for path in settings.PUBLIC_MIDDLEWARE]
+    return [(getattr(m, "process_request", None), getattr(m, "process_response", None)) for m in shapers]
+
+
+@contextmanager
+def served_publicly(request):
+    """Around a public view: nobody is signed in on these paths, and the tenant guard is armed all the same."""
+    request.membership = None
+    guard = request_guard.set(True)
+    ip = audit.client_ip.set(request.META.get("REMOTE_ADDR"))
+    try:
+        yield
+    finally:
+        request_guard.reset(guard)
+        audit.client_ip.reset(ip)

@@ -5,6 +5,7 @@ console's statistics page of a material."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from django.db import IntegrityError
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -65,28 +66,68 @@ def _link(token: str):
     return link
 
 
+@dataclass(frozen=True)
+class Opening:
+    """What an open of a tracked page needs before anything is written: the link and its readable material, the
+    reader (from their cookie, or a new one), and the key of the page it shows (None for a link material, which
+    redirects)."""
+    link: opens.LinkTarget
+    material: Material
+    visitor: str
+    choice: str
+    notice: object
+    page_key: tuple | None
+
+
+def opening(request, token: str) -> Opening | None:
+    """Reads only: None when the token names no readable material (404)."""
+    found = opens.readable(token)
+    if found is None:
+        return None
+    link, material = found
+    visitor, choice = _reader(request)
+    notice, page_key = None, None
+    if material.kind != Material.Kind.LINK:
+        notice = _notice(link.org_id)
+        page_key = (material.pk, material.updated_at, choice, getattr(notice, "pk", None), get_language())
+    return Opening(link, material, visitor, choice, notice, page_key)
+
+
+def record(opened: Opening) -> int | None:
+    """The open itself; None when the link was deleted (with its customer) since it was found."""
+    try:
+        return opens.record_open(opened.link, visitor=opened.visitor,
+                                 consented={YES: True, NO: False}.get(opened.choice))
+    except IntegrityError:
+        return None
+
+
+def filled(html: str, token: str, visit_id: int) -> str:
+    return html.replace(TOKEN_MARK, token).replace(VISIT_MARK, opens.visit_key(visit_id))
+
+
 @require_GET
 def page(request, token: str):
     """Record the open, then show the material, the privacy notice and (until the reader decides) the consent
-    prompt. A link material goes straight on to its address once the open is recorded."""
-    found = opens.readable(token)
-    if found is None:
+    prompt. A link material goes straight on to its address once the open is recorded.
+
+    Once this process has served a material's page here, the next opens of it are served by
+    ``siyu.tracking.quick_opens`` without Django's request and response objects, with the same headers."""
+    opened = opening(request, token)
+    visit_id = record(opened) if opened else None
+    if visit_id is None:
         raise Http404
-    link, material = found
-    visitor, choice = _reader(request)
-    try:
-        visit_id = opens.record_open(link, visitor=visitor, consented={YES: True, NO: False}.get(choice))
-    except IntegrityError:  # the link was deleted (with its customer) since it was found
-        raise Http404 from None
-    if material.kind == Material.Kind.LINK:
-        response = HttpResponseRedirect(material.url)
+    if opened.page_key is None:
+        response = HttpResponseRedirect(opened.material.url)
     else:
-        html = _page_html(request, material, link.org_id, choice)
-        response = HttpResponse(html.replace(TOKEN_MARK, token).replace(VISIT_MARK, opens.visit_key(visit_id)))
-    response["Cache-Control"] = "private, no-store"
-    _remember(response, visitor, choice)
+        response = HttpResponse(filled(_page_html(request, opened), token, visit_id))
+        response.tracked_page = opened.page_key  # the headers the stack gives it are kept for the quick path
+    response["Cache-Control"] = CACHE_CONTROL
+    _remember(response, opened.visitor, opened.choice)
     return response
 
+
+CACHE_CONTROL = "private, no-store"
 
 # The page of a material, rendered once per material state, consent choice, notice and language with marks where
 # the link's token and the visit's key go: an open then costs two string replacements instead of a render.
@@ -95,18 +136,22 @@ _pages: dict[tuple, str] = {}
 PAGES_KEPT = 1024
 
 
-def _page_html(request, material: Material, org_id: int, choice: str) -> str:
-    notice = _notice(org_id)
-    key = (material.pk, material.updated_at, choice, getattr(notice, "pk", None), get_language())
-    html = _pages.get(key)
+def rendered_page(page_key: tuple) -> str | None:
+    """The page already rendered for this key in this process, if any."""
+    return _pages.get(page_key)
+
+
+def _page_html(request, opened: Opening) -> str:
+    html = _pages.get(opened.page_key)
     if html is None:
-        context = {"material": material, "org": material.org, "notice": notice, "choice": choice,
-                   "visit_key": VISIT_MARK, "token": TOKEN_MARK, "file_url": _file_url(material),
-                   "beat_seconds": BEAT_SECONDS, "beat_max": opens.BEAT_MAX_SECONDS}
+        material = opened.material
+        context = {"material": material, "org": material.org, "notice": opened.notice,
+                   "choice": opened.choice, "visit_key": VISIT_MARK, "token": TOKEN_MARK,
+                   "file_url": _file_url(material), "beat_seconds": BEAT_SECONDS, "beat_max": opens.BEAT_MAX_SECONDS}
         html = render_to_string("tracking/page.html", context, request=request)
         if len(_pages) >= PAGES_KEPT:
             _pages.clear()
-        _pages[key] = html
+        _pages[opened.page_key] = html
     return html
 
 
