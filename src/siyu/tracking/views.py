@@ -122,12 +122,10 @@ def page(request, token: str):
     else:
         response = HttpResponse(filled(_page_html(request, opened), token, visit_id))
         response.tracked_page = opened.page_key  # the headers the stack gives it are kept for the quick path
-    response["Cache-Control"] = CACHE_CONTROL
+    response["Cache-Control"] = "private, no-store"
     _remember(response, opened.visitor, opened.choice)
     return response
 
-
-CACHE_CONTROL = "private, no-store"
 
 # The page of a material, rendered once per material state, consent choice, notice and language with marks where
 # the link's token and the visit's key go: an open then costs two string replacements instead of a render.
