@@ -3,6 +3,7 @@ response objects (siyu.tracking.quick_opens). A reader must not be able to tell:
 and page as Django gives, one visit per open, and everything it does not serve answered by Django."""
 
 import io
+import os
 import time
 from http.cookies import SimpleCookie
 
@@ -174,3 +175,26 @@ def test_on_https_a_plain_request_is_redirected_and_records_nothing(world):
     plain = Answer(app, url)
     assert plain.status.startswith("301") and not plain.quick
     assert Visit.objects.count() == opened
+
+
+def test_one_writer_at_a_time_across_processes_even_after_a_fork(tmp_path):
+    """The opens' writer lock on SQLite (siyu.tracking.opens.OneWriter): a forked web worker takes its own flock,
+    so while it writes, the process it was forked from waits."""
+    writer = opens.OneWriter(lambda: str(tmp_path / "siyu.sqlite3-opens.lock"))
+    with writer:
+        pass  # this process has opened its lock file before the fork, as granian's parent may have
+    held, told = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        try:
+            with writer:
+                os.write(told, b"held")
+                time.sleep(0.5)
+        finally:
+            os._exit(0)
+    assert os.read(held, 4) == b"held"
+    waited = time.monotonic()
+    with writer:
+        waited = time.monotonic() - waited
+    os.waitpid(child, 0)
+    assert waited >= 0.3

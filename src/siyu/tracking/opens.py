@@ -102,15 +102,23 @@ def record_open(link: LinkTarget, *, visitor: str, consented: bool | None) -> in
         return cursor.fetchone()[0]
 
 
-class _OneWriter:
-    """On SQLite, one open at a time is written, across the processes of this host: a thread waits for its turn
-    on this process's lock, then on an exclusive ``flock`` beside the database file shared by every web process.
-    Both wake the waiter the moment the one before it commits. Without them a writer refused by SQLite's write
-    lock sleeps in its busy handler, whose first back-off (1 ms) is many times an insert: with two web processes
-    that sleep cost a sixth of the opens a second, and with four threads a process lost a fifth of their time to
-    it. An in-memory database lives in one process: the process's lock is enough there."""
+def _beside_the_database() -> str | None:
+    """The lock file of the opens' writers: beside the SQLite file, or None for an in-memory database, which lives
+    in one process (the process's lock is enough there)."""
+    if connection.is_in_memory_db():
+        return None
+    return f"{connection.settings_dict['NAME']}-opens.lock"
 
-    def __init__(self):
+
+class OneWriter:
+    """On SQLite, one open at a time is written, across the processes of this host: a thread waits for its turn
+    on this process's lock, then on an exclusive ``flock`` on a file shared by every web process. Both wake the
+    waiter the moment the one before it commits. Without them a writer refused by SQLite's write lock sleeps in its
+    busy handler, whose first back-off (1 ms) is many times an insert: with two web processes that sleep cost a
+    sixth of the opens a second, and with four threads a process lost a fifth of their time to it."""
+
+    def __init__(self, lock_path=_beside_the_database):
+        self.lock_path = lock_path
         self.turn = threading.Lock()
         self.file = None  # (pid, fd): a forked worker opens its own, so that its flock is its own
 
@@ -132,15 +140,15 @@ class _OneWriter:
             self.turn.release()
 
     def _fd(self) -> int | None:
-        if connection.is_in_memory_db():
+        path = self.lock_path()
+        if path is None:
             return None
         if self.file is None or self.file[0] != os.getpid():
-            self.file = (os.getpid(), os.open(f"{connection.settings_dict['NAME']}-opens.lock",
-                                              os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            self.file = (os.getpid(), os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
         return self.file[1]
 
 
-_writer = _OneWriter()
+_writer = OneWriter()
 
 
 def _one_writer():
