@@ -181,8 +181,8 @@ def test_one_writer_at_a_time_across_processes_even_after_a_fork(tmp_path):
     """The opens' writer lock on SQLite (siyu.tracking.opens.OneWriter): a forked web worker takes its own flock,
     so while it writes, the process it was forked from waits."""
     writer = opens.OneWriter(lambda: str(tmp_path / "siyu.sqlite3-opens.lock"))
-    with writer:
-        pass  # this process has opened its lock file before the fork, as granian's parent may have
+    with writer:  # this process opens its lock file before the fork, as granian's parent may have
+        assert writer.file is not None
     held, told = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child process
