@@ -75,12 +75,14 @@ def test_batch_leaves_out_erased_groups_links_nobody_by_blocked_values_and_joins
 
 
 def test_a_large_batch_finds_stored_and_erased_identifiers_of_its_own_organization_and_stores_the_rest(world):
-    # Big enough that the stored identifiers are read by one scan of the organization's rows (SCAN_FROM) and, on
-    # SQLite, written through the staging table (WRITE_CHUNK).
+    # Big enough that the values are hashed and encrypted in a child process (CHILD_FROM), the stored identifiers
+    # are read by one scan of the organization's rows (SCAN_FROM) and, on SQLite, written through the staging
+    # table (WRITE_CHUNK).
+    from siyu.cdp.identifier_crypto import CHILD_FROM
     from siyu.cdp.identity_batch import SCAN_FROM, WRITE_CHUNK
 
-    org, people = world.org, SCAN_FROM // 2 + 100
-    assert 2 * people >= max(SCAN_FROM, WRITE_CHUNK)
+    org, people = world.org, CHILD_FROM // 2 + 100
+    assert 2 * people >= max(CHILD_FROM, SCAN_FROM, WRITE_CHUNK)
     known = identity.resolve(org, [Ident("user_id", "u-0")])
     stranger = identity.resolve(world.other_org, [Ident("user_id", "u-1")])
     Suppression.objects.create(org=org, kind="user_id", value_index=identity.value_index("user_id", "", "u-7"))
@@ -95,8 +97,8 @@ def test_a_large_batch_finds_stored_and_erased_identifiers_of_its_own_organizati
     assert answer[1] not in (None, stranger.pk) and identity.find(world.other_org, Ident("user_id", "u-1")) == stranger
     assert answer[2] is not None
     assert len(set(answer) - {None}) == people - 1  # one person per group but the erased one
-    stored = {(i.kind, i.value): i.person_id for i in Identifier.objects.for_org(org)}
-    expected = {(kind, f"{kind[0]}-{n}"): answer[n]
+    stored = {(i.kind, i.value): (i.person_id, i.value_index) for i in Identifier.objects.for_org(org)}
+    expected = {(kind, f"{kind[0]}-{n}"): (answer[n], identity.value_index(kind, "", f"{kind[0]}-{n}"))
                 for n in range(people) if n != 7 for kind in ("user_id", "anonymous_id")}
     assert stored == expected
 

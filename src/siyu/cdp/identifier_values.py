@@ -6,6 +6,8 @@ encryption are most of the cost of storing a batch of identifiers and need no da
 
 from __future__ import annotations
 
+import re
+
 from siyu.privacy.keyring import KeyRing, normalize_email, normalize_phone
 
 # Values SDKs, forms and test scripts send when they have no real identifier: linking by them would merge
@@ -16,14 +18,18 @@ BLOCKED_VALUES = frozenset({
     "000000", "00000000000", "11111111111", "test@test.com", "test@example.com",
 })
 
+# Mainland mobile numbers written as plain digits, one per line: what normalize_phone() leaves as they are. None of
+# them is a blocked value (those that look like phones are all 0s or all 1s).
+_MAINLAND_MOBILES = re.compile(r"(?:1[3-9][0-9]{9}\n)*1[3-9][0-9]{9}")
+
 #: The column an identifier's value is encrypted for (``cdp.Identifier.value``): its tokens are bound to it.
 VALUE_CONTEXT = b"cdp.identifier.value"
 
 
 def canonical(kind: str, value) -> str:
-    """``value`` in the canonical form of an identifier of ``kind`` (phones and emails as the keyring normalizes them, others
-    stripped); ValueError when it is empty or one of the :data:`BLOCKED_VALUES`. The kind is checked by the
-    caller."""
+    """``value`` in the canonical form of an identifier of ``kind`` (phones and emails as the keyring normalizes
+    them, others stripped); ValueError when it is empty or one of the :data:`BLOCKED_VALUES`. The kind is checked
+    by the caller."""
     text = str(value if value is not None else "").strip()
     if not text:
         raise ValueError("empty identifier")
@@ -39,6 +45,8 @@ def canonical(kind: str, value) -> str:
 def canonical_all(kind: str, values: list) -> list[str | None]:
     """:func:`canonical` of each value of ``kind``, None where it raises ValueError: the same results in one loop
     (a million identifiers)."""
+    if kind == "phone" and set(map(type, values)) == {str} and _MAINLAND_MOBILES.fullmatch("\n".join(values)):
+        return list(values)  # plain mainland mobiles, their own canonical form: one regex over all of them
     if kind in ("phone", "email"):
         out = []
         for value in values:
@@ -47,7 +55,13 @@ def canonical_all(kind: str, values: list) -> list[str | None]:
             except ValueError:
                 out.append(None)
         return out
-    blocked, out = BLOCKED_VALUES, []
+    blocked = BLOCKED_VALUES
+    if set(map(type, values)) == {str}:
+        # The usual batch: strings, none empty or blocked once stripped; checked with loops in C.
+        stripped = list(map(str.strip, values))
+        if "" not in stripped and blocked.isdisjoint(map(str.lower, stripped)):
+            return stripped
+    out = []
     for value in values:
         text = (value if value.__class__ is str else str(value if value is not None else "")).strip()
         out.append(text if text and text.lower() not in blocked else None)
@@ -60,19 +74,13 @@ def index_purpose(kind: str, namespace: str) -> str:
     return f"identifier:{kind}:{namespace}"
 
 
-def digest_all(ring: KeyRing, kind: str, namespace: str, values: list) -> tuple[list, list, list]:
-    """For raw values of identifiers of one kind and namespace: their canonical values (None for a value that is no
-    usable identifier), their keyed indexes and, for phones, the indexes WeCom customers' remark phones are stored
-    under ("" where there is none). One purpose at a time, so a million values are hashed in tight loops."""
-    normalized = canonical_all(kind, values)
-    usable = normalized if None not in normalized else [value for value in normalized if value is not None]
-    indexes = ring.blind_index_all(usable, purpose=index_purpose(kind, namespace))
-    phones = ring.blind_index_all(usable, purpose="phone") if kind == "phone" else [""] * len(usable)
-    if usable is not normalized:  # back to one entry per value, "" for the unusable ones
-        found = iter(zip(indexes, phones, strict=True))
-        indexes, phones = (list(column) for column in zip(
-            *(next(found) if value is not None else ("", "") for value in normalized), strict=True))
-    return normalized, indexes, phones
+def indexes_all(ring: KeyRing, kind: str, namespace: str, values: list[str]) -> tuple[list[str], list[str]]:
+    """For canonical values of identifiers of one kind and namespace: their keyed indexes and, for phones, the
+    indexes WeCom customers' remark phones are stored under ("" for other kinds). One purpose at a time, so a
+    million values are hashed in tight loops."""
+    indexes = ring.blind_index_all(values, purpose=index_purpose(kind, namespace))
+    phones = ring.blind_index_all(values, purpose="phone") if kind == "phone" else [""] * len(values)
+    return indexes, phones
 
 
 def seal_all(ring: KeyRing, values: list[str]) -> list[str]:

@@ -5,13 +5,20 @@ queries: the groups are clustered in memory by union-find over their identifiers
 no stored person, or exactly one, is written in bulk (new persons, new identifiers). The rare clusters that would
 merge stored persons, exceed a per-type cap or reach a WeCom customer's remark phone go through ``resolve`` one
 group at a time, so the guards, the review queue and the explanations apply to them unchanged.
+
+A large batch hashes and encrypts its identifiers in a second process (:mod:`siyu.cdp.identifier_crypto`) while
+this one clusters them and writes them: canonical values are enough to cluster, the keyed indexes are needed only
+to look up what is stored, and the ciphertexts only to write.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import sqlite3
+from bisect import bisect_left
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain, islice
+from itertools import chain, compress, count, islice
+from operator import itemgetter
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -19,7 +26,8 @@ from django.utils import timezone
 
 from siyu.cdp import identity
 from siyu.cdp.bulk_sqlite import bulk_writes
-from siyu.cdp.identifier_values import digest_all, seal_all
+from siyu.cdp.identifier_crypto import batch_crypto
+from siyu.cdp.identifier_values import canonical_all
 from siyu.cdp.identity import CAPS, KINDS, Ident
 from siyu.cdp.models import BlockedValue, Identifier, Person, Suppression
 from siyu.orgs.models import Organization
@@ -27,7 +35,7 @@ from siyu.privacy.keys import keyring
 
 CHUNK = 500  # rows per IN (...) lookup: well under SQLite's bound-parameter limit
 SCAN_FROM = 10_000  # identifiers in a batch from which stored rows are read by one scan when they are fewer
-WRITE_CHUNK = 5000  # identifiers encrypted and written at a time
+WRITE_CHUNK = 10_000  # identifiers encrypted and written at a time
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -37,71 +45,122 @@ def _chunks(items: list, size: int = CHUNK):
 
 class Columns(NamedTuple):
     """The distinct identifiers of a batch as columns, one position ("slot") per identifier: a million
-    identifiers as five lists of strings rather than a million tuples."""
+    identifiers as lists of strings rather than a million tuples. The slots of one kind and namespace are
+    consecutive (``spans``), the spans in (kind, namespace) order."""
 
     kinds: list[str]
     namespaces: list[str]
     values: list[str]  # canonical
-    indexes: list[str]
-    phones: list[str]  # a phone's "phone"-purpose index (WeCom remark phones), "" otherwise
+    spans: list[tuple[str, str, int, int]]  # (kind, namespace, first slot, slot after the last)
+    indexes: list[str] = []  # keyed indexes, known once hashed
+    phones: list[str] = []  # a phone's "phone"-purpose index (WeCom remark phones), "" otherwise
 
 
-def _prepare(groups: list[list[Ident]]) -> tuple[Columns, list[list[int]]]:
-    """The distinct usable identifiers of the groups, and each group as the slots of its identifiers; invalid
-    values dropped. Every distinct identifier is hashed once however often it is named, and two spellings of one
-    value (``+86 138…`` and ``138…``) are one identifier."""
-    by_purpose: dict = {}  # (kind, namespace) -> its distinct identifiers: each hashed in one run
-    for ident in dict.fromkeys(chain.from_iterable(groups)):
-        by_purpose.setdefault((ident[0], ident[2]), []).append(ident)
-    distinct, kinds, namespaces, normalized, indexes, phones = [], [], [], [], [], []
-    ring = keyring()
-    for (kind, namespace), idents in by_purpose.items():
-        for column, part in zip((normalized, indexes, phones),
-                                digest_all(ring, kind, namespace, [ident[1] for ident in idents]), strict=True):
-            column += part
-        distinct += idents
-        kinds += [kind] * len(idents)
-        namespaces += [namespace] * len(idents)
-    position = dict(zip(distinct, range(len(distinct))))
-    if None not in normalized and KINDS.issuperset(kinds) and len(set(indexes)) == len(indexes):
-        # Every identifier usable and spelled once: the positions are the slots.
-        return Columns(kinds, namespaces, normalized, indexes, phones), _regroup(groups, position)
-    columns, slot_of, by_index = Columns([], [], [], [], []), [], {}
-    for n, kind in enumerate(kinds):
-        if normalized[n] is None or kind not in KINDS:
-            slot_of.append(-1)
-            continue
-        slot = by_index.setdefault(indexes[n], len(columns.kinds))
-        if slot == len(columns.kinds):
-            for column, value in zip(columns, (kind, namespaces[n], normalized[n], indexes[n], phones[n]),
-                                     strict=True):
-                column.append(value)
-        slot_of.append(slot)
-    return columns, [[slot_of[position[ident]] for ident in group if slot_of[position[ident]] >= 0]
-                     for group in groups]
+def _distinct(groups: list[list[Ident]]) -> tuple[list[Ident], list[int]]:
+    """The distinct identifiers the groups name, and every identifier named as its place among them."""
+    place: dict = {}  # each identifier hashed once: a tuple does not keep its hash
+    flat = [place.setdefault(ident, len(place)) for ident in chain.from_iterable(groups)]
+    return list(place), flat
 
 
-def _regroup(groups: list[list[Ident]], position: dict) -> list:
-    """Each group as the positions of its identifiers, mapped in one pass over all of them; groups of one size
-    (the usual pairs of an identify or alias call) are cut from that pass as tuples without a loop per group."""
-    flat = list(map(position.__getitem__, chain.from_iterable(groups)))
+def _columns(groups: list[list[Ident]], named: list[Ident], flat: list[int], crypto) -> tuple[Columns, list]:
+    """The distinct usable identifiers as columns, and each group as the slots of its identifiers; invalid values
+    dropped. Every distinct identifier is canonicalized once however often it is named, and two spellings of one
+    value (``+86 138…`` and ``138…``) are one identifier. Each kind's canonical values go to ``crypto`` as soon as
+    they are known."""
+    slot_of = [0] * len(named)  # place -> slot, -1 for an identifier that is none
+    kinds, namespaces, values, spans, dropped = [], [], [], [], False
+    for (kind, namespace), places in sorted(_by_purpose(named).items()):
+        start = len(values)
+        raw = list(map(itemgetter(1), map(named.__getitem__, places)))
+        canon = canonical_all(kind, raw) if kind in KINDS else [None] * len(places)
+        # The raw values of one purpose are distinct: only canonical values that differ from them can collide.
+        if None in canon or (canon != raw and len(set(canon)) != len(canon)):
+            dropped = True
+            first: dict = {}
+            for place, value in zip(places, canon, strict=True):
+                if value is None:
+                    slot_of[place] = -1
+                    continue
+                slot_of[place] = first.setdefault(value, len(values))
+                if slot_of[place] == len(values):
+                    values.append(value)
+        else:
+            deque(map(slot_of.__setitem__, places, count(start)), maxlen=0)  # a loop in C
+            values += canon
+        if len(values) > start:
+            kinds += [kind] * (len(values) - start)
+            namespaces += [namespace] * (len(values) - start)
+            spans.append((kind, namespace, start, len(values)))
+            crypto.add(kind, namespace, values[start:])
+    return Columns(kinds, namespaces, values, spans), _regroup(groups, list(map(slot_of.__getitem__, flat)), dropped)
+
+
+def _by_purpose(named: list[Ident]) -> dict[tuple[str, str], list[int]]:
+    """(kind, namespace) -> the places of its identifiers, ascending. Without namespaces (the usual batch), one pass
+    in C per kind."""
+    kinds = list(map(itemgetter(0), named))
+    if any(map(itemgetter(2), named)):
+        by_purpose: dict = {}
+        for n, (kind, _value, namespace) in enumerate(named):
+            by_purpose.setdefault((kind, namespace), []).append(n)
+        return by_purpose
+    return {(kind, ""): list(compress(range(len(kinds)), map(kind.__eq__, kinds))) for kind in set(kinds)}
+
+
+def _regroup(groups: list[list[Ident]], flat: list[int], dropped: bool) -> list:
+    """Each group as the slots of its identifiers, cut from one list of all of them; groups of one size (the
+    usual pairs of an identify or alias call) are cut as tuples without a loop per group."""
     sizes = set(map(len, groups))
-    if len(sizes) == 1 and (size := sizes.pop()):
+    if not dropped and len(sizes) == 1 and (size := sizes.pop()):
         return list(zip(*[iter(flat)] * size, strict=True))
     named = iter(flat)
-    return [list(islice(named, len(group))) for group in groups]
+    return [[slot for slot in islice(named, len(group)) if slot >= 0] for group in groups]
 
 
 def _org_blocked(org_id, ids: Columns) -> set[int]:
     """The slots of the identifiers the organization's block list holds."""
-    if not BlockedValue.objects.for_org(org_id).exists():
+    kinds = set(BlockedValue.objects.for_org(org_id).values_list("kind", flat=True).distinct())
+    if not kinds:
         return set()
-    wanted = [(kind, identity.blocked_index(kind, value)) for kind, value in zip(ids.kinds, ids.values, strict=True)]
+    wanted = {slot: (kind, identity.blocked_index(kind, ids.values[slot]))
+              for kind, _namespace, start, end in ids.spans if kind in kinds for slot in range(start, end)}
     found = set()
-    for chunk in _chunks(list({index for _k, index in wanted})):
+    for chunk in _chunks(list({index for _kind, index in wanted.values()})):
         found |= set(BlockedValue.objects.for_org(org_id).filter(value_index__in=chunk)
                      .values_list("kind", "value_index"))
-    return {slot for slot, pair in enumerate(wanted) if pair in found}
+    return {slot for slot, pair in wanted.items() if pair in found}
+
+
+def _clusters(size: int, groups: list, live: list[int]) -> list[int]:
+    """Union-find over ``size`` slots joined by the ``live`` groups: each slot's root (one slot of its cluster)."""
+    parent = list(range(size))
+    for n in live:  # find() inlined: this loop runs once per group
+        group = groups[n]
+        first = group[0]
+        while parent[first] != first:
+            parent[first] = parent[parent[first]]  # path halving keeps later finds short
+            first = parent[first]
+        for slot in group:
+            while parent[slot] != slot:
+                parent[slot] = parent[parent[slot]]
+                slot = parent[slot]
+            if slot != first:
+                parent[slot] = first
+    _flatten(parent)
+    return parent
+
+
+def _flatten(parent: list[int]) -> None:
+    """Every node straight to its root; in slot order most parents are roots already, so few walks are made."""
+    for node in range(len(parent)):
+        up = parent[node]
+        if parent[up] != up:
+            root = parent[up]
+            while parent[root] != root:
+                root = parent[root]
+            while node != root:  # the whole path to the root
+                parent[node], node = root, parent[node]
 
 
 def _stored(model, org_id, indexes: list[str], fields: tuple[str, ...], *,
@@ -135,110 +194,123 @@ def _remark_phones(org_id, phone_indexes: set[str]) -> set[str]:
                                           column="phone_index")}
 
 
+class Plan(NamedTuple):
+    root: list[int]  # each slot's cluster, named by its root (stored persons are nodes after the slots)
+    fresh: int  # how many clusters are written as new persons
+    written: list[int]  # the slots written as new identifiers, ascending
+    owner: dict  # root -> the one stored person a cluster of known identifiers belongs to
+    slow: list[list[int]]  # the member groups of each cluster that needs resolve() one group at a time
+    live: list[int]  # the groups that take part
+
+
 def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[int | None]:
     """The person id each group of identifiers belongs to (None for a group with no usable identifier or with an
     erased person's), as if :func:`~siyu.cdp.identity.resolve` had been called on each group in turn."""
     org_id = getattr(org, "pk", org)
-    ids, slots = _prepare(groups)
-    bulk, slow, answer = _plan(org_id, ids, slots)
-    fresh = [item for item in bulk if item[1] is None]
-    with bulk_writes(sum(len(new) for _m, _o, new in fresh)), transaction.atomic():
-        _write(org_id, ids, bulk, fresh, answer, source)
-    for members in slow:
+    named, flat = _distinct(groups)
+    with batch_crypto(keyring(), len(named)) as crypto:
+        ids, slots = _columns(groups, named, flat, crypto)
+        del named, flat
+        blocked = _org_blocked(org_id, ids)
+        if blocked:
+            slots = [[slot for slot in group if slot not in blocked] for group in slots]
+        live = [n for n, group in enumerate(slots) if group]
+        root = _clusters(len(ids.values), slots, live)  # while the indexes are being computed
+        ids = ids._replace(**dict(zip(("indexes", "phones"), crypto.indexes(), strict=True)))
+        plan = _plan(org_id, ids, slots, live, root, everyone=not blocked and len(live) == len(slots))
+        with bulk_writes(len(plan.written)), transaction.atomic():
+            person = _write(org_id, ids, plan, crypto, source)
+    if len(plan.live) == len(groups):
+        answer = list(map(person.__getitem__, map(plan.root.__getitem__, map(itemgetter(0), slots))))
+    else:
+        answer = [None] * len(groups)
+        for n in plan.live:
+            answer[n] = person[plan.root[slots[n][0]]]
+    for members in plan.slow:
         for n in members:
             answer[n] = identity.resolve(org_id, groups[n], source=source).pk
     return answer
 
 
-def _plan(org_id, ids: Columns, groups: list[list[int]]):
-    """Cluster the groups with what is stored: (bulk clusters as (members, owner or None, slots of the new
-    identifiers), clusters that need :func:`~siyu.cdp.identity.resolve` one group at a time, the answer list to
-    fill)."""
-    blocked = _org_blocked(org_id, ids)
-    if blocked:
-        groups = [[slot for slot in group if slot not in blocked] for group in groups]
+def _plan(org_id, ids: Columns, groups: list, live: list[int], root: list[int], *, everyone: bool) -> Plan:
+    """Split the clusters with what is stored: new persons, known persons as they are, and the clusters for
+    :func:`~siyu.cdp.identity.resolve`."""
     # An index names its kind and namespace (they are in the MAC's purpose), so it alone is the identifier's key.
-    indexes, kinds, phones = ids.indexes, ids.kinds, ids.phones
+    indexes, phones = ids.indexes, ids.phones
     erased = {i for (i,) in _stored(Suppression, org_id, indexes, ("value_index",))}
-    held = dict(_stored(Identifier, org_id, indexes, ("value_index", "person_id")))
-    survivors = _survivors(org_id, set(held.values()))
-    if erased:
+    if erased:  # groups naming an erased person's identifier take no part: cluster again without them
         erased = {slot for slot, index in enumerate(indexes) if index in erased}
-        live = [n for n, group in enumerate(groups) if group and not any(slot in erased for slot in group)]
+        live = [n for n in live if not any(slot in erased for slot in groups[n])]
+        root, everyone = _clusters(len(indexes), groups, live), False
+    named = range(len(indexes)) if everyone else sorted({slot for n in live for slot in groups[n]})
+    held = dict(_stored(Identifier, org_id, indexes, ("value_index", "person_id")))
+    owners: dict = {}
+    if held:
+        root, owners = _join_stored(org_id, root, named, indexes, held)
+        new = [slot for slot in named if indexes[slot] not in held]
     else:
-        live = [n for n, group in enumerate(groups) if group]
+        new = named
+    slow = {r for r, persons in owners.items() if len(persons) > 1}
+    if owners:
+        slow |= set(owners).intersection(map(root.__getitem__, new))
+    # Over a cap: more new identifiers of one kind in a cluster than a person may hold.
+    for kind, these in _by_kind(ids, new):
+        roots = list(map(root.__getitem__, these))
+        if len(set(roots)) != len(roots):
+            slow |= {r for r, count in Counter(roots).items() if count > CAPS[kind]}
+    # A new phone that a WeCom customer's remark holds: resolve() links the customer and explains it.
+    phone_slots = [slot for _kind, these in _by_kind(ids, new, only="phone") for slot in these if phones[slot]]
+    remarked = _remark_phones(org_id, {phones[slot] for slot in phone_slots}) if phone_slots else set()
+    slow |= {root[slot] for slot in phone_slots if phones[slot] in remarked}
 
-    # The identifiers of the groups that take part.
-    everyone = len(live) == len(groups) and not blocked
-    named = range(len(indexes)) if everyone else {slot for n in live for slot in groups[n]}
+    written = [slot for slot in new if root[slot] not in slow and root[slot] not in owners] if slow or owners \
+        else new
+    members: dict = {r: [] for r in slow}
+    if members:
+        for n in live:
+            if (r := root[groups[n][0]]) in members:
+                members[r].append(n)
+    return Plan(root=root, fresh=len(set(map(root.__getitem__, written))), written=written,
+                owner={r: persons.pop() for r, persons in owners.items() if r not in slow},
+                slow=list(members.values()),
+                live=[n for n in live if root[groups[n][0]] not in members] if members else live)
 
-    # Union-find over the identifiers (slots: a million finds are most of the work), plus one node per stored
-    # person its stored identifiers join: groups that name the same identifier, or identifiers of the same stored
-    # person, are one cluster.
-    parent = list(range(len(indexes)))
+
+def _by_kind(ids: Columns, slots, *, only: str = ""):
+    """(kind, the slots of that kind among ``slots``, ascending) for each kind; ``slots`` ascending."""
+    for kind in dict.fromkeys(kind for kind, _namespace, _start, _end in ids.spans):
+        if only and kind != only:
+            continue
+        spans = [(start, end) for k, _namespace, start, end in ids.spans if k == kind]
+        yield kind, list(chain.from_iterable(slots[bisect_left(slots, start):bisect_left(slots, end)]
+                                             for start, end in spans))
+
+
+def _join_stored(org_id, root: list[int], named, indexes: list[str], held: dict) -> tuple[list[int], dict]:
+    """The clusters joined through stored persons (two clusters holding identifiers of one stored person are
+    one), and root -> the stored persons each cluster holds."""
+    survivors = _survivors(org_id, set(held.values()))
+    parent, node_of = list(root), {}
 
     def find(n: int) -> int:
         while parent[n] != n:
-            parent[n] = parent[parent[n]]  # path halving keeps later finds short
+            parent[n] = parent[parent[n]]
             n = parent[n]
         return n
 
-    if held:
-        node_of: dict = {}
-        for slot in named:
-            if indexes[slot] in held:
-                node = node_of.setdefault(survivors[held[indexes[slot]]], len(parent))
-                if node == len(parent):
-                    parent.append(node)
-                root = find(slot)
-                if root != find(node):
-                    parent[root] = find(node)
-    for n in live:  # find() inlined: this loop runs once per group
-        group = groups[n]
-        first = group[0]
-        while parent[first] != first:
-            parent[first] = parent[parent[first]]
-            first = parent[first]
-        for slot in group:
-            while parent[slot] != slot:
-                parent[slot] = parent[parent[slot]]
-                slot = parent[slot]
-            if slot != first:
-                parent[slot] = first
-    # Every node straight to its root; in slot order most parents are roots already, so few calls are made.
-    for node in range(len(parent)):
-        up = parent[node]
-        if parent[up] != up:
-            parent[node] = find(up)
-
-    members_of: dict = defaultdict(list)  # root -> member groups
-    for n in live:
-        members_of[parent[groups[n][0]]].append(n)
-    slots_of: dict = defaultdict(list)  # root -> identifier slots
     for slot in named:
-        slots_of[parent[slot]].append(slot)
-    if held:
-        phone_indexes = {phones[slot] for slot in named if phones[slot] and indexes[slot] not in held}
-    else:
-        phone_indexes = {phone for phone in phones if phone} if everyone else {phones[s] for s in named if phones[s]}
-    remarked = _remark_phones(org_id, phone_indexes) if phone_indexes else set()
-
-    slow, bulk = [], []
-    for root, slots in slots_of.items():
-        members = members_of[root]
-        if held:
-            owners = {survivors[held[indexes[slot]]] for slot in slots if indexes[slot] in held}
-            new = [slot for slot in slots if indexes[slot] not in held]
-        else:
-            owners, new = set(), slots
-        over_cap = len(new) > 1 and len(set(map(kinds.__getitem__, new))) != len(new) and \
-            any(c > CAPS[k] for k, c in Counter(map(kinds.__getitem__, new)).items())
-        if len(owners) > 1 or (owners and new) or over_cap or \
-                (remarked and any(phones[slot] in remarked for slot in new)):
-            slow.append(members)
-        else:
-            bulk.append((members, owners.pop() if owners else None, new))
-    return bulk, slow, [None] * len(groups)
+        if (index := indexes[slot]) in held:
+            node = node_of.setdefault(survivors[held[index]], len(parent))
+            if node == len(parent):
+                parent.append(node)
+            a, b = find(slot), find(node)
+            if a != b:
+                parent[a] = b
+    _flatten(parent)
+    owners: dict = {}
+    for person, node in node_of.items():
+        owners.setdefault(parent[node], set()).add(person)
+    return parent, owners
 
 
 def _survivors(org_id, person_ids: set[int]) -> dict[int, int]:
@@ -259,30 +331,36 @@ def _survivors(org_id, person_ids: set[int]) -> dict[int, int]:
     return result
 
 
-def _write(org_id, ids: Columns, bulk, fresh, answer, source: str) -> None:
-    """New persons for the clusters nobody holds (``fresh``) and their identifiers; known single owners as they
-    are."""
-    person_ids = _insert_persons(org_id, len(fresh), source)
-    # Checked here, with the write lock held, because a large batch may be written without foreign-key checks.
-    if person_ids and not Organization.objects.filter(pk=org_id).exists():
-        raise Organization.DoesNotExist(org_id)
-    person_of = [0] * len(ids.indexes)
-    for (members, _owner, new), person_id in zip(fresh, person_ids, strict=True):
-        for n in members:
-            answer[n] = person_id
-        for slot in new:
-            person_of[slot] = person_id
-    # In value-index order: each kind's rows then land one after the other in the unique index (org, kind,
-    # namespace, index) instead of at random pages of it, which is most of the cost of a large batch.
-    slots = sorted(chain.from_iterable(new for _members, _owner, new in fresh), key=ids.indexes.__getitem__)
-    _insert_identifiers(org_id, ids, slots, person_of, source)
-    for members, owner, _new in bulk:
-        if owner is not None:
-            for n in members:
-                answer[n] = owner
+def _write(org_id, ids: Columns, plan: Plan, crypto, source: str) -> list[int]:
+    """New persons for the fresh clusters and their identifiers; the person id of each root (0 for a cluster
+    left to resolve()). A thread does the writing (the database driver releases the GIL while the database
+    works): the persons while this thread orders the identifiers, then each chunk of identifiers while this thread
+    receives the next one encrypted."""
+    with connection.cursor() as cursor, ThreadPoolExecutor(1, "identity-writer") as writer:
+        persons = writer.submit(_insert_persons, cursor, org_id, plan.fresh, source)
+        written = _in_index_order(ids, plan.written)
+        person_ids = persons.result()
+        # Checked here, with the write lock held, because a large batch may be written without foreign-key checks.
+        if person_ids and not Organization.objects.filter(pk=org_id).exists():
+            raise Organization.DoesNotExist(org_id)
+        person = [0] * len(plan.root)
+        for r, owner in plan.owner.items():
+            person[r] = owner
+        _insert_identifiers(cursor, writer, org_id, ids, written, plan.root, person, iter(person_ids), source, crypto)
+    return person
 
 
-def _insert_persons(org_id, count: int, source: str) -> list[int]:
+def _in_index_order(ids: Columns, slots: list[int]) -> list[int]:
+    """``slots`` (ascending) in the order of the unique index (organization, kind, namespace, value index): each
+    kind's rows then land one after the other in it instead of at random pages, which is most of the cost of a
+    large batch."""
+    ordered = []
+    for _kind, _namespace, start, end in ids.spans:  # spans are in (kind, namespace) order
+        ordered += sorted(slots[bisect_left(slots, start):bisect_left(slots, end)], key=ids.indexes.__getitem__)
+    return ordered
+
+
+def _insert_persons(cursor, org_id, count: int, source: str) -> list[int]:
     """Insert ``count`` new persons of ``org_id`` in one statement that generates the rows in the database (no
     per-row parameters); their ids. Call inside a transaction."""
     if not count:
@@ -301,51 +379,66 @@ def _insert_persons(org_id, count: int, source: str) -> list[int]:
         sql = (f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
                f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM n RETURNING id")
         params = [count, *values]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [pk for (pk,) in cursor.fetchall()]
+    cursor.execute(sql, params)
+    return [pk for (pk,) in cursor.fetchall()]
 
 
 STAGING = "cdp_identifier_staging"
+STAGED_COLUMNS = 5  # kind, namespace, value index, value, person
 
 
-def _insert_identifiers(org_id, ids: Columns, slots: list[int], person_of: list[int], source: str) -> None:
-    """Insert the identifiers of ``slots`` for the persons ``person_of`` names, encrypting the values chunk by chunk:
-    a thread writes one chunk while this one encrypts the next (the database driver releases the GIL while the
-    database works, so the two overlap on a second core).
+def _insert_identifiers(cursor, writer, org_id, ids: Columns, slots: list[int], root: list[int], person: list[int],
+                        new_persons, source: str, crypto) -> None:
+    """Insert the identifiers of ``slots`` for the persons of their clusters (``person`` by ``root``; a cluster
+    still at 0 takes the next of ``new_persons`` when its first identifier is written, so the person index too is
+    written in order for the first kind), with their values encrypted by ``crypto`` chunk by chunk; ``writer``
+    (one thread) writes each chunk.
 
     On SQLite a large batch goes through a temporary table: each chunk is bound there (no indexes, no
     AUTOINCREMENT bookkeeping) and moved by one ``INSERT … SELECT``, which maintains the table's sequence and
     indexes once per chunk instead of once per row."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     columns = "org_id, kind, namespace, value_index, value, person_id, source, created_at"
-    ring, source = keyring(), source[:40]
-    staged = connection.vendor == "sqlite" and len(slots) >= WRITE_CHUNK
-    with connection.cursor() as cursor, ThreadPoolExecutor(1, "identifier-writer") as writer:
-        if staged:
-            cursor.execute(f"CREATE TEMPORARY TABLE {STAGING} (kind, namespace, value_index, value, person_id)")
+    source = source[:40]
+    if staged := connection.vendor == "sqlite" and len(slots) >= WRITE_CHUNK:
+        cursor.execute(f"CREATE TEMPORARY TABLE {STAGING} (kind, namespace, value_index, value, person_id)")
+        # Many rows per statement, run by the driver itself (Django's placeholder rewriting costs more than the
+        # statement's binding): the driver releases and takes back the GIL once per statement it runs, and each
+        # take-back can wait for this thread's turn.
+        raw = cursor.connection
+        size = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // STAGED_COLUMNS * STAGED_COLUMNS
 
-            def write(params):
-                cursor.executemany(f"INSERT INTO {STAGING} VALUES (%s, %s, %s, %s, %s)", params)
-                cursor.execute(f"INSERT INTO {Identifier._meta.db_table} ({columns}) SELECT %s, kind, namespace, "
-                               f"value_index, value, person_id, %s, %s FROM {STAGING} ORDER BY rowid",
-                               [org_id, source, now])
-                cursor.execute(f"DELETE FROM {STAGING}")
-        else:
-            def write(params):
-                cursor.executemany(f"INSERT INTO {Identifier._meta.db_table} ({columns}) VALUES (%s, %s, %s, %s, %s, "
-                                   "%s, %s, %s)", [(org_id, *row, source, now) for row in params])
-        pending = None
-        for chunk in _chunks(slots, WRITE_CHUNK):
-            get = chunk.__iter__
-            params = list(zip(map(ids.kinds.__getitem__, get()), map(ids.namespaces.__getitem__, get()),
-                              map(ids.indexes.__getitem__, get()),
-                              seal_all(ring, list(map(ids.values.__getitem__, get()))),
-                              map(person_of.__getitem__, get()), strict=True))
-            if pending is not None:
-                pending.result()
-            pending = writer.submit(write, params)
-        if pending is not None:
-            pending.result()
-        if staged:
-            cursor.execute(f"DROP TABLE {STAGING}")
+        def stage(params: int) -> str:
+            return f"INSERT INTO {STAGING} VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * (params // STAGED_COLUMNS))
+
+        full = stage(size)
+        move = (f"INSERT INTO {Identifier._meta.db_table} ({columns}) SELECT ?, kind, namespace, value_index, value, "
+                f"person_id, ?, ? FROM {STAGING} ORDER BY rowid")
+
+        def write(params):
+            for start in range(0, len(params), size):
+                part = params[start:start + size]
+                raw.execute(full if len(part) == size else stage(len(part)), part)
+            raw.execute(move, [org_id, source, now])
+            raw.execute(f"DELETE FROM {STAGING}")
+    else:
+        def write(params):
+            rows = zip(*[iter(params)] * STAGED_COLUMNS, strict=True)
+            cursor.executemany(f"INSERT INTO {Identifier._meta.db_table} ({columns}) VALUES (%s, %s, %s, %s, %s, "
+                               "%s, %s, %s)", [(org_id, *row, source, now) for row in rows])
+    pending = deque()  # chunks handed to the writer: the next one waits in its queue, so it never idles
+    for start, tokens in zip(range(0, len(slots), WRITE_CHUNK), crypto.sealed(slots, WRITE_CHUNK), strict=True):
+        chunk = slots[start:start + WRITE_CHUNK]
+        roots = list(map(root.__getitem__, chunk))
+        for r in [r for r in dict.fromkeys(roots) if not person[r]]:
+            person[r] = next(new_persons)
+        get = chunk.__iter__
+        pending.append(writer.submit(write, list(chain.from_iterable(zip(
+            map(ids.kinds.__getitem__, get()), map(ids.namespaces.__getitem__, get()),
+            map(ids.indexes.__getitem__, get()), tokens, map(person.__getitem__, roots), strict=True)))))
+        if len(pending) > 2:
+            pending.popleft().result()
+    while pending:
+        pending.popleft().result()
+    if staged:
+        cursor.execute(f"DROP TABLE {STAGING}")

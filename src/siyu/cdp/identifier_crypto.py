@@ -1,0 +1,158 @@
+"""The keyed indexes and ciphertexts of a large identity batch, computed in a second process.
+
+Hashing and encrypting hold the GIL (each input is a few bytes), so a thread cannot run them beside the batch's
+clustering; a child process can, on the machine's other core. While the child hashes, the batch clusters its
+identifiers (which needs only their canonical values); while it encrypts, chunk by chunk in write order, the batch
+writes the chunks it already has.
+
+The child is a new interpreter (``python -m siyu.cdp.identifier_crypto``), not a fork of the caller, which may hold
+threads and database connections. It is framework-free (this module, :mod:`siyu.cdp.identifier_values` and the
+keyring). It gets the key ring through its stdin pipe, never on its command line or in its environment, and ends
+when the pipe closes.
+
+Over the pipes, as pickles:
+
+1. caller → child: the key ring (its ``SIYU_ENCRYPTION_KEYS`` form); then, as the caller canonicalizes them, one
+   message per kind and namespace, ``(kind, namespace, [canonical value, …])``, hashed as each arrives; then
+   ``None``. A value's *position* is its place in all these values one after the other;
+2. child → caller: the indexes and the remark-phone indexes of every position;
+3. caller → child: the positions to encrypt, in the order they will be written, and the chunk size;
+4. child → caller: one list of tokens per chunk, then ``None``.
+
+Small batches do the same work in-process (:class:`InProcess`): starting an interpreter costs more than they do.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+
+from siyu.cdp.identifier_values import indexes_all, seal_all
+from siyu.privacy.keyring import KeyRing
+
+CHILD_FROM = 50_000  # identifiers from which a batch's crypto runs in a child process
+
+
+class InProcess:
+    """The crypto of a batch in the calling thread."""
+
+    def __init__(self, ring: KeyRing):
+        self.ring, self.values, self.index_column, self.phone_column = ring, [], [], []
+
+    def add(self, kind: str, namespace: str, values: list[str]) -> None:
+        """The next canonical values, all of ``kind`` and ``namespace``."""
+        indexes, phones = indexes_all(self.ring, kind, namespace, values)
+        self.values += values
+        self.index_column += indexes
+        self.phone_column += phones
+
+    def indexes(self) -> tuple[list[str], list[str]]:
+        """(index, remark-phone index or "") of every position."""
+        return self.index_column, self.phone_column
+
+    def sealed(self, order: list[int], chunk: int) -> Iterator[list[str]]:
+        """The values at ``order`` encrypted for ``cdp.Identifier.value``, ``chunk`` at a time."""
+        values = self.values
+        for start in range(0, len(order), chunk):
+            yield seal_all(self.ring, list(map(values.__getitem__, order[start:start + chunk])))
+
+
+class InChild:
+    """The crypto of a batch in a child process: :meth:`indexes` waits for the hashing that began at start."""
+
+    def __init__(self, ring: KeyRing):
+        self.process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE)
+        # Sent from a thread: a write waits until the child has read what came before (it hashes each message
+        # before reading the next), and the caller has canonicalizing and clustering to do meanwhile.
+        self.sending = ThreadPoolExecutor(1, "identifier-crypto-sender")
+        self.sent = []
+        self._send(ring.to_env_value())
+
+    def add(self, kind: str, namespace: str, values: list[str]) -> None:
+        self._send((kind, namespace, values))
+
+    def _send(self, message) -> None:
+        self.sent.append(self.sending.submit(self._write, pickle.dumps(message, pickle.HIGHEST_PROTOCOL)))
+
+    def _write(self, payload: bytes) -> None:
+        with suppress(BrokenPipeError):  # the child died: reading its answer reports it
+            self.process.stdin.write(payload)
+            self.process.stdin.flush()
+
+    def indexes(self) -> tuple[list[str], list[str]]:
+        self._send(None)
+        for sent in self.sent:
+            sent.result()
+        return self._receive()
+
+    def sealed(self, order: list[int], chunk: int) -> Iterator[list[str]]:
+        pickle.dump((order, chunk), self.process.stdin, pickle.HIGHEST_PROTOCOL)
+        self.process.stdin.flush()
+        while (tokens := self._receive()) is not None:
+            yield tokens
+
+    def _receive(self):
+        try:
+            return pickle.load(self.process.stdout)
+        except EOFError:
+            raise RuntimeError(f"the identifier crypto process ended early (exit status {self.process.wait()})") \
+                from None
+
+    def close(self) -> None:
+        self.sending.shutdown(wait=False, cancel_futures=True)
+        # Both pipes closed first: a child stopped halfway (the batch failed) then ends on a broken pipe instead of
+        # waiting to write the rest.
+        for pipe in (self.process.stdin, self.process.stdout):
+            with suppress(OSError):
+                pipe.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def batch_crypto(ring: KeyRing, size: int):
+    """The crypto of a batch of ``size`` identifiers: in a child process from :data:`CHILD_FROM`, else in-process;
+    the child is stopped when the block ends."""
+    if size < CHILD_FROM:
+        yield InProcess(ring)
+        return
+    child = InChild(ring)
+    try:
+        yield child
+    finally:
+        child.close()
+
+
+def serve(incoming, outgoing) -> None:
+    """The child's side of the protocol above, until ``incoming`` closes."""
+    work = InProcess(KeyRing.from_env(pickle.load(incoming)))
+    while (span := pickle.load(incoming)) is not None:
+        work.add(*span)
+    pickle.dump(work.indexes(), outgoing, pickle.HIGHEST_PROTOCOL)
+    outgoing.flush()
+    while True:
+        try:
+            order, chunk = pickle.load(incoming)
+        except EOFError:
+            return
+        for tokens in work.sealed(order, chunk):
+            pickle.dump(tokens, outgoing, pickle.HIGHEST_PROTOCOL)
+            outgoing.flush()  # the caller writes this chunk while the next one is encrypted
+        pickle.dump(None, outgoing, pickle.HIGHEST_PROTOCOL)
+        outgoing.flush()
+
+
+if __name__ == "__main__":
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer)
+    except BrokenPipeError:  # the caller stopped reading: its batch failed, and it reports why
+        os._exit(1)
