@@ -76,13 +76,12 @@ def test_batch_leaves_out_erased_groups_links_nobody_by_blocked_values_and_joins
 
 def test_a_large_batch_finds_stored_and_erased_identifiers_of_its_own_organization_and_stores_the_rest(world):
     # Big enough that the values are hashed and encrypted in a child process (CHILD_FROM), the stored identifiers
-    # are read by one scan of the organization's rows (SCAN_FROM) and, on SQLite, written through the staging
-    # table (WRITE_CHUNK).
+    # are read by one scan of the organization's rows (SCAN_FROM) and written in several chunks (WRITE_CHUNK).
     from siyu.cdp.identifier_crypto import CHILD_FROM
     from siyu.cdp.identity_batch import SCAN_FROM, WRITE_CHUNK
 
     org, people = world.org, CHILD_FROM // 2 + 100
-    assert 2 * people >= max(CHILD_FROM, SCAN_FROM, WRITE_CHUNK)
+    assert 2 * people >= max(CHILD_FROM, SCAN_FROM, 2 * WRITE_CHUNK)
     known = identity.resolve(org, [Ident("user_id", "u-0")])
     stranger = identity.resolve(world.other_org, [Ident("user_id", "u-1")])
     Suppression.objects.create(org=org, kind="user_id", value_index=identity.value_index("user_id", "", "u-7"))

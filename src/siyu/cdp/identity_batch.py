@@ -13,13 +13,14 @@ to look up what is stored, and the ciphertexts only to write.
 
 from __future__ import annotations
 
-import sqlite3
 from bisect import bisect_left
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain, compress, count, islice
 from operator import itemgetter
 from typing import NamedTuple
+
+import msgspec
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -383,8 +384,6 @@ def _insert_persons(cursor, org_id, count: int, source: str) -> list[int]:
     return [pk for (pk,) in cursor.fetchall()]
 
 
-STAGING = "cdp_identifier_staging"
-STAGED_COLUMNS = 5  # kind, namespace, value index, value, person
 
 
 def _insert_identifiers(cursor, writer, org_id, ids: Columns, slots: list[int], root: list[int], person: list[int],
@@ -394,38 +393,28 @@ def _insert_identifiers(cursor, writer, org_id, ids: Columns, slots: list[int], 
     written in order for the first kind), with their values encrypted by ``crypto`` chunk by chunk; ``writer``
     (one thread) writes each chunk.
 
-    On SQLite a large batch goes through a temporary table: each chunk is bound there (no indexes, no
-    AUTOINCREMENT bookkeeping) and moved by one ``INSERT … SELECT``, which maintains the table's sequence and
-    indexes once per chunk instead of once per row."""
+    On SQLite each chunk is one statement over one JSON array of its rows (``json_each``), run by the driver
+    itself: the database reads the rows in C, and the driver releases the GIL for the whole chunk instead of
+    taking it back after every row."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table, source = Identifier._meta.db_table, source[:40]
     columns = "org_id, kind, namespace, value_index, value, person_id, source, created_at"
-    source = source[:40]
-    if staged := connection.vendor == "sqlite" and len(slots) >= WRITE_CHUNK:
-        cursor.execute(f"CREATE TEMPORARY TABLE {STAGING} (kind, namespace, value_index, value, person_id)")
-        # Many rows per statement, run by the driver itself (Django's placeholder rewriting costs more than the
-        # statement's binding): the driver releases and takes back the GIL once per statement it runs, and each
-        # take-back can wait for this thread's turn.
+    if connection.vendor == "sqlite":
         raw = cursor.connection
-        size = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // STAGED_COLUMNS * STAGED_COLUMNS
+        insert = (f"INSERT INTO {table} ({columns}) SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, "
+                  "value ->> 4, ?, ? FROM json_each(?)")
 
-        def stage(params: int) -> str:
-            return f"INSERT INTO {STAGING} VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * (params // STAGED_COLUMNS))
+        def prepare(rows: list[tuple]) -> str:  # in this thread, which waits for the child's tokens anyway
+            return msgspec.json.encode(rows).decode()
 
-        full = stage(size)
-        move = (f"INSERT INTO {Identifier._meta.db_table} ({columns}) SELECT ?, kind, namespace, value_index, value, "
-                f"person_id, ?, ? FROM {STAGING} ORDER BY rowid")
-
-        def write(params):
-            for start in range(0, len(params), size):
-                part = params[start:start + size]
-                raw.execute(full if len(part) == size else stage(len(part)), part)
-            raw.execute(move, [org_id, source, now])
-            raw.execute(f"DELETE FROM {STAGING}")
+        def write(rows: str) -> None:
+            raw.execute(insert, [org_id, source, now, rows])
     else:
-        def write(params):
-            rows = zip(*[iter(params)] * STAGED_COLUMNS, strict=True)
-            cursor.executemany(f"INSERT INTO {Identifier._meta.db_table} ({columns}) VALUES (%s, %s, %s, %s, %s, "
-                               "%s, %s, %s)", [(org_id, *row, source, now) for row in rows])
+        def prepare(rows: list[tuple]) -> list[tuple]:
+            return [(org_id, *row, source, now) for row in rows]
+
+        def write(rows: list[tuple]) -> None:
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
     pending = deque()  # chunks handed to the writer: the next one waits in its queue, so it never idles
     for start, tokens in zip(range(0, len(slots), WRITE_CHUNK), crypto.sealed(slots, WRITE_CHUNK), strict=True):
         chunk = slots[start:start + WRITE_CHUNK]
@@ -433,12 +422,10 @@ def _insert_identifiers(cursor, writer, org_id, ids: Columns, slots: list[int], 
         for r in [r for r in dict.fromkeys(roots) if not person[r]]:
             person[r] = next(new_persons)
         get = chunk.__iter__
-        pending.append(writer.submit(write, list(chain.from_iterable(zip(
+        pending.append(writer.submit(write, prepare(list(zip(
             map(ids.kinds.__getitem__, get()), map(ids.namespaces.__getitem__, get()),
             map(ids.indexes.__getitem__, get()), tokens, map(person.__getitem__, roots), strict=True)))))
         if len(pending) > 2:
             pending.popleft().result()
     while pending:
         pending.popleft().result()
-    if staged:
-        cursor.execute(f"DROP TABLE {STAGING}")
