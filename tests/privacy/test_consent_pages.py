@@ -130,7 +130,10 @@ def test_the_customer_360_shows_the_consent_history_and_the_link(world):
     page = client_for(world.admin).get(reverse("customers:detail", args=[ann.pk])).content.decode()
     assert 'data-testid="consent-history"' in page
     assert "2026-01-11 20:00" in page and "聊天退订" in page and "已撤回" in page
-    assert consent.consent_link(ann) in page
+    # The link is signed with the second it is issued, so the page's own link is checked, not a new one.
+    [token] = re.findall(r'/h5/consent/([^/"]+)/', page)
+    assert consent.consent_link(ann).split("/h5/consent/")[0] + f"/h5/consent/{token}/" in page
+    assert consent.customer_for_token(token) == ann
     assert "撤回了“营销消息”的授权（来源：聊天退订）" in page  # the timeline, in words
 
 
