@@ -73,3 +73,24 @@ def test_only_a_large_batch_starts_a_child_and_the_child_is_gone_after_it():
         assert isinstance(crypto, InChild)
         fed(crypto).indexes()
     assert crypto.process.returncode == 0
+
+
+@pytest.mark.parametrize("kind, values", [
+    ("phone", ["13800138000", "13912345678", "19900000001"]),  # plain mobiles: one regex over all of them
+    ("phone", ["13800138000\n13800138001", "13912345678"]),  # a line break must not pass for two numbers
+    ("phone", ["13800138000", "+86 139-1234-5678", "0086 13912345678", "021-5555 1234", "00000000000", ""]),
+    ("user_id", ["u-1", " u-2 ", "用户三"]),  # strings, none blocked: stripped in C
+    ("user_id", ["u-1", "Null ", "u-3"]),  # a blocked value among strings
+    ("user_id", ["u-1", "  ", "u-3"]),  # an empty one
+    ("user_id", ["u-1", "null", "  ", "Anonymous", 42, None]),  # anything else: one by one
+])
+def test_canonicalizing_many_values_gives_what_one_value_at_a_time_gives(kind, values):
+    from siyu.cdp.identifier_values import canonical, canonical_all
+
+    def one(value):
+        try:
+            return canonical(kind, value)
+        except ValueError:
+            return None
+
+    assert canonical_all(kind, values) == [one(value) for value in values]
