@@ -110,3 +110,16 @@ def test_groups_of_different_sizes_keep_their_own_identifiers(world):
     assert answer[0] == answer[1] and answer[2] == answer[3]
     assert len({answer[0], answer[2], answer[4]}) == 3
     assert identity.find(world.org, Ident("anonymous_id", "a-2")).pk == answer[2]
+
+
+def test_a_new_phone_that_a_wecom_customers_remark_holds_joins_that_customers_person(world):
+    from siyu.customers.models import Customer, CustomerPhone
+
+    customer = Customer.objects.create(org=world.org, external_userid="wm-remark", name="袁晓")
+    CustomerPhone.objects.create(org=world.org, customer=customer, phone="13812345678")
+    groups = [[Ident("phone", "+86 138 1234 5678"), Ident("user_id", "u-remark")],
+              [Ident("phone", "13900000001"), Ident("user_id", "u-stranger")]]
+    answer = resolve_many(world.org, groups, source="web")
+    assert identity.person_for_customer(customer).pk == answer[0]
+    assert identity.find(world.org, Ident("user_id", "u-remark")).customer_id == customer.pk
+    assert answer[1] not in (None, answer[0])

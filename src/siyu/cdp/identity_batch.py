@@ -254,13 +254,15 @@ def _plan(org_id, ids: Columns, groups: list, live: list[int], root: list[int], 
     slow = {r for r, persons in owners.items() if len(persons) > 1}
     if owners:
         slow |= set(owners).intersection(map(root.__getitem__, new))
-    # Over a cap: more new identifiers of one kind in a cluster than a person may hold.
+    phone_slots = []
     for kind, these in _by_kind(ids, new):
+        # Over a cap: more new identifiers of one kind in a cluster than a person may hold.
         roots = list(map(root.__getitem__, these))
         if len(set(roots)) != len(roots):
             slow |= {r for r, count in Counter(roots).items() if count > CAPS[kind]}
+        if kind == "phone":
+            phone_slots = [slot for slot in these if phones[slot]]
     # A new phone that a WeCom customer's remark holds: resolve() links the customer and explains it.
-    phone_slots = [slot for _kind, these in _by_kind(ids, new, only="phone") for slot in these if phones[slot]]
     remarked = _remark_phones(org_id, {phones[slot] for slot in phone_slots}) if phone_slots else set()
     slow |= {root[slot] for slot in phone_slots if phones[slot] in remarked}
 
@@ -277,11 +279,9 @@ def _plan(org_id, ids: Columns, groups: list, live: list[int], root: list[int], 
                 live=[n for n in live if root[groups[n][0]] not in members] if members else live)
 
 
-def _by_kind(ids: Columns, slots, *, only: str = ""):
+def _by_kind(ids: Columns, slots):
     """(kind, the slots of that kind among ``slots``, ascending) for each kind; ``slots`` ascending."""
     for kind in dict.fromkeys(kind for kind, _namespace, _start, _end in ids.spans):
-        if only and kind != only:
-            continue
         spans = [(start, end) for k, _namespace, start, end in ids.spans if k == kind]
         yield kind, list(chain.from_iterable(slots[bisect_left(slots, start):bisect_left(slots, end)]
                                              for start, end in spans))
