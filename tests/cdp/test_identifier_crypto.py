@@ -38,6 +38,26 @@ def test_the_child_hashes_every_position_as_the_keyring_does():
     assert (indexes, phones) == fed(InProcess(ring)).indexes()
 
 
+def test_the_child_gives_every_position_in_the_order_of_its_kinds_indexes():
+    ring = KeyRing.generate()
+    child = fed(InChild(ring))
+    try:
+        indexes, _phones = child.indexes()
+        order = child.index_order()
+    finally:
+        child.close()
+    spans, start = [], 0
+    for _kind, _namespace, values in SPANS:
+        spans.append(range(start, start + len(values)))
+        start += len(values)
+    assert sorted(order) == list(range(start))
+    for span in spans:  # each span's positions, one after the other, ascending by index
+        these = order[span.start:span.stop]
+        assert set(these) == set(span)
+        assert [indexes[n] for n in these] == sorted(indexes[n] for n in span)
+    assert order == fed(InProcess(ring)).index_order()
+
+
 def test_the_child_encrypts_the_positions_asked_for_in_that_order_chunk_by_chunk():
     ring = KeyRing.generate()
     values = [value for _kind, _namespace, these in SPANS for value in these]

@@ -7,7 +7,7 @@ import random
 from siyu.cdp import identity
 from siyu.cdp.identity import Ident
 from siyu.cdp.identity_batch import resolve_many
-from siyu.cdp.models import BlockedValue, Identifier, MergeReview, Suppression
+from siyu.cdp.models import BlockedValue, Identifier, MergeReview, Person, Suppression
 
 
 def partition(person_ids: list) -> set[frozenset]:
@@ -119,7 +119,26 @@ def test_a_new_phone_that_a_wecom_customers_remark_holds_joins_that_customers_pe
     CustomerPhone.objects.create(org=world.org, customer=customer, phone="13812345678")
     groups = [[Ident("phone", "+86 138 1234 5678"), Ident("user_id", "u-remark")],
               [Ident("phone", "13900000001"), Ident("user_id", "u-stranger")]]
+    persons_before = Person.objects.for_org(world.org).count()
     answer = resolve_many(world.org, groups, source="web")
     assert identity.person_for_customer(customer).pk == answer[0]
     assert identity.find(world.org, Ident("user_id", "u-remark")).customer_id == customer.pk
     assert answer[1] not in (None, answer[0])
+    # A person per cluster was inserted before the plan knew the first one goes through resolve(): the one it
+    # did not need is gone, not left without identifiers.
+    assert not Person.objects.for_org(world.org).filter(merged_into__isnull=True, identifiers__isnull=True).exists()
+    assert Person.objects.for_org(world.org).count() == persons_before + 2  # the customer's and the stranger's
+
+
+def test_a_batch_of_new_identifiers_leaves_no_person_without_identifiers(world):
+    # Every identifier is new, so a person per cluster is inserted while the plan is made; the clusters over a cap
+    # go through resolve() instead, and the persons inserted for them are deleted.
+    from siyu.cdp.identity import CAPS
+
+    crowded = [[Ident("device_id", f"d-{n}"), Ident("user_id", "u-crowded")] for n in range(CAPS["device_id"] + 2)]
+    groups = [[Ident("anonymous_id", f"a-{n}"), Ident("user_id", f"u-{n}")] for n in range(20)] + crowded
+    answer = resolve_many(world.org, groups, source="web")
+    persons = Person.objects.for_org(world.org).filter(merged_into__isnull=True)
+    assert not persons.filter(identifiers__isnull=True).exists()
+    assert len(set(answer[:20])) == 20 and None not in answer
+    assert persons.count() == len(set(answer))

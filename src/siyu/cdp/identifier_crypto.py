@@ -16,7 +16,9 @@ because a pickle remembers every string it writes and costs ten times as much fo
 1. caller → child: the key ring (its ``SIYU_ENCRYPTION_KEYS`` form); then, as the caller canonicalizes them, one
    message per kind and namespace, ``(kind, namespace, [canonical value, …])``, hashed as each arrives; then
    ``None``. A value's *position* is its place in all these values one after the other;
-2. child → caller: the indexes and the remark-phone indexes of every position;
+2. child → caller: the indexes and the remark-phone indexes of every position; then every position in *index
+   order* (each kind and namespace's positions, in the order of their indexes: the order of the identifiers'
+   unique index), computed while the caller plans;
 3. caller → child: the positions to encrypt, in the order they will be written, and the chunk size;
 4. child → caller: one list of tokens per chunk, then ``None``.
 
@@ -68,11 +70,12 @@ class InProcess:
     """The crypto of a batch in the calling thread."""
 
     def __init__(self, ring: KeyRing):
-        self.ring, self.values, self.index_column, self.phone_column = ring, [], [], []
+        self.ring, self.values, self.index_column, self.phone_column, self.spans = ring, [], [], [], []
 
     def add(self, kind: str, namespace: str, values: list[str]) -> None:
         """The next canonical values, all of ``kind`` and ``namespace``."""
         indexes, phones = indexes_all(self.ring, kind, namespace, values)
+        self.spans.append((len(self.values), len(self.values) + len(values)))
         self.values += values
         self.index_column += indexes
         self.phone_column += phones
@@ -80,6 +83,13 @@ class InProcess:
     def indexes(self) -> tuple[list[str], list[str]]:
         """(index, remark-phone index or "") of every position."""
         return self.index_column, self.phone_column
+
+    def index_order(self) -> list[int]:
+        """Every position, each kind and namespace's in the order of their indexes."""
+        order = []
+        for start, end in self.spans:
+            order += sorted(range(start, end), key=self.index_column.__getitem__)
+        return order
 
     def sealed(self, order: list[int], chunk: int) -> Iterator[list[str]]:
         """The values at ``order`` encrypted for ``cdp.Identifier.value``, ``chunk`` at a time."""
@@ -97,7 +107,7 @@ class InChild:
         # Sent from a thread: a write waits until the child has read what came before (it hashes each message
         # before reading the next), and the caller has canonicalizing and clustering to do meanwhile.
         self.sending = ThreadPoolExecutor(1, "identifier-crypto-sender")
-        self.sent = []
+        self.sent, self.order = [], None
         self._send(ring.to_env_value())
 
     def add(self, kind: str, namespace: str, values: list[str]) -> None:
@@ -116,7 +126,13 @@ class InChild:
             sent.result()
         return self._receive()
 
+    def index_order(self) -> list[int]:
+        if self.order is None:
+            self.order = self._receive()
+        return self.order
+
     def sealed(self, order: list[int], chunk: int) -> Iterator[list[str]]:
+        self.index_order()  # the child sends it before any tokens, asked for or not
         _put(self.process.stdin, (order, chunk))
         while (tokens := self._receive()) is not None:
             yield tokens
@@ -162,6 +178,7 @@ def serve(incoming, outgoing) -> None:
     while (span := _take(incoming)) is not None:
         work.add(*span)
     _put(outgoing, work.indexes())
+    _put(outgoing, work.index_order())
     while True:
         try:
             order, chunk = _take(incoming)

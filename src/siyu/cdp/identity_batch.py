@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain, compress, count, islice
+from itertools import chain, compress, count, islice, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -177,9 +177,11 @@ def _stored(model, org_id, indexes: list[str], fields: tuple[str, ...], *,
             cursor.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE org_id = %s LIMIT %s) AS bounded",
                            [org_id, len(indexes) + 1])
             if cursor.fetchone()[0] <= len(indexes):
-                wanted = set(indexes)
                 cursor.execute(f"SELECT {column}, {columns} FROM {table} WHERE org_id = %s", [org_id])
-                return [row[1:] for row in cursor.fetchall() if row[0] in wanted]
+                rows = cursor.fetchall()
+                # The batch's indexes looked up among the stored ones, not a set of the batch's million made.
+                wanted = {row[0] for row in rows}.intersection(indexes) if rows else ()
+                return [row[1:] for row in rows if row[0] in wanted]
         for chunk in _chunks(indexes, 900):
             cursor.execute(f"SELECT {columns} FROM {table} WHERE org_id = %s AND {column} IN "
                            f"({', '.join(['%s'] * len(chunk))})", [org_id, *chunk])
@@ -187,12 +189,27 @@ def _stored(model, org_id, indexes: list[str], fields: tuple[str, ...], *,
     return rows
 
 
-def _remark_phones(org_id, phone_indexes: set[str]) -> set[str]:
-    """Of these "phone"-purpose indexes, those a WeCom customer's remark holds."""
+class Stored(NamedTuple):
+    """What the organization already holds of a batch's identifiers."""
+
+    erased: set[str]  # indexes in the suppression list
+    held: dict[str, int]  # index -> the person it is stored for
+    survivors: dict[int, int]  # each of those persons -> the person it lives in now (merges followed)
+    remarked: set[str]  # the batch's phones ("phone"-purpose indexes) a WeCom customer's remark holds
+
+
+def _read_stored(org_id, ids: Columns) -> Stored:
+    """Every read the plan needs, done at once: the plan itself is then computed without the database, while the
+    batch's writer thread may already be using the connection."""
     from siyu.customers.models import CustomerPhone
 
-    return {index for (index,) in _stored(CustomerPhone, org_id, list(phone_indexes), ("phone_index",),
-                                          column="phone_index")}
+    indexes = ids.indexes
+    held = dict(_stored(Identifier, org_id, indexes, ("value_index", "person_id")))
+    phones = list({index for index in ids.phones if index})
+    return Stored(erased={index for (index,) in _stored(Suppression, org_id, indexes, ("value_index",))},
+                  held=held, survivors=_survivors(org_id, set(held.values())) if held else {},
+                  remarked={index for (index,) in _stored(CustomerPhone, org_id, phones, ("phone_index",),
+                                                          column="phone_index")} if phones else set())
 
 
 class Plan(NamedTuple):
@@ -218,9 +235,16 @@ def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[in
         live = [n for n, group in enumerate(slots) if group]
         root = _clusters(len(ids.values), slots, live)  # while the indexes are being computed
         ids = ids._replace(**dict(zip(("indexes", "phones"), crypto.indexes(), strict=True)))
-        plan = _plan(org_id, ids, slots, live, root, everyone=not blocked and len(live) == len(slots))
-        with bulk_writes(len(plan.written)), transaction.atomic():
-            person = _write(org_id, ids, plan, crypto, source)
+        everyone = not blocked and len(live) == len(slots)
+        with bulk_writes(len(ids.values)), transaction.atomic(), connection.cursor() as cursor, \
+                ThreadPoolExecutor(1, "identity-writer") as writer:  # the database driver releases the GIL
+            stored = _read_stored(org_id, ids)
+            # Identifiers all new to the organization make a person of every cluster but the rare ones left to
+            # resolve(): their persons are inserted while the plan is made, and any left over are deleted after.
+            early = writer.submit(_insert_persons, cursor, org_id, _count_roots(root), source) \
+                if everyone and not stored.held and not stored.erased else None
+            plan = _plan(ids, slots, live, root, stored, everyone=everyone)
+            person = _write(cursor, writer, org_id, ids, plan, crypto, source, early)
     if len(plan.live) == len(groups):
         answer = list(map(person.__getitem__, map(plan.root.__getitem__, map(itemgetter(0), slots))))
     else:
@@ -233,21 +257,24 @@ def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[in
     return answer
 
 
-def _plan(org_id, ids: Columns, groups: list, live: list[int], root: list[int], *, everyone: bool) -> Plan:
+def _count_roots(root: list[int]) -> int:
+    """How many clusters: the slots that are their own root (a loop in C)."""
+    return sum(map(int.__eq__, root, range(len(root))))
+
+
+def _plan(ids: Columns, groups: list, live: list[int], root: list[int], stored: Stored, *, everyone: bool) -> Plan:
     """Split the clusters with what is stored: new persons, known persons as they are, and the clusters for
     :func:`~siyu.cdp.identity.resolve`."""
     # An index names its kind and namespace (they are in the MAC's purpose), so it alone is the identifier's key.
-    indexes, phones = ids.indexes, ids.phones
-    erased = {i for (i,) in _stored(Suppression, org_id, indexes, ("value_index",))}
-    if erased:  # groups naming an erased person's identifier take no part: cluster again without them
+    indexes, phones, held = ids.indexes, ids.phones, stored.held
+    if erased := stored.erased:  # groups naming an erased person's identifier take no part: cluster again without them
         erased = {slot for slot, index in enumerate(indexes) if index in erased}
         live = [n for n in live if not any(slot in erased for slot in groups[n])]
         root, everyone = _clusters(len(indexes), groups, live), False
     named = range(len(indexes)) if everyone else sorted({slot for n in live for slot in groups[n]})
-    held = dict(_stored(Identifier, org_id, indexes, ("value_index", "person_id")))
     owners: dict = {}
     if held:
-        root, owners = _join_stored(org_id, root, named, indexes, held)
+        root, owners = _join_stored(root, named, indexes, held, stored.survivors)
         new = [slot for slot in named if indexes[slot] not in held]
     else:
         new = named
@@ -263,8 +290,8 @@ def _plan(org_id, ids: Columns, groups: list, live: list[int], root: list[int], 
         if kind == "phone":
             phone_slots = [slot for slot in these if phones[slot]]
     # A new phone that a WeCom customer's remark holds: resolve() links the customer and explains it.
-    remarked = _remark_phones(org_id, {phones[slot] for slot in phone_slots}) if phone_slots else set()
-    slow |= {root[slot] for slot in phone_slots if phones[slot] in remarked}
+    if remarked := stored.remarked:
+        slow |= {root[slot] for slot in phone_slots if phones[slot] in remarked}
 
     written = [slot for slot in new if root[slot] not in slow and root[slot] not in owners] if slow or owners \
         else new
@@ -287,10 +314,10 @@ def _by_kind(ids: Columns, slots):
                                              for start, end in spans))
 
 
-def _join_stored(org_id, root: list[int], named, indexes: list[str], held: dict) -> tuple[list[int], dict]:
+def _join_stored(root: list[int], named, indexes: list[str], held: dict,
+                 survivors: dict[int, int]) -> tuple[list[int], dict]:
     """The clusters joined through stored persons (two clusters holding identifiers of one stored person are
     one), and root -> the stored persons each cluster holds."""
-    survivors = _survivors(org_id, set(held.values()))
     parent, node_of = list(root), {}
 
     def find(n: int) -> int:
@@ -332,33 +359,38 @@ def _survivors(org_id, person_ids: set[int]) -> dict[int, int]:
     return result
 
 
-def _write(org_id, ids: Columns, plan: Plan, crypto, source: str) -> list[int]:
+def _write(cursor, writer, org_id, ids: Columns, plan: Plan, crypto, source: str, early) -> list[int]:
     """New persons for the fresh clusters and their identifiers; the person id of each root (0 for a cluster
-    left to resolve()). A thread does the writing (the database driver releases the GIL while the database
-    works): the persons while this thread orders the identifiers, then each chunk of identifiers while this thread
-    receives the next one encrypted."""
-    with connection.cursor() as cursor, ThreadPoolExecutor(1, "identity-writer") as writer:
-        persons = writer.submit(_insert_persons, cursor, org_id, plan.fresh, source)
-        written = _in_index_order(ids, plan.written)
-        person_ids = persons.result()
-        # Checked here, with the write lock held, because a large batch may be written without foreign-key checks.
-        if person_ids and not Organization.objects.filter(pk=org_id).exists():
-            raise Organization.DoesNotExist(org_id)
-        person = [0] * len(plan.root)
-        for r, owner in plan.owner.items():
-            person[r] = owner
-        _insert_identifiers(cursor, writer, org_id, ids, written, plan.root, person, iter(person_ids), source, crypto)
+    left to resolve()). ``writer`` (one thread) does the writing: the persons, unless ``early`` is inserting them
+    already, while this thread orders the identifiers, then each chunk of identifiers while this thread receives the
+    next one encrypted."""
+    persons = early or writer.submit(_insert_persons, cursor, org_id, plan.fresh, source)
+    written = _in_index_order(crypto.index_order(), plan.written, len(ids.values))
+    person_ids = persons.result()
+    if len(person_ids) < plan.fresh:  # never when inserted early (one per cluster); a guard all the same
+        person_ids += _insert_persons(cursor, org_id, plan.fresh - len(person_ids), source)
+    # Checked here, with the write lock held, because a large batch may be written without foreign-key checks.
+    if person_ids and not Organization.objects.filter(pk=org_id).exists():
+        raise Organization.DoesNotExist(org_id)
+    person = [0] * len(plan.root)
+    for r, owner in plan.owner.items():
+        person[r] = owner
+    unused = iter(person_ids)
+    _insert_identifiers(cursor, writer, org_id, ids, written, plan.root, person, unused, source, crypto)
+    for chunk in _chunks(list(unused)):  # inserted early for clusters that resolve() takes after all
+        cursor.execute(f"DELETE FROM {Person._meta.db_table} WHERE id IN ({', '.join(['%s'] * len(chunk))})", chunk)
     return person
 
 
-def _in_index_order(ids: Columns, slots: list[int]) -> list[int]:
-    """``slots`` (ascending) in the order of the unique index (organization, kind, namespace, value index): each
-    kind's rows then land one after the other in it instead of at random pages, which is most of the cost of a
-    large batch."""
-    ordered = []
-    for _kind, _namespace, start, end in ids.spans:  # spans are in (kind, namespace) order
-        ordered += sorted(slots[bisect_left(slots, start):bisect_left(slots, end)], key=ids.indexes.__getitem__)
-    return ordered
+def _in_index_order(index_order: list[int], slots: list[int], size: int) -> list[int]:
+    """``slots`` in the order of the unique index (organization, kind, namespace, value index), given every one
+    of the ``size`` slots in that order (the spans are in (kind, namespace) order): each kind's rows then land one
+    after the other in it instead of at random pages, which is most of the cost of a large batch."""
+    if len(slots) == size:
+        return index_order
+    wanted = bytearray(size)
+    deque(map(wanted.__setitem__, slots, repeat(1)), maxlen=0)  # loops in C
+    return list(compress(index_order, map(wanted.__getitem__, index_order)))
 
 
 def _insert_persons(cursor, org_id, count: int, source: str) -> list[int]:
