@@ -96,6 +96,10 @@ def test_a_large_batch_finds_stored_and_erased_identifiers_of_its_own_organizati
     assert answer[1] not in (None, stranger.pk) and identity.find(world.other_org, Ident("user_id", "u-1")) == stranger
     assert answer[2] is not None
     assert len(set(answer) - {None}) == people - 1  # one person per group but the erased one
+    # Written without foreign-key checks: every person named must exist, and each must have identifiers.
+    persons = Person.objects.for_org(org)
+    assert set(answer) - {None} == set(persons.values_list("pk", flat=True))
+    assert not persons.filter(identifiers__isnull=True).exists()
     stored = {(i.kind, i.value): (i.person_id, i.value_index) for i in Identifier.objects.for_org(org)}
     expected = {(kind, f"{kind[0]}-{n}"): (answer[n], identity.value_index(kind, "", f"{kind[0]}-{n}"))
                 for n in range(people) if n != 7 for kind in ("user_id", "anonymous_id")}

@@ -406,16 +406,16 @@ def _insert_persons(cursor, org_id, count: int, source: str) -> list[int]:
     table, columns = Person._meta.db_table, ", ".join(connection.ops.quote_name(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     if connection.vendor == "postgresql":
-        sql = f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM generate_series(1, %s) RETURNING id"
-        params = [*values, count]
-    else:
-        sql = (f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
-               f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM n RETURNING id")
-        params = [count, *values]
-    cursor.execute(sql, params)
-    return [pk for (pk,) in cursor.fetchall()]
-
-
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM generate_series(1, %s) "
+                       "RETURNING id", [*values, count])
+        return [pk for (pk,) in cursor.fetchall()]
+    cursor.execute(f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
+                   f"INSERT INTO {table} ({columns}) SELECT {placeholders} FROM n", [count, *values])
+    # SQLite numbers one statement's rows consecutively (AUTOINCREMENT, and this transaction holds the write lock),
+    # so the ids are the ``count`` up to the last one. Not RETURNING: the driver would take the GIL back for each
+    # returned row, while the batch's main thread is busy planning.
+    last = cursor.lastrowid
+    return list(range(last - count + 1, last + 1))
 
 
 def _insert_identifiers(cursor, writer, org_id, ids: Columns, slots: list[int], root: list[int], person: list[int],
