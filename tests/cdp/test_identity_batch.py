@@ -146,3 +146,19 @@ def test_a_batch_of_new_identifiers_leaves_no_person_without_identifiers(world):
     assert not persons.filter(identifiers__isnull=True).exists()
     assert len(set(answer[:20])) == 20 and None not in answer
     assert persons.count() == len(set(answer))
+
+
+def test_union_find_gives_each_slot_its_clusters_root_and_counts_the_clusters():
+    from siyu.cdp.identity_batch import _clusters
+
+    def clusters_of(root):
+        return {frozenset(n for n, r in enumerate(root) if r == this) for this in set(root)}
+
+    pairs = [(0, 1), (2, 3), (1, 2), (4, 5), (6, 6), (5, 4)]  # the pairs' loop
+    root, count = _clusters(8, pairs, list(range(len(pairs))))
+    assert clusters_of(root) == {frozenset({0, 1, 2, 3}), frozenset({4, 5}), frozenset({6}), frozenset({7})}
+    assert count == 4 and all(root[r] == r for r in root)
+    mixed = [(0, 1, 2), (3,), (2, 4), (5, 6)]  # any sizes; the last group takes no part
+    root, count = _clusters(7, mixed, [0, 1, 2])
+    assert clusters_of(root) == {frozenset({0, 1, 2, 4}), frozenset({3}), frozenset({5}), frozenset({6})}
+    assert count == 4 and all(root[r] == r for r in root)

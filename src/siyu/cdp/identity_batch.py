@@ -133,23 +133,33 @@ def _org_blocked(org_id, ids: Columns) -> set[int]:
     return {slot for slot, pair in wanted.items() if pair in found}
 
 
-def _clusters(size: int, groups: list, live: list[int]) -> list[int]:
-    """Union-find over ``size`` slots joined by the ``live`` groups: each slot's root (one slot of its cluster)."""
-    parent = list(range(size))
-    for n in live:  # find() inlined: this loop runs once per group
-        group = groups[n]
-        first = group[0]
-        while parent[first] != first:
-            parent[first] = parent[parent[first]]  # path halving keeps later finds short
-            first = parent[first]
-        for slot in group:
-            while parent[slot] != slot:
-                parent[slot] = parent[parent[slot]]
-                slot = parent[slot]
-            if slot != first:
-                parent[slot] = first
+def _clusters(size: int, groups: list, live: list[int]) -> tuple[list[int], int]:
+    """Union-find over ``size`` slots joined by the ``live`` groups: each slot's root (one slot of its cluster),
+    and how many clusters the slots form (a slot in no live group is one of its own)."""
+    parent, unions = list(range(size)), 0
+    these = map(groups.__getitem__, live)
+    if set(map(len, map(groups.__getitem__, live))) == {2}:  # the usual batch: the pairs of identify calls
+        for a, b in these:  # find() inlined, path halving: this loop runs once per group
+            while parent[a] != a:
+                parent[a] = a = parent[parent[a]]
+            while parent[b] != b:
+                parent[b] = b = parent[parent[b]]
+            if a != b:
+                parent[b] = a
+                unions += 1
+    else:
+        for group in these:
+            first = group[0]
+            while parent[first] != first:
+                parent[first] = first = parent[parent[first]]
+            for slot in group:
+                while parent[slot] != slot:
+                    parent[slot] = slot = parent[parent[slot]]
+                if slot != first:
+                    parent[slot] = first
+                    unions += 1
     _flatten(parent)
-    return parent
+    return parent, size - unions
 
 
 def _flatten(parent: list[int]) -> None:
@@ -233,7 +243,7 @@ def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[in
         if blocked:
             slots = [[slot for slot in group if slot not in blocked] for group in slots]
         live = [n for n, group in enumerate(slots) if group]
-        root = _clusters(len(ids.values), slots, live)  # while the indexes are being computed
+        root, clusters = _clusters(len(ids.values), slots, live)  # while the indexes are being computed
         ids = ids._replace(**dict(zip(("indexes", "phones"), crypto.indexes(), strict=True)))
         everyone = not blocked and len(live) == len(slots)
         with bulk_writes(len(ids.values)), transaction.atomic(), connection.cursor() as cursor, \
@@ -241,9 +251,9 @@ def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[in
             stored = _read_stored(org_id, ids)
             # Identifiers all new to the organization make a person of every cluster but the rare ones left to
             # resolve(): their persons are inserted while the plan is made, and any left over are deleted after.
-            early = writer.submit(_insert_persons, cursor, org_id, _count_roots(root), source) \
+            early = writer.submit(_insert_persons, cursor, org_id, clusters, source) \
                 if everyone and not stored.held and not stored.erased else None
-            plan = _plan(ids, slots, live, root, stored, everyone=everyone)
+            plan = _plan(ids, slots, live, root, clusters, stored, everyone=everyone)
             person = _write(cursor, writer, org_id, ids, plan, crypto, source, early)
     if len(plan.live) == len(groups):
         answer = list(map(person.__getitem__, map(plan.root.__getitem__, map(itemgetter(0), slots))))
@@ -257,20 +267,16 @@ def resolve_many(org, groups: list[list[Ident]], *, source: str = "") -> list[in
     return answer
 
 
-def _count_roots(root: list[int]) -> int:
-    """How many clusters: the slots that are their own root (a loop in C)."""
-    return sum(map(int.__eq__, root, range(len(root))))
-
-
-def _plan(ids: Columns, groups: list, live: list[int], root: list[int], stored: Stored, *, everyone: bool) -> Plan:
-    """Split the clusters with what is stored: new persons, known persons as they are, and the clusters for
+def _plan(ids: Columns, groups: list, live: list[int], root: list[int], clusters: int, stored: Stored, *,
+          everyone: bool) -> Plan:
+    """Split the ``clusters`` with what is stored: new persons, known persons as they are, and the clusters for
     :func:`~siyu.cdp.identity.resolve`."""
     # An index names its kind and namespace (they are in the MAC's purpose), so it alone is the identifier's key.
     indexes, phones, held = ids.indexes, ids.phones, stored.held
     if erased := stored.erased:  # groups naming an erased person's identifier take no part: cluster again without them
         erased = {slot for slot, index in enumerate(indexes) if index in erased}
         live = [n for n in live if not any(slot in erased for slot in groups[n])]
-        root, everyone = _clusters(len(indexes), groups, live), False
+        (root, clusters), everyone = _clusters(len(indexes), groups, live), False
     named = range(len(indexes)) if everyone else sorted({slot for n in live for slot in groups[n]})
     owners: dict = {}
     if held:
@@ -300,7 +306,9 @@ def _plan(ids: Columns, groups: list, live: list[int], root: list[int], stored: 
         for n in live:
             if (r := root[groups[n][0]]) in members:
                 members[r].append(n)
-    return Plan(root=root, fresh=len(set(map(root.__getitem__, written))), written=written,
+    # Every slot written: every cluster is a new person.
+    fresh = clusters if everyone and written is named else len(set(map(root.__getitem__, written)))
+    return Plan(root=root, fresh=fresh, written=written,
                 owner={r: persons.pop() for r, persons in owners.items() if r not in slow},
                 slow=list(members.values()),
                 live=[n for n in live if root[groups[n][0]] not in members] if members else live)
