@@ -101,6 +101,9 @@ def test_only_a_large_batch_starts_a_child_and_the_child_is_gone_after_it():
     ("phone", ["13800138000", "+86 139-1234-5678", "0086 13912345678", "021-5555 1234", "00000000000", ""]),
     ("user_id", ["u-1", " u-2 ", "用户三"]),  # strings, none blocked: stripped in C
     ("user_id", ["u-1", "Null ", "u-3"]),  # a blocked value among strings
+    ("user_id", ["u-1", "anonymous", "u-3"]),  # in lower case already
+    ("user_id", ["U-1", "UNKNOWN"]),  # in upper case
+    ("user_id", ["u-1", "123456"]),  # without letters
     ("user_id", ["u-1", "  ", "u-3"]),  # an empty one
     ("user_id", ["u-1", "null", "  ", "Anonymous", 42, None]),  # anything else: one by one
 ])

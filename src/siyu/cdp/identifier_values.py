@@ -7,6 +7,7 @@ encryption are most of the cost of storing a batch of identifiers and need no da
 from __future__ import annotations
 
 import re
+from itertools import filterfalse
 
 from siyu.privacy.keyring import KeyRing, normalize_email, normalize_phone
 
@@ -62,7 +63,9 @@ def canonical_all(kind: str, values: list) -> list[str | None]:
     if set(map(type, values)) == {str}:
         # The usual batch: strings, none empty or blocked once stripped; checked with loops in C.
         stripped = list(map(str.strip, values))
-        if "" not in stripped and blocked.isdisjoint(map(str.lower, stripped)):
+        # Compared in lower case, but a value already in lower case is compared as it is, not copied lowered.
+        if "" not in stripped and blocked.isdisjoint(stripped) and \
+                blocked.isdisjoint(map(str.lower, filterfalse(str.islower, stripped))):
             return stripped
     out = []
     for value in values:

@@ -94,7 +94,7 @@ def _columns(groups: list[list[Ident]], named: list[Ident], flat: list[int], cry
             namespaces += [namespace] * (len(values) - start)
             spans.append((kind, namespace, start, len(values)))
             crypto.add(kind, namespace, values[start:])
-    return Columns(kinds, namespaces, values, spans), _regroup(groups, list(map(slot_of.__getitem__, flat)), dropped)
+    return Columns(kinds, namespaces, values, spans), _regroup(groups, map(slot_of.__getitem__, flat), dropped)
 
 
 def _by_purpose(named: list[Ident]) -> dict[tuple[str, str], list[int]]:
@@ -109,13 +109,12 @@ def _by_purpose(named: list[Ident]) -> dict[tuple[str, str], list[int]]:
     return {(kind, ""): list(compress(range(len(kinds)), map(kind.__eq__, kinds))) for kind in set(kinds)}
 
 
-def _regroup(groups: list[list[Ident]], flat: list[int], dropped: bool) -> list:
-    """Each group as the slots of its identifiers, cut from one list of all of them; groups of one size (the
+def _regroup(groups: list[list[Ident]], flat, dropped: bool) -> list:
+    """Each group as the slots of its identifiers, cut from one iterator over all of them; groups of one size (the
     usual pairs of an identify or alias call) are cut as tuples without a loop per group."""
-    sizes = set(map(len, groups))
+    sizes, named = set(map(len, groups)), iter(flat)
     if not dropped and len(sizes) == 1 and (size := sizes.pop()):
-        return list(zip(*[iter(flat)] * size, strict=True))
-    named = iter(flat)
+        return list(zip(*[named] * size, strict=True))
     return [[slot for slot in islice(named, len(group)) if slot >= 0] for group in groups]
 
 
