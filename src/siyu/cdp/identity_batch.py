@@ -136,8 +136,8 @@ def _clusters(size: int, groups: list, live: list[int]) -> tuple[list[int], int]
     """Union-find over ``size`` slots joined by the ``live`` groups: each slot's root (one slot of its cluster),
     and how many clusters the slots form (a slot in no live group is one of its own)."""
     parent, unions = list(range(size)), 0
-    these = map(groups.__getitem__, live)
-    if set(map(len, map(groups.__getitem__, live))) == {2}:  # the usual batch: the pairs of identify calls
+    these = list(map(groups.__getitem__, live))
+    if set(map(len, these)) == {2}:  # the usual batch: the pairs of identify calls
         for a, b in these:  # find() inlined, path halving: this loop runs once per group
             while parent[a] != a:
                 parent[a] = a = parent[parent[a]]
@@ -373,9 +373,7 @@ def _write(cursor, writer, org_id, ids: Columns, plan: Plan, crypto, source: str
     next one encrypted."""
     persons = early or writer.submit(_insert_persons, cursor, org_id, plan.fresh, source)
     written = _in_index_order(crypto.index_order(), plan.written, len(ids.values))
-    person_ids = persons.result()
-    if len(person_ids) < plan.fresh:  # never when inserted early (one per cluster); a guard all the same
-        person_ids += _insert_persons(cursor, org_id, plan.fresh - len(person_ids), source)
+    person_ids = persons.result()  # inserted early: one per cluster, so never fewer than the fresh ones
     # Checked here, with the write lock held, because a large batch may be written without foreign-key checks.
     if person_ids and not Organization.objects.filter(pk=org_id).exists():
         raise Organization.DoesNotExist(org_id)
@@ -385,7 +383,8 @@ def _write(cursor, writer, org_id, ids: Columns, plan: Plan, crypto, source: str
     unused = iter(person_ids)
     _insert_identifiers(cursor, writer, org_id, ids, written, plan.root, person, unused, source, crypto)
     for chunk in _chunks(list(unused)):  # inserted early for clusters that resolve() takes after all
-        cursor.execute(f"DELETE FROM {Person._meta.db_table} WHERE id IN ({', '.join(['%s'] * len(chunk))})", chunk)
+        cursor.execute(f"DELETE FROM {Person._meta.db_table} WHERE org_id = %s AND id IN "
+                       f"({', '.join(['%s'] * len(chunk))})", [org_id, *chunk])
     return person
 
 
